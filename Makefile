@@ -1,0 +1,51 @@
+# Two commands do everything on a fresh machine: `make demo` and `make test`.
+# Both bootstrap .venv idempotently (uv when available, else pip).
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DAGSTER_HOME := $(CURDIR)/.dagster_home
+export SODA_CORE_TELEMETRY_ENABLED := false
+export DO_NOT_TRACK := 1
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export RUNTIME__DLTHUB_TELEMETRY := false
+
+.PHONY: help venv demo test test-fast dev lint clean generate ingest build docs
+
+help:
+	@echo "make demo   - generate a demo mall, load it, build the warehouse, print what was built"
+	@echo "make test   - run the test suite (unit, dbt, integration)"
+	@echo "make dev    - start the Dagster UI on http://127.0.0.1:3000"
+	@echo "make lint   - ruff"
+	@echo "make clean  - remove generated data, warehouse and .venv"
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (Python 3.11 is required)"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@if command -v uv >/dev/null 2>&1; then UV=uv; \
+	 elif $(BIN)/python -m pip install -q uv==0.13.8 >/dev/null 2>&1; then UV=$(BIN)/uv; \
+	 else UV=; fi; \
+	 if [ -n "$$UV" ]; then $$UV pip install -q --python $(BIN)/python -e '.[dev]'; \
+	 else $(BIN)/python -m pip install -q -e '.[dev]'; fi
+	@mkdir -p $(DAGSTER_HOME) && touch $(STAMP)
+
+demo: venv
+	$(BIN)/mallcrm demo
+
+test: venv
+	$(BIN)/python -m pytest
+
+test-fast: venv
+	$(BIN)/python -m pytest -m "not integration"
+
+dev: venv
+	$(BIN)/mallcrm dev
+
+lint: venv
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf data warehouse $(VENV) .dagster_home dbt_project/target dbt_project/logs

@@ -1,0 +1,47 @@
+"""Every setting in one place, each overridable from the environment.
+
+Paths are resolved against the project root so that the CLI, dbt, Dagster and the
+tests agree on where the warehouse and inbox are, whatever the working directory.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+EXPORT_FORMATS_FILE = PROJECT_ROOT / "ingestion" / "export_formats.yml"
+
+
+def _path(env: str, default: str) -> Path:
+    value = Path(os.environ.get(env, default)).expanduser()
+    return value if value.is_absolute() else PROJECT_ROOT / value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings; build one with `load_settings()` so overrides apply."""
+
+    warehouse: Path
+    inbox: Path
+    dlt_dir: Path
+    timezone: str
+
+    @property
+    def warehouse_dir(self) -> Path:
+        return self.warehouse.parent
+
+
+def load_settings() -> Settings:
+    """Read the settings now (tests change the environment between calls)."""
+    warehouse = _path("MALLCRM_WAREHOUSE", "warehouse/mallcrm.duckdb")
+    return Settings(
+        warehouse=warehouse,
+        inbox=_path("MALLCRM_INBOX", "data/inbox"),
+        # dlt's working folder (state, load packages) lives beside the warehouse so that
+        # a new warehouse path never inherits another warehouse's load state.
+        dlt_dir=_path("MALLCRM_DLT_DIR", str(warehouse.parent / ".dlt")),
+        timezone=os.environ.get("MALLCRM_TIMEZONE", "Asia/Shanghai"),
+    )
