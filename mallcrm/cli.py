@@ -1,0 +1,187 @@
+"""`mallcrm`: the command line of the warehouse.
+
+    mallcrm generate   write a demo mall's daily exports into the inbox
+    mallcrm ingest     load new inbox files with dlt into DuckDB (raw_* datasets)
+    mallcrm build      build the dbt project (staging and above), with its tests
+    mallcrm demo       all of the above, then print what was built
+    mallcrm dev        start the Dagster UI on 127.0.0.1
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import click
+
+from mallcrm.settings import PROJECT_ROOT, load_settings
+
+
+def _echo_ingest(report) -> None:
+    totals = report.totals()
+    click.echo(
+        f"ingested {totals['files']} new file(s): {totals['rows_loaded']:,} rows loaded, "
+        f"{totals['rows_quarantined']:,} quarantined, of {totals['rows_in_file']:,} rows in the files"
+    )
+    for f in report.files:
+        if f["rows_quarantined"] and f["status"] == "loaded":
+            click.echo(f"  quarantined {f['rows_quarantined']} row(s) of {f['source_file']}")
+    for f in report.duplicates:
+        click.echo(f"  duplicate   {f['source_file']}: {f['reason']}")
+    for line in report.unmatched:
+        click.secho(f"  ignored     {line}", fg="yellow")
+    if report.refused:
+        click.secho(f"REFUSED {len(report.refused)} file(s) — their rows are in quarantine:", fg="red", bold=True)
+        for f in report.refused:
+            click.secho(f"  refused     {f['source_file']}: {f['reason']}", fg="red")
+
+
+@click.group()
+def main() -> None:
+    """Mall CRM warehouse: a mall's daily exports -> trusted, privacy-safe marts."""
+
+
+@main.command()
+@click.option("--members", default=5000, show_default=True, help="Members in the demo mall.")
+@click.option("--stores", default=60, show_default=True, help="Stores (tenants).")
+@click.option("--days", default=365, show_default=True, help="Days of exports.")
+@click.option("--start", "start_date", default="2025-11-01", show_default=True, help="First business day.")
+@click.option("--seed", default=42, show_default=True)
+@click.option("--pos-encoding", type=click.Choice(["utf-8", "gbk"]), default="utf-8", show_default=True,
+              help="Write POS and reference files as GBK, like legacy POS systems.")
+@click.option("--dirty", is_flag=True, help="Inject bad data (malformed rows, duplicates, late file, drift).")
+@click.option("--inbox", type=click.Path(path_type=Path), default=None, help="Defaults to MALLCRM_INBOX.")
+def generate(members, stores, days, start_date, seed, pos_encoding, dirty, inbox) -> None:
+    """Write a simulated mall's daily exports into the inbox."""
+    from simulator.config import SimulationConfig
+    from simulator.generate import generate as run_generate
+
+    target = inbox or load_settings().inbox
+    config = SimulationConfig(
+        seed=seed, members=members, stores=stores, days=days,
+        start_date=date.fromisoformat(start_date), pos_encoding=pos_encoding, dirty=dirty,
+    )
+    started = time.perf_counter()
+    report = run_generate(config, target, progress=sys.stderr.isatty())
+    files = len(report.files)
+    rows = sum(report.rows_per_file.values())
+    click.echo(f"generated {files:,} files, {rows:,} rows into {target} in {time.perf_counter() - started:.1f}s")
+    if dirty:
+        click.echo(f"injected {len(report.injected)} defects (see docs/sources.md, 'Dirty data')")
+
+
+@main.command()
+@click.option("--system", "systems", multiple=True, help="Only these source systems (default: all).")
+def ingest(systems) -> None:
+    """Load new inbox files with dlt; exits 3 when a file was refused."""
+    from ingestion.pipeline import run_ingestion
+
+    report = run_ingestion(systems=list(systems) or None)
+    _echo_ingest(report)
+    if report.refused:
+        sys.exit(3)
+
+
+@main.command()
+@click.option("--select", default=None, help="dbt selection, e.g. 'staging'.")
+def build(select) -> None:
+    """Build and test the dbt project."""
+    from mallcrm.dbt_runner import run_dbt
+
+    command = ["build"] + (["--select", select] if select else [])
+    if not run_dbt(command):
+        raise click.ClickException("dbt build had failures (see the log above)")
+
+
+@main.command()
+@click.option("--members", default=5000, show_default=True)
+@click.option("--stores", default=60, show_default=True)
+@click.option("--days", default=365, show_default=True)
+@click.pass_context
+def demo(ctx, members, stores, days) -> None:
+    """Generate, ingest and build the demo mall end to end, then print what was built."""
+    from ingestion.pipeline import run_ingestion
+    from mallcrm.dbt_runner import run_dbt
+    from mallcrm.summary import warehouse_summary
+
+    settings = load_settings()
+    started = time.perf_counter()
+    has_exports = settings.inbox.exists() and any(p.is_file() for p in settings.inbox.rglob("*"))
+    if not has_exports:
+        ctx.invoke(generate, members=members, stores=stores, days=days)
+    else:
+        click.echo(f"inbox {settings.inbox} already holds exports: not generating again")
+    click.echo("loading new exports with dlt ...")
+    report = run_ingestion(settings)
+    _echo_ingest(report)
+    click.echo("building the dbt project ...")
+    ok = run_dbt(["build"], settings)
+    click.echo(warehouse_summary(settings))
+    click.echo(f"done in {time.perf_counter() - started:.0f}s")
+    click.echo("open the Dagster UI with `make dev` (http://127.0.0.1:3000)")
+    if not ok:
+        raise click.ClickException("dbt build had failures (see the log above)")
+
+
+@main.command()
+@click.option("--port", default=3000, show_default=True)
+def dev(port) -> None:
+    """Start the Dagster UI on 127.0.0.1 (Ctrl-C stops it)."""
+    from mallcrm.dbt_runner import export_dbt_environment
+
+    settings = load_settings()
+    export_dbt_environment(settings)
+    os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home"))
+    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    # Run dagster in its own process group and forward signals to it: started from a
+    # shell in the background, `dagster dev` would otherwise ignore SIGTERM.
+    cmd = [sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(port),
+           "-m", "orchestration.definitions"]
+    proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, start_new_session=True)
+
+    def forward(signum, _frame):
+        os.killpg(proc.pid, signum)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, forward)
+    sys.exit(proc.wait())
+
+
+@main.group()
+def docs() -> None:
+    """Generate documentation from the code."""
+
+
+@docs.command("sources")
+@click.option("--check", is_flag=True, help="Fail if docs/sources.md is out of date.")
+def docs_sources(check) -> None:
+    """Write docs/sources.md from ingestion/export_formats.yml."""
+    from ingestion.docs import render_sources_doc
+
+    path = PROJECT_ROOT / "docs" / "sources.md"
+    text = render_sources_doc()
+    if check:
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            raise click.ClickException("docs/sources.md is out of date: run `mallcrm docs sources`")
+        click.echo("docs/sources.md is up to date")
+        return
+    path.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {path}")
+
+
+@main.command()
+def status() -> None:
+    """Print the warehouse's tables and row counts as JSON."""
+    from mallcrm.summary import table_counts
+
+    click.echo(json.dumps(table_counts(load_settings()), indent=2))
+
+
+if __name__ == "__main__":
+    main()

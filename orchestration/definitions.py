@@ -1,0 +1,29 @@
+"""The Dagster entry point: `dagster dev -m orchestration.definitions`."""
+
+from __future__ import annotations
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+from dagster_dlt import DagsterDltResource
+
+from mallcrm.settings import Settings, load_settings
+from orchestration.automation import build_inbox_sensor, daily_schedule, refresh_job
+from orchestration.ingestion import build_dlt_assets, inbox_specs
+from orchestration.modeling import build_dbt_assets
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    dbt_assets_def, project = build_dbt_assets(settings)
+    return dg.Definitions(
+        assets=[*inbox_specs(), *build_dlt_assets(settings), dbt_assets_def],
+        jobs=[refresh_job],
+        schedules=[daily_schedule],
+        sensors=[build_inbox_sensor(settings)],
+        resources={"dlt": DagsterDltResource(), "dbt": DbtCliResource(project_dir=project)},
+        # One process writes the DuckDB file at a time; in-process also avoids a Python
+        # start-up per step.
+        executor=dg.in_process_executor,
+    )
+
+
+defs = build_definitions(load_settings())

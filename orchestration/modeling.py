@@ -1,0 +1,50 @@
+"""dbt assets: every model, seed and test of dbt_project/, built with `dbt build`.
+
+dbt sources are keyed [source_name, table] = [raw_<system>, <entity>] by dagster-dbt's
+default translator, which is exactly the key of the dlt asset that loads them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+
+from mallcrm.dbt_runner import export_dbt_environment, run_dbt
+from mallcrm.settings import DBT_PROJECT_DIR, Settings
+
+
+def dbt_project(settings: Settings) -> DbtProject:
+    """The dbt project, with its manifest parsed if missing (no manual step anywhere)."""
+    export_dbt_environment(settings)
+    project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+    project.prepare_if_dev()
+    if not project.manifest_path.exists():
+        run_dbt(["parse"], settings)
+    return project
+
+
+class MallDbtTranslator(DagsterDbtTranslator):
+    def get_group_name(self, dbt_resource_props) -> str | None:
+        # Group by layer: staging, intermediate, marts (the folder under models/).
+        fqn = dbt_resource_props.get("fqn", [])
+        return fqn[1] if len(fqn) > 2 else "dbt"
+
+
+def build_dbt_assets(settings: Settings) -> tuple[dg.AssetsDefinition, DbtProject]:
+    project = dbt_project(settings)
+
+    @dbt_assets(
+        manifest=project.manifest_path,
+        project=project,
+        dagster_dbt_translator=MallDbtTranslator(
+            settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
+        ),
+        pool="duckdb_warehouse",
+    )
+    def mallcrm_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterable:
+        export_dbt_environment(settings)
+        yield from dbt.cli(["build"], context=context).stream()
+
+    return mallcrm_dbt_assets, project
