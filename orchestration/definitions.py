@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import dagster as dg
 from dagster_dbt import DbtCliResource
 from dagster_dlt import DagsterDltResource
@@ -12,6 +15,10 @@ from orchestration.ingestion import build_dlt_assets, inbox_specs
 from orchestration.modeling import build_dbt_assets
 
 
+# The dbt of this virtual environment, whatever the PATH of the process running Dagster.
+DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
+
+
 def build_definitions(settings: Settings) -> dg.Definitions:
     dbt_assets_def, project = build_dbt_assets(settings)
     return dg.Definitions(
@@ -19,7 +26,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         jobs=[refresh_job],
         schedules=[daily_schedule],
         sensors=[build_inbox_sensor(settings)],
-        resources={"dlt": DagsterDltResource(), "dbt": DbtCliResource(project_dir=project)},
+        resources={"dlt": DagsterDltResource(), "dbt": DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE)},
         # One process writes the DuckDB file at a time; in-process also avoids a Python
         # start-up per step.
         executor=dg.in_process_executor,

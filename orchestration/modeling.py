@@ -4,11 +4,11 @@ dbt sources are keyed [source_name, table] = [raw_<system>, <entity>] by dagster
 default translator, which is exactly the key of the dlt asset that loads them.
 """
 
-from __future__ import annotations
 
 from collections.abc import Iterable
 
 import dagster as dg
+from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from mallcrm.dbt_runner import export_dbt_environment, run_dbt
@@ -43,7 +43,7 @@ def build_dbt_assets(settings: Settings) -> tuple[dg.AssetsDefinition, DbtProjec
         ),
         pool="duckdb_warehouse",
     )
-    def mallcrm_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterable:
+    def mallcrm_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterable:
         export_dbt_environment(settings)
         yield from dbt.cli(["build"], context=context).stream()
 
