@@ -24,7 +24,7 @@ import pyarrow as pa
 from dlt.extract.source import DltSource
 
 from ingestion.contracts import Contract, ExportFormat, InboxFile, load_contract, match_file
-from ingestion.parsing import QUARANTINE_SCHEMA, ParsedFile, parse_file
+from ingestion.parsing import FileOutcome, batches, count_lines, parse_batch
 
 FILES_TABLE = "ingested_files"
 QUARANTINE_TABLE = "quarantined_rows"
@@ -84,13 +84,17 @@ def already_ingested(warehouse: Path, dataset: str) -> dict[str, str]:
         con.close()
 
 
-def scan_inbox(inbox: Path, contract: Contract, log: IngestLog | None = None) -> list[InboxFile]:
-    """Every file in the inbox that fits the contract, oldest business day first."""
+def scan_inbox(
+    folder: Path, contract: Contract, log: IngestLog | None = None, base: Path | None = None
+) -> list[InboxFile]:
+    """Every file under `folder` that fits the contract, oldest business day first.
+    File names are taken relative to `base` (the inbox; default: `folder` itself)."""
+    base = base or folder
     found: list[InboxFile] = []
-    if not inbox.exists():
+    if not folder.exists():
         return found
-    for path in sorted(p for p in inbox.rglob("*") if p.is_file() and not p.name.startswith(".")):
-        matched = match_file(inbox, path, contract)
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        matched = match_file(base, path, contract)
         if isinstance(matched, str):
             if log is not None:
                 log.unmatched.append(matched)
@@ -99,24 +103,28 @@ def scan_inbox(inbox: Path, contract: Contract, log: IngestLog | None = None) ->
     return sorted(found, key=lambda f: (f.business_date, f.relpath))
 
 
-def _file_record(parsed: ParsedFile | None, file: InboxFile, sha: str, loaded_at: datetime, **over) -> dict:
-    record = {
+def _file_record(outcome: FileOutcome, sha: str, loaded_at: datetime) -> dict:
+    file = outcome.file
+    return {
         "source_file": file.relpath,
         "sha256": sha,
         "system": file.export.system,
         "entity": file.export.entity,
         "business_date": file.business_date,
         "size_bytes": file.path.stat().st_size,
-        "encoding": parsed.encoding if parsed else None,
-        "rows_in_file": parsed.rows_in_file if parsed else 0,
-        "rows_loaded": parsed.rows_loaded if parsed else 0,
-        "rows_quarantined": parsed.rows_quarantined if parsed else 0,
-        "status": parsed.status if parsed else "loaded",
-        "reason": parsed.reason if parsed else None,
+        "encoding": outcome.encoding,
+        "rows_in_file": outcome.rows_in_file,
+        "rows_loaded": outcome.rows_loaded,
+        "rows_quarantined": outcome.rows_quarantined,
+        "status": outcome.status,
+        "reason": outcome.reason,
         "loaded_at": loaded_at,
     }
-    record.update(over)
-    return record
+
+
+def _with_quarantined_at(quarantine: pa.Table, loaded_at: datetime) -> pa.Table:
+    stamp = pa.array([loaded_at] * quarantine.num_rows, pa.timestamp("us", tz="UTC"))
+    return quarantine.append_column("quarantined_at", stamp)
 
 
 def entity_files(
@@ -126,44 +134,46 @@ def entity_files(
     log: IngestLog,
     loaded_at: datetime,
 ) -> Iterator:
-    """Yield Arrow tables for every new file of one entity (rows, quarantine, file record)."""
-    contract = load_contract()
+    """Yield Arrow tables for every new file of one entity (rows, quarantine, file records)."""
     seen_shas = {sha: name for name, sha in seen.items()}
-    for file in scan_inbox(inbox, contract):
-        if (file.export.system, file.export.entity) != (export.system, export.entity):
+    fresh: list[tuple[InboxFile, str]] = []
+    whole_file: list[tuple[FileOutcome, str]] = []
+    for file in scan_inbox(inbox / export.system, load_contract(), base=inbox):
+        if file.export.entity != export.entity:
             continue
         sha = sha256_of(file.path)
         if seen.get(file.relpath) == sha:
             continue  # loaded before: re-runs never duplicate
+        n = count_lines(file)
         if file.relpath in seen:
-            parsed = parse_file(file, loaded_at)
             reason = (
                 f"{file.relpath} was already loaded with other content (sha256 {seen[file.relpath][:12]}...); "
                 "send corrections as a new file, e.g. <entity>_<day>_v2"
             )
-            record = _file_record(parsed, file, sha, loaded_at, status="refused", reason=reason,
-                                  rows_loaded=0, rows_quarantined=parsed.rows_in_file)
+            whole_file.append((FileOutcome(file, "unknown", n, 0, n, "refused", reason), sha))
         elif sha in seen_shas:
             reason = f"same bytes as {seen_shas[sha]}, which is already loaded"
-            parsed = parse_file(file, loaded_at)
-            record = _file_record(parsed, file, sha, loaded_at, status="duplicate", reason=reason,
-                                  rows_loaded=0, rows_quarantined=parsed.rows_in_file)
+            whole_file.append((FileOutcome(file, "unknown", n, 0, n, "duplicate", reason), sha))
         else:
-            parsed = parse_file(file, loaded_at)
-            record = _file_record(parsed, file, sha, loaded_at)
-            if parsed.rows is not None and parsed.rows.num_rows:
-                yield parsed.rows
-            if parsed.quarantine.num_rows:
-                yield dlt.mark.with_table_name(
-                    parsed.quarantine.append_column(
-                        "quarantined_at", pa.array([loaded_at] * parsed.quarantine.num_rows, pa.timestamp("us", tz="UTC"))
-                    ),
-                    QUARANTINE_TABLE,
-                )
-        seen[file.relpath] = sha
+            fresh.append((file, sha))
         seen_shas.setdefault(sha, file.relpath)
-        log.add(record)
-        yield dlt.mark.with_table_name(pa.Table.from_pylist([record], schema=FILES_SCHEMA), FILES_TABLE)
+
+    shas = dict((f.relpath, sha) for f, sha in fresh)
+    for batch in batches([f for f, _ in fresh]):
+        parsed = parse_batch(batch, loaded_at)
+        if parsed.rows is not None and parsed.rows.num_rows:
+            yield parsed.rows
+        if parsed.quarantine.num_rows:
+            yield dlt.mark.with_table_name(_with_quarantined_at(parsed.quarantine, loaded_at), QUARANTINE_TABLE)
+        records = [_file_record(o, shas[o.file.relpath], loaded_at) for o in parsed.outcomes]
+        for r in records:
+            log.add(r)
+        yield dlt.mark.with_table_name(pa.Table.from_pylist(records, schema=FILES_SCHEMA), FILES_TABLE)
+    if whole_file:
+        records = [_file_record(o, sha, loaded_at) for o, sha in whole_file]
+        for r in records:
+            log.add(r)
+        yield dlt.mark.with_table_name(pa.Table.from_pylist(records, schema=FILES_SCHEMA), FILES_TABLE)
 
 
 def system_source(

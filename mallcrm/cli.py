@@ -137,8 +137,11 @@ def dev(port) -> None:
 
     settings = load_settings()
     export_dbt_environment(settings)
-    os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home"))
-    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home")))
+    home.mkdir(parents=True, exist_ok=True)
+    instance_yaml = home / "dagster.yaml"
+    if not instance_yaml.exists():
+        instance_yaml.symlink_to(PROJECT_ROOT / "dagster.yaml")
     # Run dagster in its own process group and forward signals to it: started from a
     # shell in the background, `dagster dev` would otherwise ignore SIGTERM.
     cmd = [sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(port),

@@ -14,7 +14,6 @@ from orchestration.automation import build_inbox_sensor, daily_schedule, refresh
 from orchestration.ingestion import build_dlt_assets, inbox_specs
 from orchestration.modeling import build_dbt_assets
 
-
 # The dbt of this virtual environment, whatever the PATH of the process running Dagster.
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
 
@@ -26,7 +25,10 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         jobs=[refresh_job],
         schedules=[daily_schedule],
         sensors=[build_inbox_sensor(settings)],
-        resources={"dlt": DagsterDltResource(), "dbt": DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE)},
+        resources={
+            "dlt": DagsterDltResource(),
+            "dbt": DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE),
+        },
         # One process writes the DuckDB file at a time; in-process also avoids a Python
         # start-up per step.
         executor=dg.in_process_executor,

@@ -1,0 +1,95 @@
+"""Keyed pseudonymization: HMAC-SHA256 tokens of normalized personal values.
+
+One function, `token(value, pii_type)`, defines what a token is; the dbt plugin
+(`privacy.dbt_plugin`) registers it in DuckDB, so SQL and Python always agree:
+
+    token = lowercase hex HMAC-SHA256(key, normalize(value, pii_type))
+
+The SQL side normalizes the value before calling the UDF (macro `pii_normalize`); the
+Python normalization below is the same rule, used by tests and by anyone who must look
+a token up from a value (e.g. an erasure request that arrives with a mobile number).
+
+The key comes from `MALLCRM_HMAC_KEY` (its UTF-8 bytes). Without it a built-in DEMO key
+is used — fine for the generated demo mall, never for real members: tokens made with a
+public key can be reversed by hashing every mobile number. `MALLCRM_HMAC_KEY_VERSION`
+labels the key (default `demo-1`) and is recorded in `masked.key_versions`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+from dataclasses import dataclass
+
+KEY_ENV = "MALLCRM_HMAC_KEY"
+KEY_VERSION_ENV = "MALLCRM_HMAC_KEY_VERSION"
+# Public on purpose: anyone can recompute tokens made with it. Demo data only.
+DEMO_KEY = "mallcrm-DEMO-KEY-not-secret-do-not-use-with-real-members"
+DEMO_KEY_VERSION = "demo-1"
+ALGORITHM = "HMAC-SHA256"
+# A fixed message whose token identifies the key without revealing it.
+FINGERPRINT_MESSAGE = "mallcrm-key-fingerprint"
+
+
+@dataclass(frozen=True)
+class TokenKey:
+    secret: bytes
+    version: str
+    is_demo: bool
+
+    @property
+    def fingerprint(self) -> str:
+        """First 16 hex digits of HMAC(key, FINGERPRINT_MESSAGE): which key, not the key."""
+        return hmac_hex(self.secret, FINGERPRINT_MESSAGE)[:16]
+
+
+def load_key(environ: dict[str, str] | None = None) -> TokenKey:
+    env = os.environ if environ is None else environ
+    secret = env.get(KEY_ENV) or ""
+    if secret:
+        return TokenKey(secret.encode("utf-8"), env.get(KEY_VERSION_ENV) or "v1", False)
+    version = env.get(KEY_VERSION_ENV) or DEMO_KEY_VERSION
+    return TokenKey(DEMO_KEY.encode("utf-8"), version, True)
+
+
+def hmac_hex(secret: bytes, message: str) -> str:
+    return hmac.new(secret, message.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+_NON_DIGITS = re.compile(r"[^0-9]")
+_CN_MOBILE = re.compile(r"1[3-9][0-9]{9}")
+
+
+def normalize(value: str | None, pii_type: str) -> str | None:
+    """The canonical form a token is computed from (mirrors macro `pii_normalize`).
+
+    mobile: digits with country code — `+852 5123 4567` -> `85251234567`; a CN number
+    written without a country code (11 digits starting 1[3-9]) gets `86`, so
+    `13812345678` and `+86 138 1234 5678` give one token. email: trimmed, lower case.
+    card_no: digits only. Anything else (device_id, ...): trimmed.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if pii_type == "mobile":
+        digits = _NON_DIGITS.sub("", text)
+        if not text.startswith("+") and _CN_MOBILE.fullmatch(digits):
+            digits = "86" + digits
+        out = digits
+    elif pii_type == "email":
+        out = text.lower()
+    elif pii_type == "card_no":
+        out = _NON_DIGITS.sub("", text)
+    else:
+        out = text
+    return out or None
+
+
+def token(value: str | None, pii_type: str, key: TokenKey | None = None) -> str | None:
+    normalized = normalize(value, pii_type)
+    if normalized is None:
+        return None
+    key = key or load_key()
+    return hmac_hex(key.secret, normalized)

@@ -1,0 +1,63 @@
+"""Shared fixtures: small generated malls, each with its own inbox and warehouse."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from mallcrm.settings import Settings, load_settings
+
+os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+os.environ.setdefault("SODA_CORE_TELEMETRY_ENABLED", "false")
+
+SMALL = {"members": 300, "stores": 10, "days": 45, "start_date": date(2026, 5, 20)}
+
+
+@contextmanager
+def mall_environment(root: Path) -> Iterator[Settings]:
+    """Point every setting at `root` for the duration of the block."""
+    keys = ("MALLCRM_INBOX", "MALLCRM_WAREHOUSE", "MALLCRM_DLT_DIR")
+    saved = {k: os.environ.get(k) for k in keys}
+    os.environ["MALLCRM_INBOX"] = str(root / "inbox")
+    os.environ["MALLCRM_WAREHOUSE"] = str(root / "warehouse" / "mallcrm.duckdb")
+    os.environ.pop("MALLCRM_DLT_DIR", None)
+    try:
+        yield load_settings()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def generate_mall(inbox: Path, **overrides):
+    from simulator.config import SimulationConfig
+    from simulator.generate import generate
+
+    return generate(SimulationConfig(**{**SMALL, **overrides}), inbox, progress=False)
+
+
+@pytest.fixture(scope="session")
+def small_mall_exports(tmp_path_factory) -> tuple[Path, object]:
+    """A clean small mall's exports, generated once per session (copy before changing)."""
+    inbox = tmp_path_factory.mktemp("clean_exports") / "inbox"
+    report = generate_mall(inbox)
+    return inbox, report
+
+
+@pytest.fixture
+def fresh_mall(tmp_path, small_mall_exports) -> Iterator[Settings]:
+    """Settings for a new warehouse over a private copy of the small mall's exports."""
+    source_inbox, _ = small_mall_exports
+    shutil.copytree(source_inbox, tmp_path / "inbox")
+    with mall_environment(tmp_path) as settings:
+        yield settings

@@ -1,0 +1,128 @@
+"""The real pipeline (simulator -> dlt -> DuckDB -> dbt) on a small generated mall."""
+
+from __future__ import annotations
+
+import shutil
+
+import duckdb
+import pytest
+
+from ingestion.contracts import load_contract
+from ingestion.pipeline import run_ingestion
+from mallcrm.dbt_runner import run_dbt
+from mallcrm.summary import table_counts
+from tests.conftest import generate_mall, mall_environment
+
+pytestmark = pytest.mark.integration
+
+
+def _counts(settings, schemas=None):
+    counts = table_counts(settings)
+    return {s: t for s, t in counts.items() if schemas is None or s in schemas}
+
+
+@pytest.fixture(scope="module")
+def built_mall(tmp_path_factory, small_mall_exports):
+    """Ingest and build once; tests below read the result."""
+    root = tmp_path_factory.mktemp("built_mall")
+    shutil.copytree(small_mall_exports[0], root / "inbox")
+    with mall_environment(root) as settings:
+        report = run_ingestion(settings)
+        ok = run_dbt(["build"], settings)
+        yield settings, report, ok
+
+
+def test_every_source_system_lands_raw_and_staged(built_mall):
+    settings, report, ok = built_mall
+    assert ok, "dbt build failed"
+    counts = table_counts(settings)
+    contract = load_contract()
+    for export in contract.formats:
+        assert counts[export.dataset].get(export.entity, 0) > 0, f"{export.dataset}.{export.entity} is empty"
+        staging = f"stg_{export.system}__{export.entity}"
+        assert counts["staging"].get(staging, 0) > 0, f"{staging} is empty"
+    assert not report.refused and not report.unmatched
+
+
+def test_loaded_rows_match_the_files_exactly(built_mall, small_mall_exports):
+    settings, report, _ = built_mall
+    _, generation = small_mall_exports
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    for export in load_contract().formats:
+        raw = con.execute(f"select count(*) from {export.dataset}.{export.entity}").fetchone()[0]
+        expected = generation.rows_by_entity[(export.system, export.entity)]
+        assert raw == expected, f"{export.entity}: {raw} rows loaded, {expected} exported"
+    for f in report.files:
+        assert f["rows_in_file"] == f["rows_loaded"] + f["rows_quarantined"], f["source_file"]
+    con.close()
+
+
+def test_second_run_adds_nothing(built_mall):
+    settings, _, _ = built_mall
+    before = _counts(settings)
+    again = run_ingestion(settings)
+    assert again.files == []
+    assert run_dbt(["build", "--select", "staging"], settings)
+    assert _counts(settings) == before
+
+
+def test_staging_is_deduplicated_on_keys(built_mall):
+    settings, _, _ = built_mall
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    members = con.execute("select count(*), count(distinct member_id) from staging.stg_membership__members").fetchone()
+    assert members[0] == members[1]
+    tx = con.execute("select count(*), count(distinct transaction_id) from staging.stg_pos__transactions").fetchone()
+    assert tx[0] == tx[1]
+    con.close()
+
+
+def test_dirty_exports_are_quarantined_explained_and_nothing_lost(tmp_path):
+    with mall_environment(tmp_path) as settings:
+        generation = generate_mall(settings.inbox, dirty=True, days=20, members=200)
+        report = run_ingestion(settings)
+        con = duckdb.connect(str(settings.warehouse), read_only=True)
+        files = {
+            r[0]: r
+            for r in con.execute(
+                """
+                select source_file, status, rows_in_file, rows_loaded, rows_quarantined, reason
+                from (select * from raw_pos.ingested_files union all by name
+                      select * from raw_membership.ingested_files union all by name
+                      select * from raw_feedback.ingested_files)
+                """
+            ).fetchall()
+        }
+        quarantined = set(
+            con.execute(
+                """
+                select source_file, source_line from raw_pos.quarantined_rows
+                union all select source_file, source_line from raw_membership.quarantined_rows
+                union all select source_file, source_line from raw_feedback.quarantined_rows
+                """
+            ).fetchall()
+        )
+        for d in generation.injected:
+            file, line, expected = d["file"], d["line"], d["expected"]
+            if expected == "quarantine":
+                assert (file, line) in quarantined, d
+            elif expected == "refused_file":
+                assert files[file][1] == "refused" and files[file][5], d
+            elif expected == "duplicate_file":
+                assert files[file][1] == "duplicate", d
+            elif expected == "late_file":
+                assert file not in files
+        for name, _status, rows_in_file, loaded, quarantined_n, _ in files.values():
+            assert rows_in_file == loaded + quarantined_n, name
+        assert report.refused, "the drifted files must be reported as refused"
+        con.close()
+
+        # The late file arrives the next morning and is loaded, once.
+        late = [d for d in generation.injected if d["expected"] == "late_file"]
+        assert late
+        for d in late:
+            target = settings.inbox / d["file"]
+            shutil.move(settings.inbox.parent / "late" / d["file"], target)
+        later = run_ingestion(settings)
+        assert sorted(f["source_file"] for f in later.files) == sorted(d["file"] for d in late)
+        assert all(f["status"] == "loaded" for f in later.files)
+        assert run_ingestion(settings).files == []
