@@ -19,12 +19,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import dlt
-import duckdb
 import pyarrow as pa
 from dlt.extract.source import DltSource
 
 from ingestion.contracts import Contract, ExportFormat, InboxFile, load_contract, match_file
 from ingestion.parsing import FileOutcome, batches, count_lines, parse_batch
+from mallcrm.warehouse import connect
 
 FILES_TABLE = "ingested_files"
 QUARANTINE_TABLE = "quarantined_rows"
@@ -71,7 +71,7 @@ def already_ingested(warehouse: Path, dataset: str) -> dict[str, str]:
     """(file -> sha256) of files this dataset has recorded, loaded or not."""
     if not warehouse.exists():
         return {}
-    con = duckdb.connect(str(warehouse), read_only=True)
+    con = connect(warehouse)
     try:
         exists = con.execute(
             "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
@@ -151,7 +151,7 @@ def entity_files(
                 "send corrections as a new file, e.g. <entity>_<day>_v2"
             )
             whole_file.append((FileOutcome(file, "unknown", n, 0, n, "refused", reason), sha))
-        elif sha in seen_shas:
+        elif sha in seen_shas and n > 0:  # header-only files of quiet days are alike, not duplicates
             reason = f"same bytes as {seen_shas[sha]}, which is already loaded"
             whole_file.append((FileOutcome(file, "unknown", n, 0, n, "duplicate", reason), sha))
         else:

@@ -70,7 +70,7 @@ def generate(members, stores, days, start_date, seed, pos_encoding, dirty, inbox
     started = time.perf_counter()
     report = run_generate(config, target, progress=sys.stderr.isatty())
     files = len(report.files)
-    rows = sum(report.rows_per_file.values())
+    rows = sum(report.rows.values())
     click.echo(f"generated {files:,} files, {rows:,} rows into {target} in {time.perf_counter() - started:.1f}s")
     if dirty:
         click.echo(f"injected {len(report.injected)} defects (see docs/sources.md, 'Dirty data')")
@@ -107,7 +107,7 @@ def build(select) -> None:
 def demo(ctx, members, stores, days) -> None:
     """Generate, ingest and build the demo mall end to end, then print what was built."""
     from ingestion.pipeline import run_ingestion
-    from mallcrm.dbt_runner import run_dbt
+    from mallcrm.dbt_runner import LAST_STATUS_COUNTS, run_dbt
     from mallcrm.summary import warehouse_summary
 
     settings = load_settings()
@@ -120,8 +120,9 @@ def demo(ctx, members, stores, days) -> None:
     click.echo("loading new exports with dlt ...")
     report = run_ingestion(settings)
     _echo_ingest(report)
-    click.echo("building the dbt project ...")
-    ok = run_dbt(["build"], settings)
+    click.echo("building the dbt project (models, snapshots, data and unit tests) ...")
+    ok = run_dbt(["build"], settings, quiet=True)
+    click.echo("dbt build: " + ", ".join(f"{n} {status}" for status, n in sorted(LAST_STATUS_COUNTS.items())))
     click.echo(warehouse_summary(settings))
     click.echo(f"done in {time.perf_counter() - started:.0f}s")
     click.echo("open the Dagster UI with `make dev` (http://127.0.0.1:3000)")

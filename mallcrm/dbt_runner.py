@@ -8,6 +8,7 @@ build exactly the same file.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from pathlib import Path
 
 from mallcrm.settings import DBT_PROJECT_DIR, Settings, load_settings
@@ -34,14 +35,25 @@ def dbt_args(command: list[str], target_path: Path | None = None) -> list[str]:
     return args
 
 
-def run_dbt(command: list[str], settings: Settings | None = None) -> bool:
-    """Invoke dbt (e.g. ["build"]); returns True when every node succeeded."""
+LAST_STATUS_COUNTS: Counter = Counter()
+
+
+def run_dbt(command: list[str], settings: Settings | None = None, quiet: bool = False) -> bool:
+    """Invoke dbt (e.g. ["build"]); returns True when every node succeeded.
+
+    With `quiet`, dbt prints only errors and warnings; the status counts of the last run
+    are kept in LAST_STATUS_COUNTS (e.g. {"pass": 520, "warn": 1}).
+    """
     from dbt.cli.main import dbtRunner
 
     settings = settings or load_settings()
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
     export_dbt_environment(settings)
-    result = dbtRunner().invoke(dbt_args(command))
+    args = dbt_args(command) + (["--quiet"] if quiet else [])
+    result = dbtRunner().invoke(args)
     if result.exception is not None:
         raise RuntimeError(f"dbt {' '.join(command)} failed: {result.exception}")
+    LAST_STATUS_COUNTS.clear()
+    for node in getattr(result.result, "results", None) or []:
+        LAST_STATUS_COUNTS[str(getattr(node.status, "value", node.status))] += 1
     return bool(result.success)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import duckdb
-
 from mallcrm.settings import Settings
+from mallcrm.warehouse import connect
 
 HIDDEN_PREFIXES = ("_dlt",)
 
@@ -13,7 +12,7 @@ def table_counts(settings: Settings) -> dict[str, dict[str, int]]:
     """{schema: {table: rows}} for every table and view, dlt's own tables left out."""
     if not settings.warehouse.exists():
         return {}
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    con = connect(settings.warehouse)
     try:
         tables = con.execute(
             """
