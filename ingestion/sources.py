@@ -163,8 +163,8 @@ def entity_files(
         parsed = parse_batch(batch, loaded_at)
         if parsed.rows is not None and parsed.rows.num_rows:
             yield parsed.rows
-        if parsed.quarantine.num_rows:
-            yield dlt.mark.with_table_name(_with_quarantined_at(parsed.quarantine, loaded_at), QUARANTINE_TABLE)
+        # Yielded even when empty, so the quarantine table exists from the first load on.
+        yield dlt.mark.with_table_name(_with_quarantined_at(parsed.quarantine, loaded_at), QUARANTINE_TABLE)
         records = [_file_record(o, shas[o.file.relpath], loaded_at) for o in parsed.outcomes]
         for r in records:
             log.add(r)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
-import duckdb
 import pytest
 
 from ingestion.contracts import load_contract
 from ingestion.pipeline import run_ingestion
 from mallcrm.dbt_runner import run_dbt
 from mallcrm.summary import table_counts
+from mallcrm.warehouse import connect
 from tests.conftest import generate_mall, mall_environment
 
 pytestmark = pytest.mark.integration
@@ -47,10 +48,10 @@ def test_every_source_system_lands_raw_and_staged(built_mall):
 def test_loaded_rows_match_the_files_exactly(built_mall, small_mall_exports):
     settings, report, _ = built_mall
     _, generation = small_mall_exports
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    con = connect(settings.warehouse)
     for export in load_contract().formats:
         raw = con.execute(f"select count(*) from {export.dataset}.{export.entity}").fetchone()[0]
-        expected = generation.rows_by_entity[(export.system, export.entity)]
+        expected = generation.totals[(export.system, export.entity)]
         assert raw == expected, f"{export.entity}: {raw} rows loaded, {expected} exported"
     for f in report.files:
         assert f["rows_in_file"] == f["rows_loaded"] + f["rows_quarantined"], f["source_file"]
@@ -68,7 +69,7 @@ def test_second_run_adds_nothing(built_mall):
 
 def test_staging_is_deduplicated_on_keys(built_mall):
     settings, _, _ = built_mall
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    con = connect(settings.warehouse)
     members = con.execute("select count(*), count(distinct member_id) from staging.stg_membership__members").fetchone()
     assert members[0] == members[1]
     tx = con.execute("select count(*), count(distinct transaction_id) from staging.stg_pos__transactions").fetchone()
@@ -80,7 +81,7 @@ def test_dirty_exports_are_quarantined_explained_and_nothing_lost(tmp_path):
     with mall_environment(tmp_path) as settings:
         generation = generate_mall(settings.inbox, dirty=True, days=20, members=200)
         report = run_ingestion(settings)
-        con = duckdb.connect(str(settings.warehouse), read_only=True)
+        con = connect(settings.warehouse)
         files = {
             r[0]: r
             for r in con.execute(
@@ -110,7 +111,7 @@ def test_dirty_exports_are_quarantined_explained_and_nothing_lost(tmp_path):
             elif expected == "duplicate_file":
                 assert files[file][1] == "duplicate", d
             elif expected == "late_file":
-                assert file not in files
+                assert file.startswith("../late/") and Path(file).name not in {Path(f).name for f in files}
         for name, _status, rows_in_file, loaded, quarantined_n, _ in files.values():
             assert rows_in_file == loaded + quarantined_n, name
         assert report.refused, "the drifted files must be reported as refused"
@@ -119,10 +120,13 @@ def test_dirty_exports_are_quarantined_explained_and_nothing_lost(tmp_path):
         # The late file arrives the next morning and is loaded, once.
         late = [d for d in generation.injected if d["expected"] == "late_file"]
         assert late
+        arrived = []
         for d in late:
-            target = settings.inbox / d["file"]
-            shutil.move(settings.inbox.parent / "late" / d["file"], target)
+            held_back = (settings.inbox / d["file"]).resolve()
+            relpath = held_back.relative_to(settings.inbox.parent / "late").as_posix()
+            shutil.move(held_back, settings.inbox / relpath)
+            arrived.append(relpath)
         later = run_ingestion(settings)
-        assert sorted(f["source_file"] for f in later.files) == sorted(d["file"] for d in late)
+        assert sorted(f["source_file"] for f in later.files) == sorted(arrived)
         assert all(f["status"] == "loaded" for f in later.files)
         assert run_ingestion(settings).files == []
