@@ -6,6 +6,7 @@ default translator, which is exactly the key of the dlt asset that loads them.
 
 
 from collections.abc import Iterable
+from pathlib import Path
 
 import dagster as dg
 from dagster import AssetExecutionContext
@@ -19,10 +20,20 @@ def dbt_project(settings: Settings) -> DbtProject:
     """The dbt project, with its manifest parsed if missing (no manual step anywhere)."""
     export_dbt_environment(settings)
     project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-    project.prepare_if_dev()
-    if not project.manifest_path.exists():
+    if _manifest_is_stale(project.manifest_path):
         run_dbt(["parse"], settings)
     return project
+
+
+def _manifest_is_stale(manifest: Path) -> bool:
+    """Missing, or older than any file dbt parses: the asset graph must match the project."""
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    sources = [DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR / "profiles.yml"]
+    for folder in ("models", "macros", "tests", "seeds", "snapshots", "analyses"):
+        sources.extend(p for p in (DBT_PROJECT_DIR / folder).rglob("*") if p.is_file())
+    return any(p.exists() and p.stat().st_mtime > built for p in sources)
 
 
 class MallDbtTranslator(DagsterDbtTranslator):

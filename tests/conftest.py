@@ -61,3 +61,18 @@ def fresh_mall(tmp_path, small_mall_exports) -> Iterator[Settings]:
     shutil.copytree(source_inbox, tmp_path / "inbox")
     with mall_environment(tmp_path) as settings:
         yield settings
+
+
+@pytest.fixture(scope="session")
+def built_mall(tmp_path_factory, small_mall_exports):
+    """The small mall ingested and built once per session with the CLI's own functions:
+    (settings, ingest report, dbt success). Treat it as read-only."""
+    from ingestion.pipeline import run_ingestion
+    from mallcrm.dbt_runner import run_dbt
+
+    root = tmp_path_factory.mktemp("built_mall")
+    shutil.copytree(small_mall_exports[0], root / "inbox")
+    with mall_environment(root) as settings:
+        report = run_ingestion(settings)
+        ok = run_dbt(["build"], settings, quiet=True)
+        yield settings, report, ok

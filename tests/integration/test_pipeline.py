@@ -22,17 +22,6 @@ def _counts(settings, schemas=None):
     return {s: t for s, t in counts.items() if schemas is None or s in schemas}
 
 
-@pytest.fixture(scope="module")
-def built_mall(tmp_path_factory, small_mall_exports):
-    """Ingest and build once; tests below read the result."""
-    root = tmp_path_factory.mktemp("built_mall")
-    shutil.copytree(small_mall_exports[0], root / "inbox")
-    with mall_environment(root) as settings:
-        report = run_ingestion(settings)
-        ok = run_dbt(["build"], settings)
-        yield settings, report, ok
-
-
 def test_every_source_system_lands_raw_and_staged(built_mall):
     settings, report, ok = built_mall
     assert ok, "dbt build failed"

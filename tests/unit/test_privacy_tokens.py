@@ -1,0 +1,56 @@
+"""Keyed tokens, their normalization, and the DuckDB UDF that the dbt plugin registers."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import duckdb
+import pytest
+
+from privacy.dbt_plugin import register_udfs
+from privacy.tokens import DEMO_KEY, DEMO_KEY_VERSION, load_key, normalize, token
+
+
+@pytest.mark.parametrize(
+    ("value", "pii_type", "expected"),
+    [
+        ("13812345678", "mobile", "8613812345678"),
+        ("+86 138-1234-5678", "mobile", "8613812345678"),
+        ("+85251234567", "mobile", "85251234567"),
+        ("+13105550123", "mobile", "13105550123"),  # US: not mistaken for a CN mobile
+        (" Zhang.San@QQ.com ", "email", "zhang.san@qq.com"),
+        ("6222 0000 0000 0001", "card_no", "6222000000000001"),
+        ("  ", "email", None),
+        (None, "mobile", None),
+    ],
+)
+def test_normalize(value, pii_type, expected):
+    assert normalize(value, pii_type) == expected
+
+
+def test_token_is_hmac_sha256_of_the_normalized_value():
+    key = load_key({"MALLCRM_HMAC_KEY": "s3cret", "MALLCRM_HMAC_KEY_VERSION": "2026-01"})
+    assert key.version == "2026-01" and not key.is_demo
+    expected = hmac.new(b"s3cret", b"8613812345678", hashlib.sha256).hexdigest()
+    assert token("13812345678", "mobile", key) == expected
+    assert token("+86 13812345678", "mobile", key) == expected
+    assert token("13812345678", "mobile", load_key({})) != expected
+
+
+def test_demo_key_is_marked():
+    key = load_key({})
+    assert key.is_demo and key.version == DEMO_KEY_VERSION and key.secret == DEMO_KEY.encode()
+    assert len(key.fingerprint) == 16
+
+
+def test_duckdb_udf_matches_python():
+    conn = duckdb.connect()
+    env = {"MALLCRM_HMAC_KEY": "k", "MALLCRM_HMAC_KEY_VERSION": "v9"}
+    register_udfs(conn, env)
+    got = conn.execute(
+        "select pii_hmac('8613812345678'), pii_hmac(null), pii_key_version(), pii_key_is_demo()"
+    ).fetchall()[0]
+    assert got == (token("13812345678", "mobile", load_key(env)), None, "v9", False)
+    register_udfs(conn, {})  # re-registering replaces the functions
+    assert conn.execute("select pii_key_is_demo()").fetchall()[0][0] is True
