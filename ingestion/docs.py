@@ -36,6 +36,23 @@ rows quarantined) and the ingest command exits with code 3.
 - **Bookkeeping:** each `raw_<system>` dataset has `ingested_files` (one row per file:
   rows in file = rows loaded + rows quarantined) and `quarantined_rows` (file, line, rule,
   reason, the raw record).
+
+## Dirty data (simulator `--dirty`)
+
+`mallcrm generate --dirty` injects what real source systems get wrong, and the tests
+check that each defect lands where it should:
+
+| defect | where | what ingestion does |
+|---|---|---|
+| too many / too few columns | a `pos/transactions` row | row quarantined (`parse:too_many_columns` ...) |
+| non-numeric amount (`abc`, `"12,5"`) | `net_amount` | row quarantined (`parse:cast`) |
+| negative amount on a sale | `net_amount` | row quarantined (`rule:sale_amount_not_negative`) |
+| unknown member card | `member_card_no` | loaded; flagged by a dbt relationship test (warn) |
+| exact duplicate row | any POS file | loaded; removed in staging |
+| re-sent file | `transactions_<day>_resend.csv` | recorded as `duplicate`, not loaded again |
+| late file | held back in `<inbox>/../late/` | loaded when it arrives, once |
+| unannounced column | a members file (`wechat_openid`) | file refused, all rows quarantined, exit code 3 |
+| missing column | a complaints file (no `severity`) | file refused, all rows quarantined, exit code 3 |
 """
 
 
