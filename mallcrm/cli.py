@@ -149,11 +149,20 @@ def dev(port) -> None:
            "-m", "orchestration.definitions"]
     proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, start_new_session=True)
 
+    stop_requested: list[float] = []
+
     def forward(signum, _frame):
+        stop_requested.append(time.monotonic())
         os.killpg(proc.pid, signum)
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, forward)
+    while proc.poll() is None:
+        time.sleep(0.5)
+        # Dagster's daemon can hang on a sensor thread: give it 20 s, then end the group.
+        if stop_requested and time.monotonic() - stop_requested[0] > 20:
+            os.killpg(proc.pid, signal.SIGKILL)
+            break
     sys.exit(proc.wait())
 
 
