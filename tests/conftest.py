@@ -18,6 +18,12 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 os.environ.setdefault("SODA_CORE_TELEMETRY_ENABLED", "false")
 
+# Tests tokenize with their own key, never the public demo key (privacy/tokens.py).
+TEST_HMAC_KEY = "integration-test-key-0123456789abcdef"
+TEST_HMAC_KEY_VERSION = "it-1"
+os.environ["MALLCRM_HMAC_KEY"] = TEST_HMAC_KEY
+os.environ["MALLCRM_HMAC_KEY_VERSION"] = TEST_HMAC_KEY_VERSION
+
 SMALL = {"members": 300, "stores": 10, "days": 45, "start_date": date(2026, 5, 20)}
 
 

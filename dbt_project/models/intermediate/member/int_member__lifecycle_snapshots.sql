@@ -1,0 +1,135 @@
+{{ config(materialized='table') }}
+{#-
+    Lifecycle stage of every registered golden member on each snapshot day (month
+    ends and the as-of date), with thresholds from int_member__lifecycle_thresholds
+    (A = active_within_days, D = dormant_after_days, C = churned_after_days) and
+    d = days since the last purchase day:
+      potential    registered, never bought (up to the snapshot day)
+      new          first purchase at most A days ago
+      reactivated  d <= A and the gap before the last purchase exceeded D
+                   (came back after being dormant)
+      active       d <= A otherwise
+      declining    A < d <= D
+      dormant      D < d <= C
+      churned      d > C
+    Also flags a purchase since the previous snapshot (the KPIs' numerators).
+-#}
+with
+
+members as (
+
+    select * from {{ ref('int_member__members') }}
+
+),
+
+activity as (
+
+    select * from {{ ref('int_member__daily_activity') }}
+    where is_purchase_day
+
+),
+
+snapshots as (
+
+    select * from {{ ref('int_member__snapshot_dates') }}
+
+),
+
+thresholds as (
+
+    select * from {{ ref('int_member__lifecycle_thresholds') }}
+
+),
+
+member_snapshots as (
+
+    select
+        snapshots.snapshot_date,
+        snapshots.previous_snapshot_date,
+        members.member_id,
+        members.registration_date
+    from members
+    inner join snapshots
+        on members.registration_date <= snapshots.snapshot_date
+
+),
+
+history as (
+
+    select
+        member_snapshots.snapshot_date,
+        member_snapshots.member_id,
+        min(activity.business_date) as first_purchase_date,
+        max(activity.business_date) as last_purchase_date,
+        sum(case
+            when member_snapshots.previous_snapshot_date is null
+                or activity.business_date > member_snapshots.previous_snapshot_date
+            then 1 else 0
+        end) as purchase_days_since_previous_snapshot
+    from member_snapshots
+    inner join activity
+        on member_snapshots.member_id = activity.member_id
+        and activity.business_date <= member_snapshots.snapshot_date
+    group by member_snapshots.snapshot_date, member_snapshots.member_id
+
+),
+
+measured as (
+
+    select
+        member_snapshots.snapshot_date,
+        member_snapshots.member_id,
+        member_snapshots.registration_date,
+        history.first_purchase_date,
+        history.last_purchase_date,
+        last_purchase.days_since_previous_purchase as gap_before_last_purchase_days,
+        {{ dbt.datediff('history.first_purchase_date', 'member_snapshots.snapshot_date', 'day') }} as days_since_first_purchase,
+        {{ dbt.datediff('history.last_purchase_date', 'member_snapshots.snapshot_date', 'day') }} as days_since_last_purchase,
+        coalesce(history.purchase_days_since_previous_snapshot, 0) > 0 as has_purchased_since_previous_snapshot
+    from member_snapshots
+    left join history
+        on member_snapshots.snapshot_date = history.snapshot_date
+        and member_snapshots.member_id = history.member_id
+    left join activity as last_purchase
+        on history.member_id = last_purchase.member_id
+        and history.last_purchase_date = last_purchase.business_date
+
+),
+
+staged as (
+
+    select
+        measured.*,
+        case
+            when measured.last_purchase_date is null then 'potential'
+            when measured.days_since_first_purchase <= thresholds.active_within_days then 'new'
+            when measured.days_since_last_purchase <= thresholds.active_within_days
+                and measured.gap_before_last_purchase_days > thresholds.dormant_after_days then 'reactivated'
+            when measured.days_since_last_purchase <= thresholds.active_within_days then 'active'
+            when measured.days_since_last_purchase <= thresholds.dormant_after_days then 'declining'
+            when measured.days_since_last_purchase <= thresholds.churned_after_days then 'dormant'
+            else 'churned'
+        end as lifecycle_stage
+    from measured
+    cross join thresholds
+
+),
+
+final as (
+
+    select
+        {{ surrogate_key(['snapshot_date', 'member_id']) }} as lifecycle_snapshot_id,
+        snapshot_date,
+        member_id,
+        registration_date,
+        first_purchase_date,
+        last_purchase_date,
+        cast(days_since_last_purchase as {{ dbt.type_int() }}) as days_since_last_purchase,
+        cast(gap_before_last_purchase_days as {{ dbt.type_int() }}) as gap_before_last_purchase_days,
+        lifecycle_stage,
+        has_purchased_since_previous_snapshot
+    from staged
+
+)
+
+select * from final

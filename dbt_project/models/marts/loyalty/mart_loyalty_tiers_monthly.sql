@@ -1,0 +1,136 @@
+{#-
+    Tier distribution and movements per month: one row per (month, tier). Members are
+    counted in the tier of their member record valid at the end of the snapshot day
+    (month end, or the as-of date for the current month), active records only, each
+    golden member once (its highest tier). Upgrades and downgrades are the tier
+    changes of the month, counted into the tier reached and out of the tier left.
+-#}
+with
+
+member_versions as (
+
+    select * from {{ ref('msk_membership__members_history') }}
+
+),
+
+tier_changes as (
+
+    select * from {{ ref('msk_membership__tier_changes') }}
+
+),
+
+identity_map as (
+
+    select * from {{ ref('int_member__identity_map') }}
+    where identifier_type = 'member_id'
+
+),
+
+snapshots as (
+
+    select * from {{ ref('int_member__snapshot_dates') }}
+
+),
+
+tiers as (
+
+    select 'basic' as tier, 1 as tier_rank
+    union all select 'silver', 2
+    union all select 'gold', 3
+    union all select 'diamond', 4
+
+),
+
+valid_versions as (
+
+    select
+        snapshots.snapshot_date,
+        identity_map.golden_member_id as member_id,
+        member_versions.tier,
+        row_number() over (
+            partition by snapshots.snapshot_date, identity_map.golden_member_id
+            order by member_versions.tier_rank desc, member_versions.member_id
+        ) as tier_pick
+    from snapshots
+    inner join member_versions
+        on member_versions.valid_from_at < {{ dbt.dateadd('day', 1, 'snapshots.snapshot_date') }}
+        and (
+            member_versions.valid_to_at is null
+            or member_versions.valid_to_at >= {{ dbt.dateadd('day', 1, 'snapshots.snapshot_date') }}
+        )
+    inner join identity_map
+        on member_versions.member_id = identity_map.identifier_value
+    where member_versions.is_active
+
+),
+
+tier_counts as (
+
+    select snapshot_date, tier, count(*) as member_count
+    from valid_versions
+    where tier_pick = 1
+    group by snapshot_date, tier
+
+),
+
+movements as (
+
+    select
+        snapshots.snapshot_date,
+        tier_changes.from_tier,
+        tier_changes.to_tier,
+        tier_changes.is_upgrade
+    from snapshots
+    inner join tier_changes
+        on tier_changes.business_date <= snapshots.snapshot_date
+        and (
+            snapshots.previous_snapshot_date is null
+            or tier_changes.business_date > snapshots.previous_snapshot_date
+        )
+
+),
+
+grid as (
+
+    select
+        snapshots.snapshot_month,
+        snapshots.snapshot_date,
+        snapshots.is_current,
+        tiers.tier,
+        tiers.tier_rank
+    from snapshots
+    cross join tiers
+
+),
+
+final as (
+
+    select
+        {{ surrogate_key(['grid.snapshot_date', 'grid.tier']) }} as tier_month_id,
+        grid.snapshot_month,
+        grid.snapshot_date,
+        grid.is_current as is_current_month,
+        grid.tier,
+        cast(grid.tier_rank as {{ dbt.type_int() }}) as tier_rank,
+        cast(coalesce(max(tier_counts.member_count), 0) as {{ dbt.type_int() }}) as member_count,
+        cast(
+            coalesce(max(tier_counts.member_count), 0) * 1.0
+            / nullif(sum(coalesce(max(tier_counts.member_count), 0)) over (partition by grid.snapshot_date), 0)
+            as decimal(9, 4)
+        ) as member_share,
+        cast(sum(case when movements.to_tier = grid.tier and movements.is_upgrade then 1 else 0 end) as {{ dbt.type_int() }}) as upgrades_in,
+        cast(sum(case when movements.to_tier = grid.tier and not movements.is_upgrade then 1 else 0 end) as {{ dbt.type_int() }}) as downgrades_in,
+        cast(sum(case when movements.from_tier = grid.tier and movements.is_upgrade then 1 else 0 end) as {{ dbt.type_int() }}) as upgrades_out,
+        cast(sum(case when movements.from_tier = grid.tier and not movements.is_upgrade then 1 else 0 end) as {{ dbt.type_int() }}) as downgrades_out
+    from grid
+    left join tier_counts
+        on grid.snapshot_date = tier_counts.snapshot_date
+        and grid.tier = tier_counts.tier
+    left join movements
+        on grid.snapshot_date = movements.snapshot_date
+        and (movements.to_tier = grid.tier or movements.from_tier = grid.tier)
+    group by grid.snapshot_month, grid.snapshot_date, grid.is_current, grid.tier, grid.tier_rank
+
+)
+
+select * from final

@@ -1,0 +1,149 @@
+"""Campaign ROI per campaign and arm, with the significance of the treatment effect.
+
+A dbt Python model: it reads `int_experience__campaign_arms` (counts, means, variances
+and the ROI arithmetic, computed in SQL and unit-tested there) and adds the tests of the
+agreed definition, computed with exact distribution functions (scipy.special's normal,
+Student t and chi-square tails - what scipy.stats calls underneath, at a third of the
+import time):
+
+- conversion: two-proportion z-test with pooled variance, two-sided;
+- revenue per member: Welch's t-test (unequal variances, Welch-Satterthwaite degrees of
+  freedom), two-sided - the same as scipy.stats.ttest_ind(equal_var=False);
+- sample-ratio mismatch: chi-square goodness of fit of the arm sizes against the
+  planned control_share (1 degree of freedom), as scipy.stats.chisquare.
+
+The statistics are filled on the treatment row (NULL on the control row), like the
+other comparison columns. The functions below are pure and are unit-tested against
+scipy.stats in tests/unit/test_campaign_stats.py (which imports this file).
+"""
+
+from __future__ import annotations
+
+import math
+
+ALPHA = 0.05
+SRM_ALPHA = 0.001
+
+
+def two_proportion_z_test(x1: float, n1: float, x2: float, n2: float) -> tuple[float, float]:
+    """Pooled two-proportion z-test of p1 = x1/n1 against p2 = x2/n2: (z, two-sided p)."""
+    from scipy.special import ndtr
+
+    if n1 <= 0 or n2 <= 0:
+        return math.nan, math.nan
+    p1, p2 = x1 / n1, x2 / n2
+    pooled = (x1 + x2) / (n1 + n2)
+    se = math.sqrt(pooled * (1.0 - pooled) * (1.0 / n1 + 1.0 / n2))
+    if se == 0.0:
+        return math.nan, math.nan
+    z = (p1 - p2) / se
+    return z, float(2.0 * ndtr(-abs(z)))
+
+
+def welch_t_test(
+    mean1: float, var1: float, n1: float, mean2: float, var2: float, n2: float
+) -> tuple[float, float, float]:
+    """Welch's t-test from sample means and (n-1) variances: (t, df, two-sided p)."""
+    from scipy.special import stdtr
+
+    if n1 < 2 or n2 < 2:
+        return math.nan, math.nan, math.nan
+    a, b = var1 / n1, var2 / n2
+    se2 = a + b
+    if se2 == 0.0:
+        return math.nan, math.nan, math.nan
+    t = (mean1 - mean2) / math.sqrt(se2)
+    df = se2 * se2 / (a * a / (n1 - 1) + b * b / (n2 - 1))
+    return t, df, float(2.0 * stdtr(df, -abs(t)))
+
+
+def sample_ratio_test(
+    n_treatment: float, n_control: float, control_share: float
+) -> tuple[float, float]:
+    """Chi-square goodness of fit of the arm sizes to the planned split: (chi2, p), 1 df."""
+    from scipy.special import chdtrc
+
+    total = n_treatment + n_control
+    if total <= 0 or not 0.0 < control_share < 1.0:
+        return math.nan, math.nan
+    expected_t, expected_c = total * (1.0 - control_share), total * control_share
+    stat = (n_treatment - expected_t) ** 2 / expected_t + (n_control - expected_c) ** 2 / expected_c
+    return stat, float(chdtrc(1, stat))
+
+
+STAT_COLUMNS = [
+    "conversion_z",
+    "conversion_p_value",
+    "revenue_t",
+    "revenue_df",
+    "revenue_p_value",
+    "srm_chi_square",
+    "srm_p_value",
+]
+
+
+def campaign_statistics(arms):
+    """The test columns for a pandas frame shaped like int_experience__campaign_arms.
+
+    Returns one row per input row: campaign_arm_id and STAT_COLUMNS, NULL (pandas NA)
+    where a test does not apply (control rows, campaigns without a control arm, arms
+    too small for a variance).
+    """
+    import pandas as pd
+
+    values = {name: [] for name in STAT_COLUMNS}
+    for row in arms.itertuples(index=False):
+        stats = [math.nan] * len(STAT_COLUMNS)
+        if row.arm == "treatment" and not _missing(row.control_member_count):
+            z, p_z = two_proportion_z_test(
+                float(row.converted_count), float(row.member_count),
+                float(row.control_converted_count), float(row.control_member_count),
+            )
+            t, df, p_t = welch_t_test(
+                float(row.revenue_per_member),
+                _float(row.revenue_variance),
+                float(row.member_count),
+                float(row.control_revenue_per_member), _float(row.control_revenue_variance),
+                float(row.control_member_count),
+            )
+            chi, p_chi = sample_ratio_test(
+                float(row.member_count),
+                float(row.control_member_count),
+                float(row.planned_control_share),
+            )
+            stats = [z, p_z, t, df, p_t, chi, p_chi]
+        for name, value in zip(STAT_COLUMNS, stats):
+            values[name].append(value)
+    out = pd.DataFrame({"campaign_arm_id": list(arms["campaign_arm_id"])})
+    for name in STAT_COLUMNS:
+        out[name] = pd.array([None if _missing(v) else v for v in values[name]], dtype="Float64")
+    return out
+
+
+def _missing(value) -> bool:
+    import pandas as pd
+
+    return value is None or bool(pd.isna(value))
+
+
+def _float(value) -> float:
+    return math.nan if _missing(value) else float(value)
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    arms = dbt.ref("int_experience__campaign_arms")
+    arms.create_view("mart_campaign_roi__arms", replace=True)
+    session.register("mart_campaign_roi__stats", campaign_statistics(arms.df()))
+    # joined back in SQL so the arms' column types (DATE, DECIMAL) are kept as they are
+    return session.sql(f"""
+        select
+            arms.*,
+            stats.* exclude (campaign_arm_id),
+            stats.conversion_p_value < {ALPHA} as is_conversion_significant,
+            stats.revenue_p_value < {ALPHA} as is_revenue_significant,
+            stats.srm_p_value < {SRM_ALPHA} as has_sample_ratio_mismatch
+        from mart_campaign_roi__arms as arms
+        left join mart_campaign_roi__stats as stats using (campaign_arm_id)
+        order by arms.campaign_id, arms.arm
+    """)

@@ -1,0 +1,6 @@
+-- stg_marketing__coupon_events with personal columns masked as declared in its column meta
+-- (meta.masked_columns); see macros/privacy/masked_columns.sql.
+
+select
+    {{ masked_columns('stg_marketing__coupon_events') }}
+from {{ ref('stg_marketing__coupon_events') }}

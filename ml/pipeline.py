@@ -1,0 +1,363 @@
+"""Train, register, promote and score the churn and CLV models against the warehouse.
+
+Reads `ml_features.ml_member_features` (dbt, point-in-time features) and
+`marts.fct_transactions`; writes `ml_scores.churn_scores` and `ml_scores.clv_scores`,
+which the member marts read as the dbt source `ml_scores`. Used by the `mallcrm ml`
+commands and the Dagster assets (orchestration/ml.py).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import HistGradientBoostingRegressor
+
+from mallcrm.settings import Settings
+from mallcrm.warehouse import connect
+from ml import cards, churn, clv
+from ml.registry import ModelVersion, Registry
+
+CHURN = "churn"
+CLV = "clv"
+FEATURES_TABLE = "ml_features.ml_member_features"
+SCORES_SCHEMA = "ml_scores"
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def load_features(settings: Settings) -> pd.DataFrame:
+    con = connect(settings.warehouse)
+    try:
+        return con.sql(f"select * from {FEATURES_TABLE}").df()
+    finally:
+        con.close()
+
+
+def load_purchases(settings: Settings) -> pd.DataFrame:
+    """Member sales receipts (refunds excluded): member_id, business_date, amount."""
+    con = connect(settings.warehouse)
+    try:
+        return con.sql(
+            """
+            select member_id, business_date, cast(net_revenue_amount as double) as amount
+            from marts.fct_transactions
+            where member_id is not null and not is_refund
+            """
+        ).df()
+    finally:
+        con.close()
+
+
+def _horizon(features: pd.DataFrame) -> int:
+    values = features["horizon_days"].dropna().unique()
+    if len(values) != 1:
+        raise ValueError(f"{FEATURES_TABLE} must have one horizon_days, found {list(values)}")
+    return int(values[0])
+
+
+def _score_cutoff(features: pd.DataFrame) -> pd.Timestamp:
+    return pd.Timestamp(features.loc[features["snapshot_index"] == 0, "cutoff_date"].max())
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass
+class TrainResult:
+    model: str
+    version: ModelVersion
+    metrics: dict
+    promoted: bool
+    reason: str
+    extra: dict = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- churn
+
+
+def train_churn(settings: Settings, registry: Registry | None = None, promote: bool = True,
+                max_train_snapshots: int = 3) -> TrainResult:
+    registry = registry or Registry()
+    features, purchases = load_features(settings), load_purchases(settings)
+    if features.empty:
+        raise ValueError(f"{FEATURES_TABLE} is empty: build the dbt project first")
+    horizon = _horizon(features)
+    split = churn.time_split(features["cutoff_date"].unique(), _score_cutoff(features), horizon, max_train_snapshots)
+    train = churn.labelled_frame(features, purchases, split.train_cutoffs, horizon)
+    valid = churn.labelled_frame(features, purchases, [split.validation_cutoff], horizon)
+
+    model = churn.fit_churn_model(train, horizon)
+    baseline = churn.RecencyBaseline().fit(train, train["churned"])
+    y = valid["churned"].to_numpy()
+    model_metrics = churn.evaluate(y, model.predict_proba(valid))
+    baseline_metrics = churn.evaluate(y, baseline.predict_proba(valid))
+    ok, reason = churn.beats_baseline(model_metrics, baseline_metrics)
+
+    # The scorer: refit on every labelled snapshot, validation included (the metrics
+    # above are those of the model that never saw the validation window).
+    final = churn.fit_churn_model(pd.concat([train, valid], ignore_index=True), horizon)
+    metrics = {
+        "model": CHURN,
+        "algorithm": "HistGradientBoostingClassifier + CalibratedClassifierCV(sigmoid)",
+        "split": split.as_dict(),
+        "train_rows": int(len(train)),
+        "train_churn_rate": float(train["churned"].mean()),
+        "validation": model_metrics,
+        "baseline": {"name": "logistic regression on log1p(recency_days)", **baseline_metrics},
+        "gate": {"passed": bool(ok), "rule": "validation ROC-AUC and PR-AUC >= baseline", "detail": reason},
+        "features": list(churn.FEATURES),
+    }
+    card = cards.churn_card(metrics)
+    version = registry.register(CHURN, artifact=final, metrics=metrics, card=card)
+    if promote and ok:
+        registry.promote(CHURN, version.version)
+    return TrainResult(CHURN, version, metrics, bool(promote and ok), reason)
+
+
+def score_churn(settings: Settings, registry: Registry | None = None) -> pd.DataFrame:
+    registry = registry or Registry()
+    current = registry.current(CHURN)
+    if current is None:
+        raise LookupError("no promoted churn model: run `mallcrm ml train` first")
+    model: churn.ChurnModel = current.load_artifact()
+    features = load_features(settings)
+    cutoff = _score_cutoff(features)
+    rows = features[(pd.to_datetime(features["cutoff_date"]) == cutoff) & features["is_active"]].copy()
+    scores = pd.DataFrame({
+        "member_id": rows["member_id"].astype(str).to_numpy(),
+        "churn_probability": model.predict_proba(rows) if len(rows) else np.array([], dtype=float),
+    })
+    scores["churn_risk_decile"] = (
+        (scores["churn_probability"].rank(method="first", ascending=False) - 1) * 10 // max(len(scores), 1) + 1
+    ).astype("int64")
+    scores["cutoff_date"] = cutoff.date()
+    scores["horizon_days"] = int(model.horizon_days)
+    scores["model_version"] = current.version
+    scores["scored_at"] = _now()
+    write_scores(settings, "churn_scores", scores)
+    return scores
+
+
+# --------------------------------------------------------------------------- CLV
+
+CLV_ML_FEATURES = churn.FEATURES
+
+
+@dataclass
+class ClvMlModel:
+    """Gradient boosting on the point-in-time features, predicting net spend over the
+    horizon; kept only when it beats BG/NBD + Gamma-Gamma on the holdout."""
+
+    estimator: HistGradientBoostingRegressor
+    features: list[str]
+    horizon_days: int
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        return np.maximum(self.estimator.predict(churn.matrix(frame, self.features)), 0.0)
+
+
+def _spend_after(purchases: pd.DataFrame, cutoff, horizon: int) -> pd.Series:
+    actual = clv.holdout_actuals(purchases, cutoff, horizon, customer_col="member_id", date_col="business_date")
+    return actual["actual_value"]
+
+
+def _ml_frame(features, purchases, cutoff, horizon) -> pd.DataFrame:
+    rows = features[(pd.to_datetime(features["cutoff_date"]) == pd.Timestamp(cutoff))
+                    & (features["purchase_days_total"] > 0)].copy()
+    rows["member_id"] = rows["member_id"].astype(str)
+    spend = _spend_after(purchases, cutoff, horizon)
+    rows["target_value"] = rows["member_id"].map(spend).fillna(0.0).astype(float)
+    return rows
+
+
+def train_clv(settings: Settings, registry: Registry | None = None, promote: bool = True) -> TrainResult:
+    registry = registry or Registry()
+    features, purchases = load_features(settings), load_purchases(settings)
+    if features.empty:
+        raise ValueError(f"{FEATURES_TABLE} is empty: build the dbt project first")
+    horizon = _horizon(features)
+    t0 = _score_cutoff(features)
+    calibration_end = t0 - pd.Timedelta(days=horizon)
+    cols = {"customer_col": "member_id", "date_col": "business_date"}
+
+    # 1. Probabilistic model, calibrated to t0 - H, judged on (t0 - H, t0].
+    holdout_fit = clv.fit_clv(purchases, calibration_end, horizon, **cols)
+    actual = clv.holdout_actuals(purchases, calibration_end, horizon, **cols)
+    pred = holdout_fit.predictions.join(actual, how="left").fillna({"actual_purchases": 0.0, "actual_value": 0.0})
+    prob_metrics = _value_metrics(pred["expected_value"], pred["actual_value"])
+    prob_metrics["purchases_mae"] = float(np.mean(np.abs(pred["expected_purchases"] - pred["actual_purchases"])))
+    prob_metrics["predicted_purchases_total"] = float(pred["expected_purchases"].sum())
+    prob_metrics["actual_purchases_total"] = float(pred["actual_purchases"].sum())
+
+    # 2. ML challenger: features at t0 - 2H -> spend in (t0 - 2H, t0 - H]; judged on the
+    #    same holdout customers from their t0 - H features.
+    ml_metrics, ml_model, ml_note = None, None, ""
+    train_cutoff = calibration_end - pd.Timedelta(days=horizon)
+    available = set(pd.to_datetime(features["cutoff_date"]).unique())
+    if train_cutoff in available:
+        train = _ml_frame(features, purchases, train_cutoff, horizon)
+        valid = _ml_frame(features, purchases, calibration_end, horizon)
+        valid = valid[valid["member_id"].isin(pred.index)]
+        if len(train) >= 50 and len(valid):
+            est = HistGradientBoostingRegressor(loss="poisson", max_iter=200, learning_rate=0.05,
+                                                max_leaf_nodes=15, min_samples_leaf=20, random_state=0)
+            est.fit(churn.matrix(train, CLV_ML_FEATURES), train["target_value"].to_numpy())
+            ml_model = ClvMlModel(est, list(CLV_ML_FEATURES), horizon)
+            ml_metrics = _value_metrics(pd.Series(ml_model.predict(valid), index=valid["member_id"]),
+                                        pd.Series(valid["target_value"].to_numpy(), index=valid["member_id"]))
+            # The comparison must be on the same customers: restrict the BG/NBD numbers too.
+            same = pred.loc[valid["member_id"]]
+            prob_metrics_same = _value_metrics(same["expected_value"], same["actual_value"])
+            ml_metrics["bgnbd_mae_same_customers"] = prob_metrics_same["mae"]
+        else:
+            ml_note = f"too few customers to train the ML challenger ({len(train)})"
+    else:
+        ml_note = f"no feature snapshot at {train_cutoff.date()} for the ML challenger"
+
+    winner = "bgnbd_gamma_gamma"
+    if ml_metrics is not None and ml_metrics["mae"] < ml_metrics["bgnbd_mae_same_customers"]:
+        winner = "gradient_boosting"
+
+    # 3. Refit the winner on everything up to t0 for scoring.
+    final_fit = clv.fit_clv(purchases, t0, horizon, **cols)
+    artifact = None
+    if winner == "gradient_boosting":
+        refit = _ml_frame(features, purchases, calibration_end, horizon)
+        est = HistGradientBoostingRegressor(loss="poisson", max_iter=200, learning_rate=0.05,
+                                            max_leaf_nodes=15, min_samples_leaf=20, random_state=0)
+        est.fit(churn.matrix(refit, CLV_ML_FEATURES), refit["target_value"].to_numpy())
+        artifact = ClvMlModel(est, list(CLV_ML_FEATURES), horizon)
+
+    params = final_fit.params()
+    params["holdout_fit"] = holdout_fit.params()
+    params["winner"] = winner
+    ok = bool(holdout_fit.bgnbd.converged or np.isfinite(holdout_fit.bgnbd.log_likelihood))
+    baseline_mae = _value_metrics(pd.Series(0.0, index=pred.index), pred["actual_value"])["mae"]
+    ok = ok and prob_metrics["mae"] <= _naive_mae(purchases, calibration_end, horizon, pred)
+    metrics = {
+        "model": CLV,
+        "winner": winner,
+        "horizon_days": horizon,
+        "calibration_end": str(calibration_end.date()),
+        "holdout_end": str(t0.date()),
+        "customers": int(len(pred)),
+        "bgnbd_gamma_gamma": prob_metrics,
+        "gradient_boosting": ml_metrics,
+        "gradient_boosting_note": ml_note,
+        "baseline": {"name": "naive: spend of the previous horizon repeats",
+                     "mae": _naive_mae(purchases, calibration_end, horizon, pred),
+                     "zero_prediction_mae": baseline_mae},
+        "gate": {"passed": ok, "rule": "BG/NBD fitted, and holdout MAE <= the naive baseline's"},
+        "params": params,
+    }
+    card = cards.clv_card(metrics)
+    version = registry.register(CLV, params=params, artifact=artifact, metrics=metrics, card=card,
+                                extra_files={"holdout_deciles.json": json.dumps(
+                                    _decile_table(pred["expected_value"], pred["actual_value"]), indent=2)})
+    if promote and ok:
+        registry.promote(CLV, version.version)
+    return TrainResult(CLV, version, metrics, bool(promote and ok), f"winner {winner}")
+
+
+def _value_metrics(predicted: pd.Series, actual: pd.Series) -> dict:
+    p, a = np.asarray(predicted, dtype=float), np.asarray(actual, dtype=float)
+    return {
+        "n": int(len(a)),
+        "mae": float(np.mean(np.abs(p - a))) if len(a) else float("nan"),
+        "rmse": float(np.sqrt(np.mean((p - a) ** 2))) if len(a) else float("nan"),
+        "predicted_total": float(p.sum()),
+        "actual_total": float(a.sum()),
+        "spearman": float(pd.Series(p).corr(pd.Series(a), method="spearman")) if len(a) > 2 else float("nan"),
+    }
+
+
+def _naive_mae(purchases, calibration_end, horizon, pred) -> float:
+    """Predict next horizon's spend = the customer's spend in the previous horizon."""
+    prev = clv.holdout_actuals(purchases, calibration_end - pd.Timedelta(days=horizon), horizon,
+                               customer_col="member_id", date_col="business_date")["actual_value"]
+    guess = pd.Series(pred.index.map(prev), index=pred.index).fillna(0.0).astype(float)
+    return float(np.mean(np.abs(guess - pred["actual_value"])))
+
+
+def _decile_table(predicted: pd.Series, actual: pd.Series) -> list[dict]:
+    df = pd.DataFrame({"p": np.asarray(predicted, dtype=float), "a": np.asarray(actual, dtype=float)})
+    if df.empty:
+        return []
+    df["decile"] = (df["p"].rank(method="first", ascending=False) - 1) * 10 // len(df) + 1
+    g = df.groupby("decile")
+    return [{"decile": int(d), "customers": int(len(x)), "mean_predicted": float(x["p"].mean()),
+             "mean_actual": float(x["a"].mean())} for d, x in g]
+
+
+def score_clv(settings: Settings, registry: Registry | None = None) -> pd.DataFrame:
+    registry = registry or Registry()
+    current = registry.current(CLV)
+    if current is None:
+        raise LookupError("no promoted CLV model: run `mallcrm ml train` first")
+    params = json.loads((current.path / "params.json").read_text())
+    horizon = int(params["horizon_days"])
+    features, purchases = load_features(settings), load_purchases(settings)
+    t0 = _score_cutoff(features)
+    bg = clv.BetaGeoModel(**params["bgnbd"])
+    gg = clv.GammaGammaModel(**params["gamma_gamma"])
+    summary = clv.rfm_summary(purchases, t0, customer_col="member_id", date_col="business_date")
+    pred = clv.predict_clv(bg, gg, summary, horizon)
+    pred["predicted_clv"] = pred["expected_value"]
+    if params.get("winner") == "gradient_boosting":
+        ml_model: ClvMlModel = current.load_artifact()
+        rows = features[pd.to_datetime(features["cutoff_date"]) == t0].copy()
+        rows["member_id"] = rows["member_id"].astype(str)
+        ml_pred = pd.Series(ml_model.predict(rows), index=rows["member_id"])
+        pred["predicted_clv"] = pred.index.map(ml_pred).astype(float)
+        pred["predicted_clv"] = pred["predicted_clv"].fillna(pred["expected_value"])
+    scores = pd.DataFrame({
+        "member_id": pred.index.astype(str),
+        "predicted_clv": pred["predicted_clv"].to_numpy(dtype=float),
+        "p_alive": pred["p_alive"].to_numpy(dtype=float),
+        "expected_purchases": pred["expected_purchases"].to_numpy(dtype=float),
+        "expected_average_spend": pred["expected_average_spend"].to_numpy(dtype=float),
+        "bgnbd_expected_value": pred["expected_value"].to_numpy(dtype=float),
+    })
+    scores["value_model"] = params.get("winner", "bgnbd_gamma_gamma")
+    scores["cutoff_date"] = t0.date()
+    scores["horizon_days"] = horizon
+    scores["model_version"] = current.version
+    scores["scored_at"] = _now()
+    write_scores(settings, "clv_scores", scores)
+    return scores
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+def write_scores(settings: Settings, table: str, scores: pd.DataFrame) -> None:
+    """Replace `ml_scores.<table>` with the latest scoring run in one transaction."""
+    con = connect(settings.warehouse)
+    try:
+        con.execute(f"create schema if not exists {SCORES_SCHEMA}")
+        con.register("_scores_df", scores)
+        con.execute("begin")
+        con.execute(f"create or replace table {SCORES_SCHEMA}.{table} as select * from _scores_df")
+        con.execute("commit")
+        con.unregister("_scores_df")
+    finally:
+        con.close()
+
+
+def train_all(settings: Settings, registry: Registry | None = None) -> list[TrainResult]:
+    registry = registry or Registry()
+    return [train_clv(settings, registry), train_churn(settings, registry)]
+
+
+def score_all(settings: Settings, registry: Registry | None = None) -> dict[str, int]:
+    registry = registry or Registry()
+    return {"clv_scores": len(score_clv(settings, registry)), "churn_scores": len(score_churn(settings, registry))}
