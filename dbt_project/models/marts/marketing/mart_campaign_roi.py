@@ -112,7 +112,7 @@ def campaign_statistics(arms):
                 float(row.planned_control_share),
             )
             stats = [z, p_z, t, df, p_t, chi, p_chi]
-        for name, value in zip(STAT_COLUMNS, stats):
+        for name, value in zip(STAT_COLUMNS, stats, strict=True):
             values[name].append(value)
     out = pd.DataFrame({"campaign_arm_id": list(arms["campaign_arm_id"])})
     for name in STAT_COLUMNS:
