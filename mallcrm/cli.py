@@ -124,6 +124,11 @@ def demo(ctx, members, stores, days) -> None:
     ok = run_dbt(["build"], settings, quiet=True)
     click.echo("dbt build: " + ", ".join(f"{n} {status}" for status, n in sorted(LAST_STATUS_COUNTS.items())))
     click.echo(warehouse_summary(settings))
+    if ok:
+        from mallcrm.bi_copy import publish_bi_copy
+
+        copy = publish_bi_copy(settings)
+        click.echo(f"BI copy of the marts (DuckDB 1.4 storage, for BI tools): {copy.path}")
     click.echo(f"done in {time.perf_counter() - started:.0f}s")
     click.echo("open the Dagster UI with `make dev` (http://127.0.0.1:3000)")
     if not ok:
@@ -166,6 +171,15 @@ def dev(port) -> None:
     sys.exit(proc.wait())
 
 
+@main.command("publish-bi")
+def publish_bi() -> None:
+    """Write the marts into a DuckDB file that BI tools with DuckDB 1.4 can open."""
+    from mallcrm.bi_copy import BI_STORAGE_VERSION, publish_bi_copy
+
+    copy = publish_bi_copy(load_settings())
+    click.echo(f"wrote {len(copy.tables)} tables to {copy.path} (storage version {BI_STORAGE_VERSION})")
+
+
 @main.group()
 def docs() -> None:
     """Generate documentation from the code."""
@@ -194,6 +208,15 @@ def status() -> None:
     from mallcrm.summary import table_counts
 
     click.echo(json.dumps(table_counts(load_settings()), indent=2))
+
+
+def _attach_ml() -> None:
+    from mallcrm.ml_cli import ml
+
+    main.add_command(ml)
+
+
+_attach_ml()
 
 
 if __name__ == "__main__":

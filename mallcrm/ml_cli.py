@@ -22,7 +22,8 @@ def ml() -> None:
 @click.option("--transactions", "transactions_file", required=True, type=click.Path(exists=True, path_type=Path),
               help="CSV with customer_id, date, amount: one row per purchase.")
 @click.option("--calibration-end", required=True, help="Last day (YYYY-MM-DD) of the calibration period.")
-@click.option("--output", required=True, type=click.Path(path_type=Path), help="Folder for params.json and predictions.csv.")
+@click.option("--output", required=True, type=click.Path(path_type=Path),
+              help="Folder for params.json and predictions.csv.")
 @click.option("--horizon-days", default=90, show_default=True, help="Prediction horizon in days.")
 def clv_command(transactions_file: Path, calibration_end: str, output: Path, horizon_days: int) -> None:
     """Fit BG/NBD + Gamma-Gamma on a purchases CSV and predict each customer."""
@@ -82,4 +83,5 @@ def score_command(models: tuple[str, ...]) -> None:
     settings, registry = load_settings(), Registry()
     for name in models or ("clv", "churn"):
         scores = pipeline.score_clv(settings, registry) if name == "clv" else pipeline.score_churn(settings, registry)
-        click.echo(f"ml_scores.{name}_scores: {len(scores):,} member(s), model {scores['model_version'].iloc[0] if len(scores) else '-'}")
+        version = scores["model_version"].iloc[0] if len(scores) else "-"
+        click.echo(f"ml_scores.{name}_scores: {len(scores):,} member(s), model {version}")

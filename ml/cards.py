@@ -25,6 +25,10 @@ def _table(headers: list[str], rows: list[list]) -> str:
     return "\n".join(lines)
 
 
+CALIBRATION_HEADERS = ['bin', 'model: mean predicted', 'model: observed churn',
+                       'baseline: mean predicted', 'baseline: observed churn']
+
+
 def churn_card(m: dict) -> str:
     v, b, s = m["validation"], m["baseline"], m["split"]
     calib_rows = []
@@ -71,7 +75,7 @@ Baseline: {b['name']}.
 
 ## Calibration curve (validation, quantile bins)
 
-{_table(['bin', 'model: mean predicted', 'model: observed churn', 'baseline: mean predicted', 'baseline: observed churn'], calib_rows)}
+{_table(CALIBRATION_HEADERS, calib_rows)}
 
 Plots (ROC, calibration, lift) need matplotlib, which is not a project dependency; the
 tables above hold their numbers.
@@ -94,7 +98,10 @@ def clv_card(m: dict) -> str:
         ["predicted total (CNY)", _f(p["predicted_total"], 0), _f(ml["predicted_total"], 0) if ml else "—"],
         ["actual total (CNY)", _f(p["actual_total"], 0), _f(ml["actual_total"], 0) if ml else "—"],
     ]
-    same = f"BG/NBD + Gamma-Gamma MAE on the challenger's customers: {_f(ml['bgnbd_mae_same_customers'], 2)}." if ml else m.get("gradient_boosting_note", "")
+    if ml:
+        same = f"BG/NBD + Gamma-Gamma MAE on the challenger's customers: {_f(ml['bgnbd_mae_same_customers'], 2)}."
+    else:
+        same = m.get("gradient_boosting_note", "")
     return f"""# Customer lifetime value model card
 
 **Model.** BG/NBD (Fader, Hardie & Lee 2005) for repeat purchase days, Gamma-Gamma
@@ -131,12 +138,20 @@ matplotlib, which is not a project dependency.
 ## Parameters
 
 {_table(['fit', 'r', 'alpha', 'a', 'b', 'log-likelihood', 'customers'], [
-    ['holdout calibration', _f(hbg['r']), _f(hbg['alpha']), _f(hbg['a']), _f(hbg['b']), _f(hbg['log_likelihood'], 1), hbg['n_customers']],
-    ['scoring (all data)', _f(bg['r']), _f(bg['alpha']), _f(bg['a']), _f(bg['b']), _f(bg['log_likelihood'], 1), bg['n_customers']],
+    ['holdout calibration', *_bg_row(hbg)],
+    ['scoring (all data)', *_bg_row(bg)],
 ])}
 
 {_table(['fit', 'p', 'q', 'gamma', 'log-likelihood', 'repeat customers'], [
-    ['holdout calibration', _f(hgg['p']), _f(hgg['q']), _f(hgg['gamma'], 2), _f(hgg['log_likelihood'], 1), hgg['n_customers']],
-    ['scoring (all data)', _f(gg['p']), _f(gg['q']), _f(gg['gamma'], 2), _f(gg['log_likelihood'], 1), gg['n_customers']],
+    ['holdout calibration', *_gg_row(hgg)],
+    ['scoring (all data)', *_gg_row(gg)],
 ])}
 """
+
+
+def _bg_row(p: dict) -> list:
+    return [_f(p["r"]), _f(p["alpha"]), _f(p["a"]), _f(p["b"]), _f(p["log_likelihood"], 1), p["n_customers"]]
+
+
+def _gg_row(p: dict) -> list:
+    return [_f(p["p"]), _f(p["q"]), _f(p["gamma"], 2), _f(p["log_likelihood"], 1), p["n_customers"]]

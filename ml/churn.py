@@ -183,7 +183,7 @@ def evaluate(y, score, n_bins: int = 10) -> dict:
         out["pr_auc"] = float(average_precision_score(y, score))
         frac_pos, mean_pred = calibration_curve(y, score, n_bins=n_bins, strategy="quantile")
         out["calibration"] = [
-            {"mean_predicted": float(p), "observed_rate": float(o)} for p, o in zip(mean_pred, frac_pos)
+            {"mean_predicted": float(p), "observed_rate": float(o)} for p, o in zip(mean_pred, frac_pos, strict=True)
         ]
     return out
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -272,7 +272,8 @@ def _value_metrics(predicted: pd.Series, actual: pd.Series) -> dict:
         "rmse": float(np.sqrt(np.mean((p - a) ** 2))) if len(a) else float("nan"),
         "predicted_total": float(p.sum()),
         "actual_total": float(a.sum()),
-        "spearman": float(pd.Series(p).corr(pd.Series(a), method="spearman")) if len(a) > 2 else float("nan"),
+        "spearman": (float(pd.Series(p).corr(pd.Series(a), method="spearman"))
+                     if len(a) > 2 and np.ptp(p) > 0 and np.ptp(a) > 0 else float("nan")),
     }
 
 
@@ -336,7 +337,7 @@ def score_clv(settings: Settings, registry: Registry | None = None) -> pd.DataFr
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
 def write_scores(settings: Settings, table: str, scores: pd.DataFrame) -> None:

@@ -10,10 +10,12 @@ import dagster as dg
 from ingestion.contracts import load_contract
 from ingestion.sources import scan_inbox
 from mallcrm.settings import Settings
+from orchestration.ml import GROUP as ML_GROUP
 
 refresh_job = dg.define_asset_job(
     "refresh_warehouse",
-    selection=dg.AssetSelection.all(),
+    # Training and scoring run on their own schedules (orchestration/ml.py).
+    selection=dg.AssetSelection.all() - dg.AssetSelection.groups(ML_GROUP),
     description="Load new exports with dlt, then build and test the dbt project.",
 )
 

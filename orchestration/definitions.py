@@ -12,6 +12,7 @@ from dagster_dlt import DagsterDltResource
 from mallcrm.settings import Settings, load_settings
 from orchestration.automation import build_inbox_sensor, daily_schedule, refresh_job
 from orchestration.ingestion import build_dlt_assets, inbox_specs
+from orchestration.ml import build_ml_definitions
 from orchestration.modeling import build_dbt_assets
 
 # The dbt of this virtual environment, whatever the PATH of the process running Dagster.
@@ -20,7 +21,7 @@ DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     dbt_assets_def, project = build_dbt_assets(settings)
-    return dg.Definitions(
+    warehouse = dg.Definitions(
         assets=[*inbox_specs(), *build_dlt_assets(settings), dbt_assets_def],
         jobs=[refresh_job],
         schedules=[daily_schedule],
@@ -33,6 +34,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         # start-up per step.
         executor=dg.in_process_executor,
     )
+    return dg.Definitions.merge(warehouse, build_ml_definitions(settings))
 
 
 defs = build_definitions(load_settings())

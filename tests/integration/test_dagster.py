@@ -25,7 +25,8 @@ def test_definitions_load_and_validate(defs):
     dg.Definitions.validate_loadable(defs)
     repo = defs.get_repository_def()
     assert repo.get_job("refresh_warehouse")
-    assert {s.name for s in repo.schedule_defs} == {"daily_refresh"}
+    assert {s.name for s in repo.schedule_defs} == {"daily_refresh", "ml_weekly_training", "ml_daily_scoring"}
+    assert {j.name for j in repo.get_all_jobs()} >= {"refresh_warehouse", "ml_train", "ml_score"}
     assert {s.name for s in repo.sensor_defs} == {"new_exports_in_inbox"}
 
 

@@ -132,9 +132,10 @@ def _float(value) -> float:
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    arms = dbt.ref("int_experience__campaign_arms")
-    arms.create_view("mart_campaign_roi__arms", replace=True)
-    session.register("mart_campaign_roi__stats", campaign_statistics(arms.df()))
+    # Registered (connection-scoped), not created: the model leaves no objects behind.
+    arms = dbt.ref("int_experience__campaign_arms").to_arrow_table()
+    session.register("mart_campaign_roi__arms", arms)
+    session.register("mart_campaign_roi__stats", campaign_statistics(arms.to_pandas()))
     # joined back in SQL so the arms' column types (DATE, DECIMAL) are kept as they are
     return session.sql(f"""
         select
