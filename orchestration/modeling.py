@@ -40,7 +40,10 @@ class MallDbtTranslator(DagsterDbtTranslator):
     def get_group_name(self, dbt_resource_props) -> str | None:
         # Group by layer: staging, intermediate, marts (the folder under models/).
         fqn = dbt_resource_props.get("fqn", [])
-        return fqn[1] if len(fqn) > 2 else "dbt"
+        layer = fqn[1] if len(fqn) > 2 else "dbt"
+        # The feature models are warehouse models like any other; group "ml" is the
+        # Python training and scoring assets (orchestration/ml.py).
+        return "ml_features" if layer == "ml" else layer
 
 
 def build_dbt_assets(settings: Settings) -> tuple[dg.AssetsDefinition, DbtProject]:
