@@ -123,6 +123,8 @@ def demo(ctx, members, stores, days) -> None:
     click.echo("building the dbt project (models, snapshots, data and unit tests) ...")
     ok = run_dbt(["build"], settings, quiet=True)
     click.echo("dbt build: " + ", ".join(f"{n} {status}" for status, n in sorted(LAST_STATUS_COUNTS.items())))
+    if ok:
+        ok = _demo_ml(settings)
     click.echo(warehouse_summary(settings))
     if ok:
         from mallcrm.bi_copy import publish_bi_copy
@@ -133,6 +135,24 @@ def demo(ctx, members, stores, days) -> None:
     click.echo("open the Dagster UI with `make dev` (http://127.0.0.1:3000)")
     if not ok:
         raise click.ClickException("dbt build had failures (see the log above)")
+
+
+def _demo_ml(settings) -> bool:
+    """Train and score churn and CLV, then rebuild member 360 so it shows the scores."""
+    from mallcrm.dbt_runner import run_dbt
+    from ml import pipeline
+    from ml.registry import Registry
+
+    click.echo("training and scoring churn and lifetime value (models/ registry) ...")
+    registry = Registry()
+    for train in (pipeline.train_clv, pipeline.train_churn):
+        result = train(settings, registry, promote=True)
+        state = "promoted" if result.promoted else "not promoted"
+        click.echo(f"  {result.version.model} {result.version.version}: {state} ({result.reason})")
+    for score in (pipeline.score_clv, pipeline.score_churn):
+        if registry.current(score.__name__.removeprefix("score_")) is not None:
+            click.echo(f"  {score.__name__.removeprefix('score_')}: {len(score(settings, registry)):,} members scored")
+    return run_dbt(["build", "--select", "mart_member_360+"], settings, quiet=True)
 
 
 @main.command()
