@@ -129,8 +129,12 @@ def demo(ctx, members, stores, days) -> None:
     if ok:
         from mallcrm.bi_copy import publish_bi_copy
 
+        from privacy.publish import publish_role_files
+
         copy = publish_bi_copy(settings)
         click.echo(f"BI copy of the marts (DuckDB 1.4 storage, for BI tools): {copy.path}")
+        roles = publish_role_files(settings)
+        click.echo(f"role files ({', '.join(roles)}): {settings.warehouse_dir / 'roles'}")
     click.echo(f"done in {time.perf_counter() - started:.0f}s")
     click.echo("open the Dagster UI with `make dev` (http://127.0.0.1:3000)")
     if not ok:
@@ -198,6 +202,15 @@ def publish_bi() -> None:
 
     copy = publish_bi_copy(load_settings())
     click.echo(f"wrote {len(copy.tables)} tables to {copy.path} (storage version {BI_STORAGE_VERSION})")
+
+
+@main.command("publish-roles")
+def publish_roles() -> None:
+    """Write one DuckDB file per role with only what privacy/policy.yml lets it see."""
+    from privacy.publish import publish_role_files
+
+    for role, f in publish_role_files(load_settings()).items():
+        click.echo(f"{role:<18} {len(f.tables)} tables -> {f.path}")
 
 
 @main.group()

@@ -14,6 +14,7 @@ from orchestration.automation import build_inbox_sensor, daily_schedule, refresh
 from orchestration.ingestion import build_dlt_assets, inbox_specs
 from orchestration.ml import build_ml_definitions
 from orchestration.modeling import build_dbt_assets
+from orchestration.publish import build_publish_assets
 
 # The dbt of this virtual environment, whatever the PATH of the process running Dagster.
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
@@ -22,7 +23,12 @@ DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
 def build_definitions(settings: Settings) -> dg.Definitions:
     dbt_assets_def, project = build_dbt_assets(settings)
     warehouse = dg.Definitions(
-        assets=[*inbox_specs(), *build_dlt_assets(settings), dbt_assets_def],
+        assets=[
+            *inbox_specs(),
+            *build_dlt_assets(settings),
+            dbt_assets_def,
+            *build_publish_assets(settings, [k for k in dbt_assets_def.keys if k.path[0] == "marts"]),
+        ],
         jobs=[refresh_job],
         schedules=[daily_schedule],
         sensors=[build_inbox_sensor(settings)],
