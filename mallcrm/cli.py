@@ -128,7 +128,6 @@ def demo(ctx, members, stores, days) -> None:
     click.echo(warehouse_summary(settings))
     if ok:
         from mallcrm.bi_copy import publish_bi_copy
-
         from privacy.publish import publish_role_files
 
         copy = publish_bi_copy(settings)
