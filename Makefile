@@ -49,3 +49,4 @@ lint: venv
 
 clean:
 	rm -rf data warehouse $(VENV) .dagster_home dbt_project/target dbt_project/logs
+	find models -mindepth 1 -maxdepth 1 -type d -exec rm -rf {} +

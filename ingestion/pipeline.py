@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import dlt
 
@@ -74,6 +73,3 @@ def run_ingestion(settings: Settings | None = None, systems: list[str] | None = 
     report.files = log.files
     return report
 
-
-def inbox_path(settings: Settings) -> Path:
-    return settings.inbox

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import click
 
+from mallcrm.ml_cli import ml
 from mallcrm.settings import PROJECT_ROOT, load_settings
 
 
@@ -242,13 +243,7 @@ def status() -> None:
     click.echo(json.dumps(table_counts(load_settings()), indent=2))
 
 
-def _attach_ml() -> None:
-    from mallcrm.ml_cli import ml
-
-    main.add_command(ml)
-
-
-_attach_ml()
+main.add_command(ml)
 
 
 if __name__ == "__main__":
