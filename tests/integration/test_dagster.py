@@ -30,6 +30,17 @@ def test_definitions_load_and_validate(defs):
     assert {s.name for s in repo.sensor_defs} == {"new_exports_in_inbox"}
 
 
+def _descendants(graph, key: dg.AssetKey) -> set[dg.AssetKey]:
+    seen: set[dg.AssetKey] = set()
+    todo = [key]
+    while todo:
+        for child in graph.get(todo.pop()).child_keys:
+            if child not in seen:
+                seen.add(child)
+                todo.append(child)
+    return seen
+
+
 def test_lineage_runs_from_every_export_to_its_staging_model(defs):
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
@@ -39,9 +50,8 @@ def test_lineage_runs_from_every_export_to_its_staging_model(defs):
         assert graph.has(raw_key), f"no dlt asset for {raw_key.to_user_string()}"
         assert graph.get(raw_key).is_materializable
         assert inbox_key in graph.get(raw_key).parent_keys
-        staging = [
-            k for k in graph.get(raw_key).child_keys if k.path[-1] == f"stg_{export.system}__{export.entity}"
-        ]
+        downstream = _descendants(graph, raw_key)
+        staging = [k for k in downstream if k.path[-1] == f"stg_{export.system}__{export.entity}"]
         assert staging, f"{raw_key.to_user_string()} feeds no staging model (keys: {sorted(keys)[:5]}...)"
     # every raw dbt source is produced by a dlt asset: no dangling raw inputs
     for key in graph.get_all_asset_keys():
