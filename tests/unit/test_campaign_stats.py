@@ -1,4 +1,4 @@
-"""The campaign significance tests of mart_campaign_roi equal scipy.stats to 1e-9.
+"""The campaign significance tests behind mart_campaign_roi equal scipy.stats to 1e-9.
 
 The statistics live in the dbt Python model file itself (a dbt Python model cannot
 import repository modules reliably), so the file is imported here with importlib.
@@ -15,13 +15,16 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-MODEL_FILE = Path(__file__).resolve().parents[2] / "dbt_project/models/marts/marketing/mart_campaign_roi.py"
+MODEL_FILE = (
+    Path(__file__).resolve().parents[2]
+    / "dbt_project/models/intermediate/experience/int_experience__campaign_significance.py"
+)
 TOL = 1e-9
 
 
 @pytest.fixture(scope="module")
 def roi():
-    spec = importlib.util.spec_from_file_location("mart_campaign_roi", MODEL_FILE)
+    spec = importlib.util.spec_from_file_location("int_experience__campaign_significance", MODEL_FILE)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -13,7 +13,7 @@
                             (members whose first purchase ever is in the window;
                             NULL when the POS history is too short to tell)
     Significance tests (z, Welch t, sample-ratio chi-square) are computed in
-    mart_campaign_roi from the sufficient statistics here (counts, means, variances).
+    int_experience__campaign_significance (Python, scipy) from the sufficient statistics here (counts, means, variances).
 -#}
 
 with

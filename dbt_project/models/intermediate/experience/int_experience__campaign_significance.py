@@ -1,10 +1,11 @@
-"""Campaign ROI per campaign and arm, with the significance of the treatment effect.
+"""Significance of each campaign's treatment effect, one row per campaign arm.
 
-A dbt Python model: it reads `int_experience__campaign_arms` (counts, means, variances
-and the ROI arithmetic, computed in SQL and unit-tested there) and adds the tests of the
-agreed definition, computed with exact distribution functions (scipy.special's normal,
-Student t and chi-square tails - what scipy.stats calls underneath, at a third of the
-import time):
+A dbt Python model, because SQL has no normal, Student t or chi-square tail functions: it
+reads the sufficient statistics of `int_experience__campaign_arms` (counts, means,
+variances) and computes the tests of the agreed definition with exact distribution
+functions (scipy.special's tails - what scipy.stats calls underneath, at a third of the
+import time). The SQL mart `mart_campaign_roi` joins them to the arms under an enforced
+contract (a Python model cannot enforce one):
 
 - conversion: two-proportion z-test with pooled variance, two-sided;
 - revenue per member: Welch's t-test (unequal variances, Welch-Satterthwaite degrees of
@@ -131,20 +132,11 @@ def _float(value) -> float:
 
 
 def model(dbt, session):
+    # A table: the few rows are computed once per build and the mart joins them in SQL.
     dbt.config(materialized="table")
-    # Registered (connection-scoped), not created: the model leaves no objects behind.
     arms = dbt.ref("int_experience__campaign_arms").to_arrow_table()
-    session.register("mart_campaign_roi__arms", arms)
-    session.register("mart_campaign_roi__stats", campaign_statistics(arms.to_pandas()))
-    # joined back in SQL so the arms' column types (DATE, DECIMAL) are kept as they are
-    return session.sql(f"""
-        select
-            arms.*,
-            stats.* exclude (campaign_arm_id),
-            stats.conversion_p_value < {ALPHA} as is_conversion_significant,
-            stats.revenue_p_value < {ALPHA} as is_revenue_significant,
-            stats.srm_p_value < {SRM_ALPHA} as has_sample_ratio_mismatch
-        from mart_campaign_roi__arms as arms
-        left join mart_campaign_roi__stats as stats using (campaign_arm_id)
-        order by arms.campaign_id, arms.arm
-    """)
+    stats = campaign_statistics(arms.to_pandas())
+    stats["is_conversion_significant"] = stats["conversion_p_value"] < ALPHA
+    stats["is_revenue_significant"] = stats["revenue_p_value"] < ALPHA
+    stats["has_sample_ratio_mismatch"] = stats["srm_p_value"] < SRM_ALPHA
+    return stats
