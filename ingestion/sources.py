@@ -25,6 +25,7 @@ from dlt.extract.source import DltSource
 from ingestion.contracts import Contract, ExportFormat, InboxFile, load_contract, match_file
 from ingestion.parsing import FileOutcome, batches, count_lines, parse_batch
 from mallcrm.warehouse import connect
+from privacy.suppression import SUPPRESSED_TABLE, suppress_erased
 
 FILES_TABLE = "ingested_files"
 QUARANTINE_TABLE = "quarantined_rows"
@@ -160,7 +161,9 @@ def entity_files(
 
     shas = dict((f.relpath, sha) for f, sha in fresh)
     for batch in batches([f for f, _ in fresh]):
-        parsed = parse_batch(batch, loaded_at)
+        parsed, suppressed = suppress_erased(parse_batch(batch, loaded_at), export, loaded_at)  # erased people
+        if suppressed is not None:
+            yield dlt.mark.with_table_name(suppressed, SUPPRESSED_TABLE)
         if parsed.rows is not None and parsed.rows.num_rows:
             yield parsed.rows
         # Yielded even when empty, so the quarantine table exists from the first load on.

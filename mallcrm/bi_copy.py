@@ -56,4 +56,7 @@ def publish_bi_copy(settings: Settings) -> BiCopy:
     finally:
         con.close()
     os.replace(building, target)
+    from privacy.audit import record
+
+    record(settings, "publish_bi_copy", str(target.name), {"tables": tables})
     return BiCopy(target, tables)

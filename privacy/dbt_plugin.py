@@ -42,9 +42,7 @@ def register_udfs(conn: DuckDBPyConnection, environ: dict[str, str] | None = Non
         )
 
     def existing(name: str) -> bool:
-        rows = conn.execute(
-            "select count(*) from duckdb_functions() where function_name = ?", [name]
-        ).fetchall()
+        rows = conn.execute("select count(*) from duckdb_functions() where function_name = ?", [name]).fetchall()
         return bool(rows[0][0])
 
     for name in ("pii_hmac", "pii_key_version", "pii_key_is_demo", "pii_key_fingerprint"):
@@ -53,9 +51,7 @@ def register_udfs(conn: DuckDBPyConnection, environ: dict[str, str] | None = Non
     conn.create_function("pii_hmac", pii_hmac, [VARCHAR], VARCHAR, type="arrow", side_effects=False)
     conn.create_function("pii_key_version", lambda: key.version, [], VARCHAR, side_effects=False)
     conn.create_function("pii_key_is_demo", lambda: key.is_demo, [], BOOLEAN, side_effects=False)
-    conn.create_function(
-        "pii_key_fingerprint", lambda: key.fingerprint, [], VARCHAR, side_effects=False
-    )
+    conn.create_function("pii_key_fingerprint", lambda: key.fingerprint, [], VARCHAR, side_effects=False)
 
 
 class Plugin(BasePlugin):

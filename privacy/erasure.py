@@ -34,15 +34,17 @@ import duckdb
 from mallcrm.settings import Settings
 from mallcrm.warehouse import connect
 from privacy import audit
-from privacy.paths import models_dir
+from privacy.paths import models_dir, privacy_dir
 from privacy.suppression import add as add_suppression
 from privacy.tokens import load_key, normalize, token
 
 MEMBERS = "raw_membership.members"
 # raw column names -> identifier type
 RAW_IDENTIFIERS = {
-    "card_no": "card_no", "member_card_no": "card_no",
-    "mobile": "mobile", "member_mobile": "mobile",
+    "card_no": "card_no",
+    "member_card_no": "card_no",
+    "mobile": "mobile",
+    "member_mobile": "mobile",
     "email": "email",
 }
 TOKEN_COLUMNS = {f"{name}_token": kind for name, kind in RAW_IDENTIFIERS.items()}
@@ -89,9 +91,11 @@ class Person:
 
 def _table_exists(con, qualified: str) -> bool:
     schema, table = qualified.split(".")
-    return bool(con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, table]).fetchall()[0][0])
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
+        ).fetchall()[0][0]
+    )
 
 
 def resolve_person(con: duckdb.DuckDBPyConnection, identifiers: dict[str, set[str]]) -> Person:
@@ -101,7 +105,9 @@ def resolve_person(con: duckdb.DuckDBPyConnection, identifiers: dict[str, set[st
     person.values["name"] = set()
     if not _table_exists(con, MEMBERS):
         return person
-    conditions = [f"trim(member_id) in (select unnest({_list(person.member_ids)}::varchar[]))"] if person.member_ids else []
+    conditions = (
+        [f"trim(member_id) in (select unnest({_list(person.member_ids)}::varchar[]))"] if person.member_ids else []
+    )
     for kind, values in person.normalized.items():
         if values and kind != "name":
             conditions.append(f"{normalized_sql(kind, kind)} in (select unnest({_list(values)}::varchar[]))")
@@ -160,8 +166,11 @@ def _conditions(columns: list[str], person: Person, tokens: dict[str, set[str]])
             for kind in ("mobile", "email", "card_no"):
                 needles |= person.values.get(kind, set())
             if needles:
-                deletes.append("(" + " or ".join(
-                    f"contains({col}, '{n.replace(chr(39), chr(39) * 2)}')" for n in sorted(needles)) + ")")
+                deletes.append(
+                    "("
+                    + " or ".join(f"contains({col}, '{n.replace(chr(39), chr(39) * 2)}')" for n in sorted(needles))
+                    + ")"
+                )
     return deletes, nulls
 
 
@@ -285,24 +294,35 @@ def erase(settings: Settings, identifiers: dict[str, set[str]], request_id: str)
     finally:
         con.close()
     suppressed = add_suppression(
-        settings, {"member_id": person.member_ids, **{k: v for k, v in person.values.items() if k != "name"}},
+        settings,
+        {"member_id": person.member_ids, **{k: v for k, v in person.values.items() if k != "name"}},
         request_id,
     )
     removed = clean_dlt_dir(settings.dlt_dir)
     needles = set(person.member_ids) | {v for k, vs in person.values.items() for v in vs if k != "name"}
     model_files = files_holding(models_dir(), needles)
+    access_exports = files_holding(privacy_dir(settings) / "access", needles)
+    for path in access_exports:  # an earlier access export of this person
+        Path(path).unlink()
     sizes = compact(settings.warehouse)
     republished = republish(settings)
-    result = ErasureResult(request_id, len(person.member_ids), tables, suppressed, removed, model_files, sizes,
-                           republished)
-    audit.record(settings, "erasure", request_id, {
-        "members": result.member_count,
-        "tables": tables,
-        "rows_removed": result.rows_removed,
-        "suppression_tokens_added": suppressed,
-        "dlt_files_removed": removed,
-        "model_files_holding_person": len(model_files),
-        "compacted_bytes": {"before": sizes[0], "after": sizes[1]},
-        "republished": republished,
-    })
+    result = ErasureResult(
+        request_id, len(person.member_ids), tables, suppressed, removed, model_files, sizes, republished
+    )
+    audit.record(
+        settings,
+        "erasure",
+        request_id,
+        {
+            "members": result.member_count,
+            "tables": tables,
+            "rows_removed": result.rows_removed,
+            "suppression_tokens_added": suppressed,
+            "dlt_files_removed": removed,
+            "access_exports_removed": len(access_exports),
+            "model_files_holding_person": len(model_files),
+            "compacted_bytes": {"before": sizes[0], "after": sizes[1]},
+            "republished": republished,
+        },
+    )
     return result

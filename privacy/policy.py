@@ -147,8 +147,7 @@ def _meta(column: dict) -> dict:
 
 def check_vocabulary(policy: dict) -> list[str]:
     problems = []
-    for key in ("version", "roles", "classes", "masking_methods", "legal_bases",
-                "consent_scopes", "expiry_actions"):
+    for key in ("version", "roles", "classes", "masking_methods", "legal_bases", "consent_scopes", "expiry_actions"):
         if not policy.get(key):
             problems.append(f"policy: missing top-level `{key}`")
     for cls in CLASSES:
@@ -243,9 +242,7 @@ def check_columns(policy: dict, raw_tables: Iterable[str]) -> list[str]:
             limit = (classes.get(cls) or {}).get("max_retention_days")
             days = retention.get("days")
             if limit is not None and isinstance(days, int) and days > limit:
-                problems.append(
-                    f"{where}: retention {days} days is above the {cls} maximum of {limit} days"
-                )
+                problems.append(f"{where}: retention {days} days is above the {cls} maximum of {limit} days")
     minors = ((policy.get("tables") or {}).get("raw_membership.members") or {}).get("minors")
     if minors is not None and minors.get("consent_scope") not in scopes:
         problems.append("raw_membership.members minors: consent scope is not declared")
@@ -275,10 +272,7 @@ def check_manifest(policy: dict, manifest: dict) -> list[str]:
                     f"source {table}.{column}: pii_type {meta.get('pii_type')!r} in dbt, "
                     f"{spec.get('pii_type')!r} in the policy"
                 )
-    models = {
-        n["name"]: n for n in (manifest.get("nodes") or {}).values()
-        if n.get("resource_type") == "model"
-    }
+    models = {n["name"]: n for n in (manifest.get("nodes") or {}).values() if n.get("resource_type") == "model"}
     for name, node in models.items():
         for column, cdef in (node.get("columns") or {}).items():
             meta = _meta(cdef)
@@ -314,7 +308,7 @@ def check_masked_models(policy: dict, models: dict[str, dict]) -> list[str]:
     for name, node in models.items():
         if not name.startswith("msk_"):
             continue
-        staging_name = "stg_" + name[len("msk_"):]
+        staging_name = "stg_" + name[len("msk_") :]
         staging = models.get(staging_name)
         if staging is None:
             problems.append(f"masked model {name} has no staging model {staging_name}")
@@ -348,9 +342,7 @@ def check_masked_models(policy: dict, models: dict[str, dict]) -> list[str]:
                         )
         for column, cdef in (staging.get("columns") or {}).items():
             if _meta(cdef).get("pii") and column in columns:
-                problems.append(
-                    f"masked model {name}.{column}: personal column of {staging_name} survives unmasked"
-                )
+                problems.append(f"masked model {name}.{column}: personal column of {staging_name} survives unmasked")
     return problems
 
 

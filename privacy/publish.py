@@ -141,7 +141,8 @@ def _sources(policy: dict, column: str) -> tuple[str, list[dict]] | None:
             specs = [s for _, name, s in columns if stem in _names(name, s) and _is_personal(s)]
             if not specs:  # e.g. device_token <- device_hash
                 specs = [
-                    s for _, name, s in columns
+                    s
+                    for _, name, s in columns
                     if _is_personal(s) and any(n.startswith(stem + "_") for n in _names(name, s))
                 ]
             return method, specs
@@ -149,8 +150,10 @@ def _sources(policy: dict, column: str) -> tuple[str, list[dict]] | None:
         specs = [s for _, name, s in columns if name == "member_id" and _is_personal(s)]
         return "clear", specs
     specs = [
-        s for _, name, s in columns
-        if column in _names(name, s) and _is_personal(s)
+        s
+        for _, name, s in columns
+        if column in _names(name, s)
+        and _is_personal(s)
         and (s.get("pii_type") not in PLAIN_PII_TYPES or column == "family_group_id")
     ]
     if specs:
@@ -185,22 +188,21 @@ def marketing_scopes(policy: dict) -> list[str]:
     return sorted(s for s in (policy.get("consent_scopes") or {}) if s.startswith("marketing_"))
 
 
-def _row_filter(policy: dict, role: str, consent_columns: list[str]) -> str:
+def _row_filter(policy: dict, role: str, consent_columns: list[str], optouts: bool = False) -> str:
     """A where clause on alias `t` (a table with a member_id column) for `role`."""
     conditions = []
     if minors_excluded(policy, role):
         conditions.append(
-            f"not exists (select 1 from {SCHEMA}.dim_member as m "
-            "where m.member_id = t.member_id and m.is_minor)"
+            f"not exists (select 1 from {SCHEMA}.dim_member as m where m.member_id = t.member_id and m.is_minor)"
         )
     if role == MARKETING_ROLE:
         if consent_columns:
             any_consent = " or ".join(f"c.{_q(col)}" for col in consent_columns)
         else:  # no consent recorded at all: nobody consents
             any_consent = "false"
-        conditions.append(
-            f"t.member_id in (select c.member_id from {SCHEMA}.mart_member_360 as c where {any_consent})"
-        )
+        conditions.append(f"t.member_id in (select c.member_id from {SCHEMA}.mart_member_360 as c where {any_consent})")
+        if optouts:  # consent withdrawn by a data-subject request (privacy/requests.py)
+            conditions.append("t.member_id not in (select o.member_id from privacy.marketing_optouts as o)")
     return " and ".join(conditions) or "true"
 
 
@@ -240,9 +242,16 @@ def publish_role_files(settings: Settings, policy: dict[str, Any] | None = None)
     try:
         marts = _mart_tables(con)
         consent_columns = [
-            f"has_consent_{scope}" for scope in marketing_scopes(policy)
+            f"has_consent_{scope}"
+            for scope in marketing_scopes(policy)
             if f"has_consent_{scope}" in marts.get("mart_member_360", [])
         ]
+        optouts = bool(
+            con.execute(
+                "select count(*) from information_schema.tables "
+                "where table_schema = 'privacy' and table_name = 'marketing_optouts'"
+            ).fetchall()[0][0]
+        )
         for role in roles:
             con.execute(f"attach '{buildings[role]}' as role_out")
             con.execute(f"create schema role_out.{SCHEMA}")
@@ -251,7 +260,7 @@ def publish_role_files(settings: Settings, policy: dict[str, Any] | None = None)
                 kept = [c for c in columns if column_allowed(policy, role, c)]
                 if not kept:
                     continue
-                where = _row_filter(policy, role, consent_columns) if "member_id" in columns else "true"
+                where = _row_filter(policy, role, consent_columns, optouts) if "member_id" in columns else "true"
                 select = ", ".join(f"t.{_q(c)}" for c in kept)
                 con.execute(
                     f"create table role_out.{SCHEMA}.{_q(table)} as "
@@ -266,4 +275,7 @@ def publish_role_files(settings: Settings, policy: dict[str, Any] | None = None)
         con.close()
     for role in roles:
         os.replace(buildings[role], targets[role])
+    from privacy.audit import record
+
+    record(settings, "publish_role_files", ", ".join(roles), {"tables": results})
     return {role: RoleFile(targets[role], results[role]) for role in roles}

@@ -89,8 +89,7 @@ def scan(
             if needles:
                 checks["raw_member_value"] = f"{text} in (select unnest($needles))"
             select = ", ".join(
-                f"count(*) filter (where {cond}), any_value({text}) filter (where {cond})"
-                for cond in checks.values()
+                f"count(*) filter (where {cond}), any_value({text}) filter (where {cond})" for cond in checks.values()
             )
             params = {"needles": needles} if needles else {}
             result = con.execute(f"select {select} from {relation}", params).fetchall()[0]

@@ -7,8 +7,9 @@ every parsed batch (ingestion/sources.py): rows whose identifier columns (from
 privacy/policy.yml: card_no, mobile, email pii types and member_id) tokenize to a listed
 token are dropped before they reach the raw table, and quarantined rows whose raw text
 holds such an identifier are dropped too (the raw line would otherwise land in
-`quarantined_rows` in clear). The file's bookkeeping keeps the count:
-rows_in_file = rows_loaded + rows_quarantined + rows_suppressed.
+`quarantined_rows` in clear). Per file the count goes to `raw_<system>.suppressed_rows` (source_file,
+rows_suppressed, suppressed_at: no values), so for every file
+rows_in_file = rows_loaded + rows_quarantined + rows_suppressed (ingested_files + this table).
 
 The list holds tokens only (no value can be read back from it) and lives outside the
 warehouse, so a warehouse rebuilt from re-sent exports stays clean. Tokens depend on the
@@ -35,6 +36,10 @@ from privacy.policy import load_policy
 from privacy.tokens import TokenKey, load_key, normalize, token
 
 IDENTIFIER_TYPES = ("member_id", "card_no", "mobile", "email")
+SUPPRESSED_TABLE = "suppressed_rows"
+SUPPRESSED_SCHEMA = pa.schema(
+    [("source_file", pa.string()), ("rows_suppressed", pa.int64()), ("suppressed_at", pa.timestamp("us", tz="UTC"))]
+)
 FIELDS = ("token", "pii_type", "key_version", "request_id", "added_at")
 # identifier-looking substrings of a quarantined raw line
 _CANDIDATES = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+|\+?[0-9][0-9 -]{8,22}[0-9]|\b[A-Z][0-9]{5,}\b")
@@ -82,8 +87,15 @@ def add(settings: Settings, identifiers: dict[str, set[str]], request_id: str) -
             tok = identifier_token(value, pii_type, key)
             if tok and tok not in known:
                 known.add(tok)
-                rows.append({"token": tok, "pii_type": pii_type, "key_version": key.version,
-                             "request_id": request_id, "added_at": now})
+                rows.append(
+                    {
+                        "token": tok,
+                        "pii_type": pii_type,
+                        "key_version": key.version,
+                        "request_id": request_id,
+                        "added_at": now,
+                    }
+                )
     path = list_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     new_file = not path.exists()
@@ -138,14 +150,16 @@ def _raw_line_hits(records: list[str | None], tokens: set[str], key: TokenKey) -
     return out
 
 
-def suppress_erased(parsed, export, settings: Settings | None = None):
-    """Drop the rows of erased people from a parsed batch (rows and quarantine) and count
-    them per file as `rows_suppressed` on the batch's outcomes. Returns the batch."""
+def suppress_erased(parsed, export, loaded_at: datetime, settings: Settings | None = None):
+    """Drop the rows of erased people from a parsed batch (rows and quarantine), count them
+    per file as `rows_suppressed` on the batch's outcomes, and return (batch, per-file
+    counts as an Arrow table for `raw_<system>.suppressed_rows`, or None when nothing was
+    suppressed)."""
     tokens = load_tokens(settings or load_settings())
     for outcome in parsed.outcomes:
         outcome.rows_suppressed = 0
     if not tokens:
-        return parsed
+        return parsed, None
     key = load_key()
     loaded: Counter = Counter()
     quarantined: Counter = Counter()
@@ -164,4 +178,14 @@ def suppress_erased(parsed, export, settings: Settings | None = None):
         outcome.rows_loaded -= loaded.get(name, 0)
         outcome.rows_quarantined -= quarantined.get(name, 0)
         outcome.rows_suppressed = loaded.get(name, 0) + quarantined.get(name, 0)
-    return parsed
+    counted = [o for o in parsed.outcomes if o.rows_suppressed]
+    if not counted:
+        return parsed, None
+    table = pa.Table.from_pylist(
+        [
+            {"source_file": o.file.relpath, "rows_suppressed": o.rows_suppressed, "suppressed_at": loaded_at}
+            for o in counted
+        ],
+        schema=SUPPRESSED_SCHEMA,
+    )
+    return parsed, table

@@ -1,0 +1,341 @@
+"""Data-subject requests: read the requests inbox, compute deadlines, act, track status.
+
+Inbox: `MALLCRM_REQUESTS` (default `data/requests/`), one JSON file per request:
+
+    {"request_id": "R-2026-0001",             letters, digits, '-', '_' (unique)
+     "type": "erasure",                       erasure | access | consent_withdrawal
+     "identifiers": {"mobile": "13812345678", "email": "a@b.cn"},
+                                              any of member_id, mobile, email, card_no
+     "received": "2026-06-01",                date the mall received it
+     "jurisdiction": "PIPL"}                  PIPL | GDPR | CCPA
+
+Deadlines (from `received`; the stricter reading where the law leaves room):
+- PIPL: 15 working days (Mon-Fri; public holidays are not skipped, so the deadline is
+  never later than the law's);
+- GDPR art. 12(3): one month (same day next month, or that month's last day);
+- CCPA: 45 calendar days.
+
+Status lives in the warehouse, `privacy.requests`: request id, type, jurisdiction,
+received, deadline, status (open | done | failed), the keyed tokens of the identifiers
+(never the values), outcome counts. A processed request file is deleted: it holds the
+identifiers in clear. Erasure: privacy/erasure.py. Access: every row the warehouse
+holds about the person, all layers, in `<privacy dir>/access/<request_id>.json`
+(deleted again if the person is later erased). Consent withdrawal: the member goes into
+`privacy.marketing_optouts`, which the marketing role file excludes, and their
+`has_consent_marketing_*` flags in `marts.mart_member_360` turn false at once.
+"""
+
+from __future__ import annotations
+
+import calendar
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from mallcrm.settings import Settings
+from mallcrm.warehouse import connect
+from privacy import audit
+from privacy.erasure import Person, _conditions, _q, base_tables, erase, resolve_person
+from privacy.paths import privacy_dir, requests_dir
+from privacy.suppression import identifier_token
+from privacy.tokens import load_key, token
+
+TYPES = ("erasure", "access", "consent_withdrawal")
+JURISDICTIONS = ("PIPL", "GDPR", "CCPA")
+IDENTIFIER_KEYS = ("member_id", "mobile", "email", "card_no")
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+REQUESTS_DDL = """
+create schema if not exists privacy;
+create table if not exists privacy.requests (
+    request_id varchar primary key, request_type varchar, jurisdiction varchar,
+    received_on date, deadline date, status varchar, identifier_tokens varchar[],
+    key_version varchar, processed_at timestamp with time zone, outcome varchar);
+create table if not exists privacy.marketing_optouts (
+    member_id varchar, request_id varchar, withdrawn_at timestamp with time zone);
+"""
+
+
+class RequestError(ValueError):
+    """A request file that cannot be processed; the message names the file and field."""
+
+
+@dataclass(frozen=True)
+class DataSubjectRequest:
+    request_id: str
+    type: str
+    identifiers: dict[str, set[str]]
+    received: date
+    jurisdiction: str
+    path: Path | None = None
+
+    @property
+    def deadline(self) -> date:
+        return deadline(self.received, self.jurisdiction)
+
+
+def add_working_days(start: date, days: int) -> date:
+    current = start
+    while days:
+        current += timedelta(days=1)
+        if current.weekday() < 5:
+            days -= 1
+    return current
+
+
+def add_month(start: date) -> date:
+    year, month = (start.year + 1, 1) if start.month == 12 else (start.year, start.month + 1)
+    return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
+
+
+def deadline(received: date, jurisdiction: str) -> date:
+    if jurisdiction == "PIPL":
+        return add_working_days(received, 15)
+    if jurisdiction == "GDPR":
+        return add_month(received)
+    if jurisdiction == "CCPA":
+        return received + timedelta(days=45)
+    raise RequestError(f"unknown jurisdiction {jurisdiction!r} (one of {', '.join(JURISDICTIONS)})")
+
+
+def parse_request(path: Path) -> DataSubjectRequest:
+    """Read and validate one request file; RequestError names the file and the field."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RequestError(f"{path.name}: not a readable JSON file ({exc})") from exc
+    if not isinstance(data, dict):
+        raise RequestError(f"{path.name}: expected a JSON object")
+    rid = str(data.get("request_id") or "")
+    if not _ID.fullmatch(rid):
+        raise RequestError(f"{path.name}: request_id {rid!r} must be 1-64 letters, digits, '-' or '_'")
+    kind = data.get("type")
+    if kind not in TYPES:
+        raise RequestError(f"{path.name}: type {kind!r} is not one of {', '.join(TYPES)}")
+    jurisdiction = data.get("jurisdiction")
+    if jurisdiction not in JURISDICTIONS:
+        raise RequestError(f"{path.name}: jurisdiction {jurisdiction!r} is not one of {', '.join(JURISDICTIONS)}")
+    try:
+        received = date.fromisoformat(str(data.get("received")))
+    except ValueError as exc:
+        raise RequestError(f"{path.name}: received {data.get('received')!r} is not a date YYYY-MM-DD") from exc
+    raw_ids = data.get("identifiers")
+    if not isinstance(raw_ids, dict) or not raw_ids:
+        raise RequestError(f"{path.name}: identifiers must be an object with any of {', '.join(IDENTIFIER_KEYS)}")
+    identifiers: dict[str, set[str]] = {}
+    for name, value in raw_ids.items():
+        if name not in IDENTIFIER_KEYS:
+            raise RequestError(f"{path.name}: identifier {name!r} is not one of {', '.join(IDENTIFIER_KEYS)}")
+        values = value if isinstance(value, list) else [value]
+        identifiers[name] = {str(v).strip() for v in values if str(v).strip()}
+    if not any(identifiers.values()):
+        raise RequestError(f"{path.name}: identifiers are all empty")
+    return DataSubjectRequest(rid, kind, identifiers, received, jurisdiction, path)
+
+
+def read_inbox(folder: Path) -> tuple[list[DataSubjectRequest], list[str]]:
+    """(valid requests, problems) of every *.json in the inbox."""
+    found, problems = [], []
+    if folder.exists():
+        for path in sorted(folder.glob("*.json")):
+            try:
+                found.append(parse_request(path))
+            except RequestError as exc:
+                problems.append(str(exc))
+    ids = [r.request_id for r in found]
+    for rid in {i for i in ids if ids.count(i) > 1}:
+        problems.append(f"request_id {rid} appears in more than one file")
+    return found, problems
+
+
+def _tokens(request: DataSubjectRequest) -> list[str]:
+    key = load_key()
+    return sorted({identifier_token(v, k, key) for k, vs in request.identifiers.items() for v in vs} - {None})
+
+
+def ensure_tables(con) -> None:
+    con.execute(REQUESTS_DDL)
+
+
+def _record(con, request: DataSubjectRequest, status: str, outcome: dict) -> None:
+    con.execute("delete from privacy.requests where request_id = ?", [request.request_id])
+    con.execute(
+        "insert into privacy.requests values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            request.request_id,
+            request.type,
+            request.jurisdiction,
+            request.received,
+            request.deadline,
+            status,
+            _tokens(request),
+            load_key().version,
+            datetime.now(UTC),
+            json.dumps(outcome, sort_keys=True),
+        ],
+    )
+
+
+def access_export(settings: Settings, request: DataSubjectRequest) -> Path:
+    """Every row about the person in every base table of the warehouse, as JSON."""
+    con = connect(settings.warehouse)
+    try:
+        person = resolve_person(con, request.identifiers)
+        key = load_key()
+        tokens = {k: {token(v, k, key) for v in vs} for k, vs in person.values.items() if k != "name"}
+        export: dict[str, list[dict]] = {}
+        for table, columns in base_tables(con).items():
+            deletes, nulls = _conditions(columns, person, tokens)
+            clauses = deletes + nulls
+            if not clauses:
+                continue
+            cur = con.execute(f"select * from {table} where {' or '.join(clauses)}")
+            names = [d[0] for d in cur.description]
+            rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+            if rows:
+                export[table.replace('"', "")] = rows
+    finally:
+        con.close()
+    target = privacy_dir(settings) / "access" / f"{request.request_id}.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    body = {
+        "request_id": request.request_id,
+        "generated_at": datetime.now(UTC).isoformat(),
+        "member_ids": sorted(person.member_ids),
+        "tables": export,
+    }
+    target.write_text(json.dumps(body, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
+    return target
+
+
+def withdraw_consent(settings: Settings, request: DataSubjectRequest) -> dict:
+    con = connect(settings.warehouse)
+    try:
+        ensure_tables(con)
+        person: Person = resolve_person(con, request.identifiers)
+        for member_id in sorted(person.member_ids):
+            con.execute(
+                "insert into privacy.marketing_optouts values (?, ?, ?)",
+                [member_id, request.request_id, datetime.now(UTC)],
+            )
+        flags = [
+            r[0]
+            for r in con.execute(
+                "select column_name from information_schema.columns where table_schema = 'marts' "
+                "and table_name = 'mart_member_360' and column_name like 'has_consent_marketing%'"
+            ).fetchall()
+        ]
+        if flags and person.member_ids:
+            ids = ", ".join("'" + m.replace("'", "''") + "'" for m in person.member_ids)
+            con.execute(
+                f"update marts.mart_member_360 set {', '.join(f'{_q(f)} = false' for f in flags)} "
+                f"where member_id in ({ids})"
+            )
+    finally:
+        con.close()
+    from privacy.erasure import republish
+
+    return {"members": len(person.member_ids), "republished": republish(settings)}
+
+
+def process_request(settings: Settings, request: DataSubjectRequest) -> dict:
+    if request.type == "erasure":
+        result = erase(settings, request.identifiers, request.request_id)
+        outcome = {
+            "members": result.member_count,
+            "rows_removed": result.rows_removed,
+            "tables": len(result.tables),
+            "suppression_tokens_added": result.suppressed_tokens,
+        }
+    elif request.type == "access":
+        path = access_export(settings, request)
+        outcome = {"export": path.name, "bytes": path.stat().st_size}
+    else:
+        outcome = withdraw_consent(settings, request)
+    return outcome
+
+
+def process_inbox(settings: Settings) -> tuple[list[dict], list[str]]:
+    """Process every request in the inbox not done yet; returns (processed, problems)."""
+    requests, problems = read_inbox(requests_dir(settings))
+    done = []
+    con = connect(settings.warehouse)
+    try:
+        ensure_tables(con)
+        finished = {
+            r[0] for r in con.execute("select request_id from privacy.requests where status = 'done'").fetchall()
+        }
+    finally:
+        con.close()
+    for request in requests:
+        if request.request_id in finished:
+            problems.append(f"{request.path.name}: request {request.request_id} was already done; file removed")
+            request.path.unlink(missing_ok=True)
+            continue
+        try:
+            outcome = process_request(settings, request)
+            status = "done"
+        except Exception as exc:  # recorded, never lost: the file stays for a retry
+            outcome, status = {"error": f"{type(exc).__name__}: {exc}"}, "failed"
+            problems.append(f"{request.path.name}: {outcome['error']}")
+        con = connect(settings.warehouse)
+        try:
+            ensure_tables(con)
+            _record(con, request, status, outcome)
+        finally:
+            con.close()
+        audit.record(
+            settings,
+            f"request_{request.type}",
+            request.request_id,
+            {
+                "status": status,
+                "jurisdiction": request.jurisdiction,
+                "received": str(request.received),
+                "deadline": str(request.deadline),
+                "identifier_tokens": _tokens(request),
+                **outcome,
+            },
+        )
+        if status == "done":
+            request.path.unlink(missing_ok=True)
+        done.append({"request_id": request.request_id, "type": request.type, "status": status, **outcome})
+    return done, problems
+
+
+def list_requests(settings: Settings, today: date | None = None) -> list[dict]:
+    """Tracked requests (warehouse) plus those still waiting in the inbox, with days left."""
+    today = today or date.today()
+    rows: dict[str, dict] = {}
+    if settings.warehouse.exists():
+        con = connect(settings.warehouse)
+        try:
+            ensure_tables(con)
+            cur = con.execute(
+                "select request_id, request_type, jurisdiction, received_on, deadline, status, "
+                "processed_at from privacy.requests order by deadline"
+            )
+            names = [d[0] for d in cur.description]
+            for r in cur.fetchall():
+                rows[r[0]] = dict(zip(names, r, strict=True))
+        finally:
+            con.close()
+    pending, _ = read_inbox(requests_dir(settings))
+    for req in pending:
+        if req.request_id not in rows or rows[req.request_id]["status"] != "done":
+            rows[req.request_id] = {
+                "request_id": req.request_id,
+                "request_type": req.type,
+                "jurisdiction": req.jurisdiction,
+                "received_on": req.received,
+                "deadline": req.deadline,
+                "status": rows.get(req.request_id, {}).get("status", "open"),
+                "processed_at": None,
+            }
+    out = sorted(rows.values(), key=lambda r: (r["status"] == "done", r["deadline"]))
+    for r in out:
+        r["days_left"] = (r["deadline"] - today).days if r["status"] != "done" else None
+        r["overdue"] = r["status"] != "done" and r["deadline"] < today
+    return out

@@ -1,0 +1,210 @@
+"""Retention purge: apply the periods of privacy/policy.yml to every table that holds rows.
+
+    from privacy.retention import purge
+    result = purge(settings)                 # as of today; dry_run=True only counts
+
+For each raw table of the policy (and the bookkeeping tables `ingested_files` and
+`quarantined_rows` in every raw dataset, and `derived_retention`: ML score tables), the
+table retention `{days, anchor, expiry}` is applied to rows whose anchor is older than
+`as_of - days`:
+- delete: the rows are deleted;
+- aggregate: the rows are counted per anchor month into `privacy.retention_aggregates`
+  (table, month, rows; no identifier) and then deleted;
+and every column retention with `expiry: null_out` sets that column to NULL on its
+expired rows (POS card number and mobile after 5 years, survey comments after 1 year).
+The anchor is the column named by `anchor`, or the expression `anchor_sql` (alias `t`)
+when the anchor is derived (a receipt line's receipt date, a member's close date).
+
+Everything is SQL inside DuckDB. dbt-built tables are then rebuilt from the purged raw
+tables with `dbt build --full-refresh` (incremental models keep old rows otherwise), and
+the file is compacted so purged values leave the file. Counts before and after per table
+go to the audit log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from mallcrm.settings import Settings
+from mallcrm.warehouse import connect
+from privacy import audit
+from privacy.policy import load_policy
+
+AGGREGATES_DDL = """
+create schema if not exists privacy;
+create table if not exists privacy.retention_aggregates (
+    table_name varchar, anchor_month date, rows bigint, purged_at timestamp with time zone);
+"""
+
+
+@dataclass(frozen=True)
+class Rule:
+    table: str  # schema.table
+    days: int
+    anchor: str  # SQL expression on alias t
+    expiry: str  # delete | aggregate | null_out
+    column: str | None = None  # for null_out
+
+    def cutoff(self, as_of: date) -> date:
+        return as_of - timedelta(days=self.days)
+
+
+def _anchor(retention: dict) -> str:
+    if retention.get("anchor_sql"):
+        return " ".join(str(retention["anchor_sql"]).split())
+    return f't."{retention["anchor"]}"'
+
+
+def rules(policy: dict, datasets: list[str]) -> list[Rule]:
+    """Every retention rule of the policy, expanded to the tables it covers."""
+    out: list[Rule] = []
+    for table, spec in (policy.get("tables") or {}).items():
+        retention = spec.get("retention")
+        if retention:
+            out.append(Rule(table, int(retention["days"]), _anchor(retention), retention["expiry"]))
+        for column, cspec in (spec.get("columns") or {}).items():
+            cret = (cspec or {}).get("retention")
+            if cret and cret.get("expiry") == "null_out":
+                out.append(Rule(table, int(cret["days"]), _anchor(cret), "null_out", column))
+    for name, spec in (policy.get("bookkeeping_tables") or {}).items():
+        retention = spec.get("retention")
+        for dataset in datasets:
+            out.append(Rule(f"{dataset}.{name}", int(retention["days"]), _anchor(retention), retention["expiry"]))
+    for table, retention in (policy.get("derived_retention") or {}).items():
+        out.append(Rule(table, int(retention["days"]), _anchor(retention), retention["expiry"]))
+    return out
+
+
+@dataclass
+class PurgeResult:
+    as_of: date
+    dry_run: bool
+    tables: dict[str, dict] = field(default_factory=dict)  # rule label -> counts
+    rebuilt: bool = False
+    compacted: tuple[int, int] | None = None
+
+    @property
+    def affected(self) -> int:
+        return sum(t["expired"] for t in self.tables.values())
+
+
+def _existing(con) -> set[str]:
+    return {
+        f"{s}.{t}"
+        for s, t in con.execute(
+            "select table_schema, table_name from information_schema.tables where table_type = 'BASE TABLE'"
+        ).fetchall()
+    }
+
+
+def _raw_datasets(con) -> list[str]:
+    return sorted(
+        r[0]
+        for r in con.execute(
+            "select distinct table_schema from information_schema.tables where table_schema like 'raw\\_%' escape '\\' "
+            "and table_name = 'ingested_files'"
+        ).fetchall()
+    )
+
+
+def expired_counts(con, policy: dict, as_of: date) -> dict[str, dict]:
+    """Per rule: rows, expired rows, and the oldest anchor (for the compliance report)."""
+    existing = _existing(con)
+    out = {}
+    for rule in rules(policy, _raw_datasets(con)):
+        if rule.table not in existing:
+            continue
+        where = f"cast({rule.anchor} as date) < date '{rule.cutoff(as_of)}'"
+        if rule.column:
+            where += f' and t."{rule.column}" is not null'
+        total, expired, oldest = con.execute(
+            f"select count(*), count(*) filter (where {where}), min(cast({rule.anchor} as date)) from {rule.table} as t"
+        ).fetchall()[0]
+        label = rule.table + (f".{rule.column}" if rule.column else "")
+        out[label] = {
+            "rule": rule,
+            "rows": total,
+            "expired": expired,
+            "oldest": oldest,
+            "cutoff": rule.cutoff(as_of),
+            "days": rule.days,
+            "expiry": rule.expiry,
+        }
+    return out
+
+
+def purge(
+    settings: Settings,
+    as_of: date | None = None,
+    dry_run: bool = False,
+    rebuild: bool = True,
+    policy: dict | None = None,
+) -> PurgeResult:
+    """Apply the policy's retention (see module docstring)."""
+    policy = load_policy() if policy is None else policy
+    as_of = as_of or date.today()
+    result = PurgeResult(as_of, dry_run)
+    con = connect(settings.warehouse)
+    try:
+        counts = expired_counts(con, policy, as_of)
+        if not dry_run:
+            con.execute(AGGREGATES_DDL)
+        for label, c in counts.items():
+            rule: Rule = c["rule"]
+            entry = {
+                "rows_before": c["rows"],
+                "expired": c["expired"],
+                "expiry": rule.expiry,
+                "cutoff": str(c["cutoff"]),
+                "rows_after": c["rows"],
+            }
+            if not dry_run and c["expired"]:
+                where = f"cast({rule.anchor} as date) < date '{c['cutoff']}'"
+                if rule.expiry == "null_out":
+                    con.execute(
+                        f'update {rule.table} as t set "{rule.column}" = null '
+                        f'where {where} and t."{rule.column}" is not null'
+                    )
+                else:
+                    if rule.expiry == "aggregate":
+                        con.execute(
+                            f"insert into privacy.retention_aggregates select '{rule.table}', "
+                            f"date_trunc('month', cast({rule.anchor} as date)), count(*), now() "
+                            f"from {rule.table} as t where {where} group by all"
+                        )
+                    # the anchor may read the table itself: fix the rows first
+                    con.execute(
+                        f"create temp table _expired as select rowid as rid from {rule.table} as t where {where}"
+                    )
+                    con.execute(f"delete from {rule.table} where rowid in (select rid from _expired)")
+                    con.execute("drop table _expired")
+                after = con.execute(f"select count(*) from {rule.table}").fetchall()[0][0]
+                entry["rows_after"] = after
+            result.tables[label] = entry
+    finally:
+        con.close()
+    if dry_run:
+        return result
+    if rebuild and result.affected:
+        from mallcrm.dbt_runner import run_dbt
+
+        result.rebuilt = run_dbt(["build", "--full-refresh"], settings, quiet=True)
+    if result.affected:
+        from privacy.erasure import compact, republish
+
+        result.compacted = compact(settings.warehouse)
+        republish(settings)
+    audit.record(
+        settings,
+        "retention_purge",
+        f"as of {as_of}",
+        {
+            "tables": {k: v for k, v in result.tables.items() if v["expired"]},
+            "tables_checked": len(result.tables),
+            "rows_expired": result.affected,
+            "dbt_rebuilt": result.rebuilt,
+            "compacted_bytes": list(result.compacted) if result.compacted else None,
+        },
+    )
+    return result
