@@ -22,6 +22,7 @@ import click
 
 from mallcrm.ml_cli import ml
 from mallcrm.settings import PROJECT_ROOT, load_settings
+from privacy import cli as privacy_cli
 
 
 def _echo_ingest(report) -> None:
@@ -244,6 +245,8 @@ def status() -> None:
 
 
 main.add_command(ml)
+main.add_command(privacy_cli.privacy)
+main.add_command(privacy_cli.compliance_report)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from orchestration.automation import build_inbox_sensor, daily_schedule, refresh
 from orchestration.ingestion import build_dlt_assets, inbox_specs
 from orchestration.ml import build_ml_definitions
 from orchestration.modeling import build_dbt_assets
+from orchestration.privacy import build_privacy_definitions
 from orchestration.publish import build_publish_assets
 
 # The dbt of this virtual environment, whatever the PATH of the process running Dagster.
@@ -40,7 +41,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         # start-up per step.
         executor=dg.in_process_executor,
     )
-    return dg.Definitions.merge(warehouse, build_ml_definitions(settings))
+    return dg.Definitions.merge(warehouse, build_ml_definitions(settings), build_privacy_definitions(settings))
 
 
 defs = build_definitions(load_settings())

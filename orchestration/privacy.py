@@ -1,0 +1,65 @@
+"""Privacy in Dagster: the daily retention purge and data-subject requests job.
+
+    privacy_daily: process_requests -> retention_purge -> audit_chain_check
+
+Ops, not assets: they change what the warehouse holds rather than produce a table, and
+must stay out of the `refresh_warehouse` asset job. Plain code lives in privacy/.
+Wire in with `dg.Definitions.merge(..., build_privacy_definitions(settings))`.
+"""
+
+import dagster as dg
+
+from mallcrm.settings import Settings
+
+POOL = "duckdb_warehouse"
+
+
+def build_privacy_definitions(settings: Settings) -> dg.Definitions:
+    @dg.op(pool=POOL, description="Act on the data-subject requests waiting in the requests inbox.")
+    def process_requests(context: dg.OpExecutionContext) -> int:
+        from privacy.requests import process_inbox
+
+        done, problems = process_inbox(settings)
+        for d in done:
+            context.log.info(f"request {d['request_id']} ({d['type']}): {d['status']}")
+        for p in problems:
+            context.log.warning(p)
+        failed = [d for d in done if d["status"] != "done"]
+        if failed:
+            raise dg.Failure(f"{len(failed)} request(s) failed: {', '.join(d['request_id'] for d in failed)}")
+        return len(done)
+
+    @dg.op(pool=POOL, description="Apply privacy/policy.yml retention to every table; counts to the audit log.")
+    def retention_purge(context: dg.OpExecutionContext, _requests: int) -> int:
+        from privacy.retention import purge
+
+        result = purge(settings)
+        for label, t in result.tables.items():
+            if t["expired"]:
+                context.log.info(f"{label}: {t['expiry']} {t['expired']} of {t['rows_before']}")
+        if result.affected and not result.rebuilt:
+            raise dg.Failure("dbt rebuild after the retention purge failed")
+        context.add_output_metadata({"rows_expired": result.affected, "as_of": str(result.as_of)})
+        return result.affected
+
+    @dg.op(description="Verify the audit log's hash chain; fails naming the first altered entry.")
+    def audit_chain_check(context: dg.OpExecutionContext, _purged: int) -> None:
+        from privacy.audit import verify
+
+        problems = verify(settings)
+        if problems:
+            raise dg.Failure("audit log tampered: " + "; ".join(str(p) for p in problems))
+
+    @dg.job(name="privacy_daily", description="Data-subject requests, retention purge, audit chain check.")
+    def privacy_daily():
+        audit_chain_check(retention_purge(process_requests()))
+
+    schedule = dg.ScheduleDefinition(
+        name="privacy_daily_schedule",
+        job=privacy_daily,
+        cron_schedule="0 3 * * *",
+        execution_timezone="Asia/Shanghai",
+        description="Every night at 03:00 mall time, before the 06:00 refresh.",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+    )
+    return dg.Definitions(jobs=[privacy_daily], schedules=[schedule])

@@ -1,0 +1,94 @@
+"""`mallcrm privacy ...`: retention purge, data-subject requests, audit chain, report."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+
+import click
+
+from mallcrm.settings import load_settings
+
+
+@click.group()
+def privacy() -> None:
+    """Retention, data-subject requests, audit log and compliance report (privacy/policy.yml)."""
+
+
+@privacy.command()
+@click.option("--dry-run", is_flag=True, help="Only count what would be purged.")
+@click.option("--as-of", "as_of", default=None, help="Purge as of this day (YYYY-MM-DD; default today).")
+@click.option("--no-rebuild", is_flag=True, help="Do not rebuild the dbt tables afterwards.")
+def purge(dry_run, as_of, no_rebuild) -> None:
+    """Apply the policy's retention periods to every table (counts go to the audit log)."""
+    from privacy.retention import purge as run_purge
+
+    day = date.fromisoformat(as_of) if as_of else None
+    result = run_purge(load_settings(), as_of=day, dry_run=dry_run, rebuild=not no_rebuild)
+    verb = "would purge" if dry_run else "purged"
+    click.echo(f"retention as of {result.as_of}: {verb} {result.affected:,} row(s)")
+    for label, t in result.tables.items():
+        if t["expired"]:
+            after = "" if dry_run else f" -> {t['rows_after']:,} rows"
+            click.echo(f"  {label:<45} {t['expiry']:<9} {t['expired']:>8,} of {t['rows_before']:,}{after}")
+    if not dry_run and result.affected and not no_rebuild and not result.rebuilt:
+        raise click.ClickException("dbt rebuild after the purge failed (see the log above)")
+
+
+@privacy.command()
+@click.option("--process", is_flag=True, help="Act on the requests waiting in the inbox first.")
+def requests(process) -> None:
+    """List data-subject requests with their deadlines (and process the inbox with --process)."""
+    from privacy.paths import requests_dir
+    from privacy.requests import list_requests, process_inbox, read_inbox
+
+    settings = load_settings()
+    problems: list[str]
+    if process:
+        done, problems = process_inbox(settings)
+        for d in done:
+            click.echo(f"processed {d['request_id']} ({d['type']}): {d['status']}")
+    else:
+        _, problems = read_inbox(requests_dir(settings))
+    rows = list_requests(settings)
+    click.echo(f"{'request':<20} {'type':<19} {'law':<5} {'received':<10} {'deadline':<10} {'status':<7} days left")
+    for r in rows:
+        left = "" if r["days_left"] is None else str(r["days_left"])
+        flag = "  OVERDUE" if r["overdue"] else ""
+        click.echo(
+            f"{r['request_id']:<20} {r['request_type']:<19} {r['jurisdiction']:<5} {r['received_on']!s:<10} "
+            f"{r['deadline']!s:<10} {r['status']:<7} {left}{flag}"
+        )
+    for p in problems:
+        click.secho(f"  problem: {p}", fg="red")
+    if problems:
+        sys.exit(3)
+
+
+@privacy.command("audit-verify")
+def audit_verify() -> None:
+    """Verify the hash chain of the audit log; exit 1 naming the first altered entry."""
+    from privacy.audit import log_path, read_entries, verify
+
+    settings = load_settings()
+    problems = verify(settings)
+    if problems:
+        for p in problems:
+            click.secho(f"TAMPERED {p}", fg="red")
+        sys.exit(1)
+    click.echo(f"audit log intact: {len(read_entries(settings))} entries ({log_path(settings)})")
+
+
+@privacy.command()
+def report() -> None:
+    """Write the compliance report (HTML and Markdown)."""
+    from privacy.report import write_report
+
+    html_path, md_path = write_report(load_settings())
+    click.echo(f"wrote {html_path}\nwrote {md_path}")
+
+
+@click.command("compliance-report")
+def compliance_report() -> None:
+    """Write the compliance report (HTML and Markdown); same as `mallcrm privacy report`."""
+    report.callback()

@@ -1,0 +1,262 @@
+"""The compliance report: one HTML file (and its Markdown twin) a reviewer can read.
+
+    from privacy.report import write_report
+    html_path, md_path = write_report(settings)
+
+Sections: the policy as a table; the per-role column matrix of the marts (as the role
+files apply it); retention status per table (oldest record against its policy); recent
+purges and erasures with their evidence (from the audit log); open requests and their
+deadlines; policy changes since the last report; the audit chain's verification.
+Written to `<privacy dir>/reports/compliance_<UTC time>.{html,md}`; each report is
+itself an audit entry, which is how "since the last report" is known.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from jinja2 import Environment
+
+from mallcrm.settings import Settings
+from mallcrm.warehouse import connect
+from privacy import audit
+from privacy.paths import privacy_dir
+from privacy.policy import load_policy, role_methods
+from privacy.publish import _mart_tables, column_allowed
+from privacy.requests import list_requests
+from privacy.retention import expired_counts
+
+RECENT = 20
+
+MARKDOWN = """# Compliance report
+
+Generated {{ generated }} · policy version {{ policy_version }} (sha256 `{{ policy_sha[:16] }}`) ·
+warehouse `{{ warehouse }}` · audit chain: {{ chain }}
+
+## Policy
+
+| table | column | class | pii type | legal basis | retention | {{ roles | join(" | ") }} |
+{{ "|---" * 6 }}{{ "|---" * (roles | length) }}|
+{% for c in columns -%}
+| {{ c.table }} | {{ c.column }} | {{ c.cls }} | {{ c.pii_type }} | {{ c.basis }} | {{ c.retention }} | {{ c.methods | join(" | ") }} |
+{% endfor %}
+
+## Role column matrix (marts; `yes` = the role file holds the column)
+
+| mart column | {{ roles | join(" | ") }} |
+|---{{ "|---" * (roles | length) }}|
+{% for name, row in matrix -%}
+| {{ name }} | {{ row | join(" | ") }} |
+{% endfor %}
+
+## Retention status (as of {{ today }})
+
+| table / column | policy | action | rows | oldest record | cutoff | expired now | status |
+|---|---|---|---|---|---|---|---|
+{% for r in retention -%}
+| {{ r.label }} | {{ r.days }} days | {{ r.expiry }} | {{ r.rows }} | {{ r.oldest or "—" }} | {{ r.cutoff }} | {{ r.expired }} | {{ r.status }} |
+{% endfor %}
+
+## Recent purges and erasures (evidence from the audit log)
+
+| # | when (UTC) | action | subject | evidence |
+|---|---|---|---|---|
+{% for e in purges -%}
+| {{ e.seq }} | {{ e.at[:19] }} | {{ e.action }} | {{ e.subject }} | {{ e.evidence }} |
+{% else -%}
+| — | | none yet | | |
+{% endfor %}
+
+## Data-subject requests
+
+| request | type | jurisdiction | received | deadline | status | days left |
+|---|---|---|---|---|---|---|
+{% for r in requests -%}
+| {{ r.request_id }} | {{ r.request_type }} | {{ r.jurisdiction }} | {{ r.received_on }} | {{ r.deadline }} | {{ r.status }}{% if r.overdue %} **OVERDUE**{% endif %} | {{ r.days_left if r.days_left is not none else "" }} |
+{% else -%}
+| — | | | | | none | |
+{% endfor %}
+
+## Policy changes since the last report{% if last_report %} ({{ last_report }}){% endif %}
+
+{% for e in changes -%}
+- {{ e.at[:19] }}: version {{ e.details.get("old_version", "—") }} → {{ e.details.get("new_version") }}
+  (sha256 {{ (e.details.get("old_sha256") or "—")[:12] }} → {{ e.details.get("new_sha256", "")[:12] }}): {{ e.summary }}
+{% else -%}
+- none
+{% endfor %}
+"""
+
+HTML = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Compliance report {{ generated }}</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}
+table{border-collapse:collapse;margin:1em 0;font-size:13px}
+td,th{border:1px solid #ccc;padding:3px 6px;text-align:left}
+th{background:#eee} .bad{color:#b00;font-weight:bold} code{font-size:12px}
+</style></head><body>
+{{ body }}
+</body></html>
+"""
+
+
+def _md_to_html(markdown: str) -> str:
+    """Enough Markdown for this report: headings, tables, bullet lists, paragraphs."""
+    out, table = [], False
+    for line in markdown.splitlines():
+        if line.startswith("|"):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if all(set(c) <= {"-"} and c for c in cells):
+                continue
+            if not table:
+                out.append("<table>")
+                tag, table = "th", True
+            else:
+                tag = "td"
+            out.append("<tr>" + "".join(f"<{tag}>{_inline(c)}</{tag}>" for c in cells) + "</tr>")
+            continue
+        if table:
+            out.append("</table>")
+            table = False
+        if line.startswith("## "):
+            out.append(f"<h2>{_inline(line[3:])}</h2>")
+        elif line.startswith("# "):
+            out.append(f"<h1>{_inline(line[2:])}</h1>")
+        elif line.startswith("- "):
+            out.append(f"<ul><li>{_inline(line[2:])}</li></ul>")
+        elif line.strip():
+            out.append(f"<p>{_inline(line)}</p>")
+    if table:
+        out.append("</table>")
+    return "\n".join(out)
+
+
+def _inline(text: str) -> str:
+    escaped = html.escape(text)
+    parts = escaped.split("**")
+    escaped = "".join(f'<span class="bad">{p}</span>' if i % 2 else p for i, p in enumerate(parts))
+    parts = escaped.split("`")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+
+
+def _policy_rows(policy: dict, roles: list[str]) -> list[dict]:
+    rows = []
+    tables = {
+        **(policy.get("tables") or {}),
+        **{f"raw_*.{k}": v for k, v in (policy.get("bookkeeping_tables") or {}).items()},
+    }
+    for table, tspec in tables.items():
+        for column, spec in (tspec.get("columns") or {}).items():
+            spec = spec or {}
+            if spec.get("class", "none") == "none":
+                continue
+            ret = spec.get("retention") or tspec.get("retention") or {}
+            methods = role_methods(policy, spec)
+            rows.append(
+                {
+                    "table": table,
+                    "column": column,
+                    "cls": spec.get("class"),
+                    "pii_type": spec.get("pii_type", ""),
+                    "basis": spec.get("legal_basis", tspec.get("legal_basis", "")),
+                    "retention": f"{ret.get('days')} d from {ret.get('anchor')}, then {ret.get('expiry')}",
+                    "methods": [", ".join(methods.get(r, [])) for r in roles],
+                }
+            )
+    return rows
+
+
+def _evidence(entry: dict) -> str:
+    d = entry.get("details") or {}
+    if entry["action"] == "retention_purge":
+        tables = d.get("tables") or {}
+        parts = [f"{t}: {v['rows_before']}→{v['rows_after']} ({v['expiry']} {v['expired']})" for t, v in tables.items()]
+        return f"{d.get('rows_expired', 0)} expired; " + ("; ".join(parts) or "nothing expired")
+    tables = d.get("tables") or {}
+    parts = [f"{t}: {v['before']}→{v['after']}" for t, v in tables.items()]
+    return (
+        f"{d.get('rows_removed', 0)} rows removed in {len(tables)} tables, "
+        f"{d.get('suppression_tokens_added', 0)} tokens suppressed, file compacted "
+        f"{d.get('compacted_bytes')}; " + "; ".join(parts[:8]) + (" …" if len(parts) > 8 else "")
+    )
+
+
+def _summary(diff) -> str:
+    if isinstance(diff, str):
+        return diff
+    parts = []
+    for key in ("changed", "added", "removed"):
+        items = diff.get(key) or []
+        if items:
+            parts.append(f"{key} " + ", ".join(f"`{i}`" for i in items[:10]) + (" …" if len(items) > 10 else ""))
+    return "; ".join(parts) or "no setting changed"
+
+
+def render(settings: Settings, today: date | None = None) -> str:
+    """The report as Markdown."""
+    today = today or date.today()
+    policy = load_policy()
+    roles = list(policy.get("roles") or {})
+    audit.record_policy_if_changed(settings)
+    entries = audit.read_entries(settings)
+    reports = [e for e in entries if e.get("action") == "compliance_report"]
+    last_seq = reports[-1]["seq"] if reports else 0
+    con = connect(settings.warehouse)
+    try:
+        marts = _mart_tables(con)
+        counts = expired_counts(con, policy, today)
+    finally:
+        con.close()
+    columns = sorted({c for cols in marts.values() for c in cols})
+    matrix = [(c, ["yes" if column_allowed(policy, r, c) else "no" for r in roles]) for c in columns]
+    matrix = [(c, row) for c, row in matrix if "no" in row]  # columns every role gets are not listed
+    retention = []
+    for label, c in counts.items():
+        retention.append(
+            {**c, "label": label, "status": "**EXPIRED ROWS PRESENT**" if c["expired"] else "within policy"}
+        )
+    purges = [dict(e, evidence=_evidence(e)) for e in entries if e.get("action") in ("retention_purge", "erasure")]
+    changes = [
+        dict(e, summary=_summary((e.get("details") or {}).get("diff")))
+        for e in entries
+        if e.get("action") == "policy_change" and e["seq"] > last_seq
+    ]
+    problems = audit.verify(settings)
+    chain = f"{len(entries)} entries, intact" if not problems else f"**BROKEN**: {problems[0]}"
+    version, sha = audit.policy_fingerprint()
+    env = Environment(autoescape=False, trim_blocks=True, keep_trailing_newline=True)
+    return env.from_string(MARKDOWN).render(
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        policy_version=version,
+        policy_sha=sha,
+        warehouse=settings.warehouse,
+        chain=chain,
+        roles=roles,
+        columns=_policy_rows(policy, roles),
+        matrix=matrix,
+        retention=retention,
+        today=today,
+        purges=purges[-RECENT:][::-1],
+        requests=[r for r in list_requests(settings, today) if r["status"] != "done"]
+        + [r for r in list_requests(settings, today) if r["status"] == "done"][:RECENT],
+        changes=changes,
+        last_report=reports[-1]["at"][:19] if reports else None,
+    )
+
+
+def write_report(settings: Settings, out_dir: Path | None = None, today: date | None = None) -> tuple[Path, Path]:
+    markdown = render(settings, today)
+    out_dir = out_dir or privacy_dir(settings) / "reports"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    md_path = out_dir / f"compliance_{stamp}.md"
+    html_path = out_dir / f"compliance_{stamp}.html"
+    md_path.write_text(markdown, encoding="utf-8")
+    body = _md_to_html(markdown)
+    html_path.write_text(
+        Environment(autoescape=False).from_string(HTML).render(generated=stamp, body=body), encoding="utf-8"
+    )
+    audit.record(settings, "compliance_report", html_path.name, {"markdown": md_path.name})
+    return html_path, md_path
