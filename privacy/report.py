@@ -40,7 +40,7 @@ warehouse `{{ warehouse }}` · audit chain: {{ chain }}
 | table | column | class | pii type | legal basis | retention | {{ roles | join(" | ") }} |
 {{ "|---" * 6 }}{{ "|---" * (roles | length) }}|
 {% for c in columns -%}
-| {{ c.table }} | {{ c.column }} | {{ c.cls }} | {{ c.pii_type }} | {{ c.basis }} | {{ c.retention }} | {{ c.methods | join(" | ") }} |
+| {{ [c.table, c.column, c.cls, c.pii_type, c.basis, c.retention] | join(" | ") }} | {{ c.methods | join(" | ") }} |
 {% endfor %}
 
 ## Role column matrix (marts; `yes` = the role file holds the column)
@@ -56,7 +56,8 @@ warehouse `{{ warehouse }}` · audit chain: {{ chain }}
 | table / column | policy | action | rows | oldest record | cutoff | expired now | status |
 |---|---|---|---|---|---|---|---|
 {% for r in retention -%}
-| {{ r.label }} | {{ r.days }} days | {{ r.expiry }} | {{ r.rows }} | {{ r.oldest or "—" }} | {{ r.cutoff }} | {{ r.expired }} | {{ r.status }} |
+| {{ r.label }} | {{ r.days }} days | {{ r.expiry }} | {{ r.rows }} | {{ r.oldest or "—" }} | {{ r.cutoff }} |
+{{- " " }}{{ r.expired }} | {{ r.status }} |
 {% endfor %}
 
 ## Recent purges and erasures (evidence from the audit log)
@@ -74,7 +75,9 @@ warehouse `{{ warehouse }}` · audit chain: {{ chain }}
 | request | type | jurisdiction | received | deadline | status | days left |
 |---|---|---|---|---|---|---|
 {% for r in requests -%}
-| {{ r.request_id }} | {{ r.request_type }} | {{ r.jurisdiction }} | {{ r.received_on }} | {{ r.deadline }} | {{ r.status }}{% if r.overdue %} **OVERDUE**{% endif %} | {{ r.days_left if r.days_left is not none else "" }} |
+| {{ r.request_id }} | {{ r.request_type }} | {{ r.jurisdiction }} | {{ r.received_on }} | {{ r.deadline }} |
+{{- " " }}{{ r.status }}{% if r.overdue %} **OVERDUE**{% endif %} |
+{{- " " }}{{ r.days_left if r.days_left is not none else "" }} |
 {% else -%}
 | — | | | | | none | |
 {% endfor %}
