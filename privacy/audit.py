@@ -51,9 +51,9 @@ def entry_hash(entry: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
 
 
-def policy_fingerprint(path: Path = POLICY_FILE) -> tuple[str, str]:
+def policy_fingerprint(path: Path | None = None) -> tuple[str, str]:
     """(version, sha256) of the policy file as it is now."""
-    data = path.read_bytes()
+    data = (path or POLICY_FILE).read_bytes()
     version = str((yaml.safe_load(data) or {}).get("version", "?"))
     return version, hashlib.sha256(data).hexdigest()
 

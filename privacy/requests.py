@@ -187,11 +187,11 @@ def access_export(settings: Settings, request: DataSubjectRequest) -> Path:
         tokens = {k: {token(v, k, key) for v in vs} for k, vs in person.values.items() if k != "name"}
         export: dict[str, list[dict]] = {}
         for table, columns in base_tables(con).items():
-            deletes, nulls = _conditions(columns, person, tokens)
-            clauses = deletes + nulls
-            if not clauses:
+            # rows about the person; not other members' rows that merely name them as referrer
+            deletes, _ = _conditions(columns, person, tokens)
+            if not deletes:
                 continue
-            cur = con.execute(f"select * from {table} where {' or '.join(clauses)}")
+            cur = con.execute(f"select * from {table} where {' or '.join(deletes)}")
             names = [d[0] for d in cur.description]
             rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
             if rows:

@@ -15,8 +15,9 @@ expired rows (POS card number and mobile after 5 years, survey comments after 1 
 The anchor is the column named by `anchor`, or the expression `anchor_sql` (alias `t`)
 when the anchor is derived (a receipt line's receipt date, a member's close date).
 
-Everything is SQL inside DuckDB. dbt-built tables are then rebuilt from the purged raw
-tables with `dbt build --full-refresh` (incremental models keep old rows otherwise), and
+Everything is SQL inside DuckDB. dbt-built tables reading a purged table are then rebuilt
+with `dbt build --full-refresh --select source:<table>+` (incremental models would keep
+old rows otherwise; ML score tables are purged directly), and
 the file is compacted so purged values leave the file. Counts before and after per table
 go to the audit log.
 """
@@ -134,6 +135,11 @@ def expired_counts(con, policy: dict, as_of: date) -> dict[str, dict]:
     return out
 
 
+def label_table(label: str) -> str:
+    """'raw_pos.transactions.member_card_no' -> 'raw_pos.transactions'."""
+    return ".".join(label.split(".")[:2])
+
+
 def purge(
     settings: Settings,
     as_of: date | None = None,
@@ -189,7 +195,10 @@ def purge(
     if rebuild and result.affected:
         from mallcrm.dbt_runner import run_dbt
 
-        result.rebuilt = run_dbt(["build", "--full-refresh"], settings, quiet=True)
+        # only what reads a purged table: its dbt source and everything downstream
+        purged = sorted({label_table(label) for label, t in result.tables.items() if t["expired"]})
+        selection = [f"source:{table}+" for table in purged]
+        result.rebuilt = run_dbt(["build", "--full-refresh", "--select", *selection], settings, quiet=True)
     if result.affected:
         from privacy.erasure import compact, republish
 

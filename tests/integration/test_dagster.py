@@ -25,8 +25,9 @@ def test_definitions_load_and_validate(defs):
     dg.Definitions.validate_loadable(defs)
     repo = defs.get_repository_def()
     assert repo.get_job("refresh_warehouse")
-    assert {s.name for s in repo.schedule_defs} == {"daily_refresh", "ml_weekly_training", "ml_daily_scoring"}
-    assert {j.name for j in repo.get_all_jobs()} >= {"refresh_warehouse", "ml_train", "ml_score"}
+    schedules = {"daily_refresh", "ml_weekly_training", "ml_daily_scoring", "privacy_daily_schedule"}
+    assert {s.name for s in repo.schedule_defs} == schedules
+    assert {j.name for j in repo.get_all_jobs()} >= {"refresh_warehouse", "ml_train", "ml_score", "privacy_daily"}
     assert {s.name for s in repo.sensor_defs} == {"new_exports_in_inbox"}
 
 

@@ -1,0 +1,342 @@
+"""Erasure, access, consent withdrawal, suppression, retention and audit on one built mall.
+
+One copy of the session's `built_mall` is taken per module and carried through the story
+a compliance reviewer checks: publish -> access request -> consent withdrawal -> erasure
+(bytes gone everywhere) -> the old export re-sent (not loaded again) -> retention purge
+(nothing older than its policy) -> audit chain (a changed row is named) -> report.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+
+from ingestion.pipeline import run_ingestion
+from mallcrm.bi_copy import publish_bi_copy
+from mallcrm.cli import main
+from mallcrm.warehouse import connect
+from privacy import audit
+from privacy.paths import privacy_dir, requests_dir
+from privacy.policy import load_policy
+from privacy.publish import publish_role_files, role_file_path
+from privacy.requests import process_inbox
+from privacy.retention import expired_counts, purge
+from privacy.tokens import token
+from tests.conftest import mall_environment
+
+pytestmark = pytest.mark.integration
+
+ENCODINGS = ("utf-8", "gbk", "utf-16-le")
+
+PERSON_SQL = """
+    with m as (select * from raw_membership.members),
+    candidates as (
+        select m.member_id, any_value(m.name) as name, any_value(m.mobile) as mobile,
+               any_value(m.email) as email, any_value(m.card_no) as card_no
+        from m
+        where m.name is not null and m.mobile is not null and m.email is not null and m.card_no is not null
+          and length(m.name) >= 3
+        group by m.member_id
+        having count(distinct m.name) = 1 and count(distinct m.mobile) = 1
+    )
+    select c.*, (select count(*) from raw_pos.transactions t where t.member_card_no = c.card_no) as receipts
+    from candidates c
+    where not exists (select 1 from m o where o.member_id <> c.member_id and contains(o.name, c.name))
+      and not exists (select 1 from marts.dim_member x where x.member_id = c.member_id and x.is_minor)
+    order by receipts desc, c.member_id
+    limit 1
+"""
+
+
+def _write_request(settings, body: dict) -> None:
+    folder = requests_dir(settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{body['request_id']}.json").write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
+
+
+def _patterns(values) -> list[bytes]:
+    out = set()
+    for value in values:
+        for enc in ENCODINGS:
+            try:
+                out.add(value.encode(enc))
+            except UnicodeEncodeError:
+                pass
+    return sorted(out)
+
+
+def files_holding(root: Path, values, skip: tuple[str, ...] = ()) -> dict[str, list[str]]:
+    """{file: [values found]} over every file under root (not following `skip` folders)."""
+    found: dict[str, list[str]] = {}
+    pats = {p: v for v in values for p in _patterns([v])}
+    for path in root.rglob("*"):
+        if path.is_file() and not any(part in skip for part in path.relative_to(root).parts):
+            data = path.read_bytes()
+            hits = sorted({v for p, v in pats.items() if p in data})
+            if hits:
+                found[str(path.relative_to(root))] = hits
+    return found
+
+
+@pytest.fixture(scope="module")
+def story(tmp_path_factory, built_mall):
+    settings0, _, ok = built_mall
+    assert ok
+    root = tmp_path_factory.mktemp("privacy_story")
+    shutil.copytree(settings0.inbox, root / "inbox")
+    shutil.copytree(settings0.warehouse.parent, root / "warehouse")
+    evidence: dict = {"root": root}
+    with pytest.MonkeyPatch.context() as mp, mall_environment(root) as settings:
+        for name in ("MALLCRM_PRIVACY_DIR", "MALLCRM_REQUESTS"):
+            mp.delenv(name, raising=False)
+        mp.setenv("MALLCRM_MODELS_DIR", str(root / "models"))
+        evidence["settings"] = settings
+        publish_bi_copy(settings)
+        publish_role_files(settings)
+        con = connect(settings.warehouse)
+        try:
+            cols = [d for d in ("member_id", "name", "mobile", "email", "card_no", "receipts")]
+            person = dict(zip(cols, con.execute(PERSON_SQL).fetchall()[0], strict=True))
+            consenting = con.execute(
+                "select member_id from marts.mart_member_360 c where (has_consent_marketing_sms "
+                "or has_consent_marketing_wechat or has_consent_marketing_email) and member_id <> ? and not exists "
+                "(select 1 from marts.dim_member d where d.member_id = c.member_id and d.is_minor) "
+                "order by member_id limit 1",
+                [person["member_id"]],
+            ).fetchall()[0][0]
+        finally:
+            con.close()
+        evidence["person"] = person
+        evidence["consenting"] = consenting
+        values = [person[k] for k in ("name", "mobile", "email", "card_no")]
+        evidence["before"] = files_holding(root, values, skip=("inbox",))
+
+        # access, then consent withdrawal of another member
+        _write_request(
+            settings,
+            {
+                "request_id": "ACC-1",
+                "type": "access",
+                "identifiers": {"card_no": person["card_no"]},
+                "received": "2026-11-02",
+                "jurisdiction": "GDPR",
+            },
+        )
+        _write_request(
+            settings,
+            {
+                "request_id": "CW-1",
+                "type": "consent_withdrawal",
+                "identifiers": {"member_id": consenting},
+                "received": "2026-11-02",
+                "jurisdiction": "PIPL",
+            },
+        )
+        evidence["processed_1"], evidence["problems_1"] = process_inbox(settings)
+        access = privacy_dir(settings) / "access" / "ACC-1.json"
+        evidence["access"] = json.loads(access.read_text(encoding="utf-8"))
+
+        # erasure by the mobile as the person writes it
+        mobile = person["mobile"]
+        written = f"+86 {mobile[:3]} {mobile[3:7]} {mobile[7:]}" if len(mobile) == 11 else mobile
+        _write_request(
+            settings,
+            {
+                "request_id": "ER-1",
+                "type": "erasure",
+                "identifiers": {"mobile": written},
+                "received": "2026-11-03",
+                "jurisdiction": "CCPA",
+            },
+        )
+        evidence["processed_2"], evidence["problems_2"] = process_inbox(settings)
+        evidence["after"] = files_holding(root, values, skip=("inbox",))
+        yield evidence
+
+
+def test_access_export_holds_the_person_from_every_layer(story):
+    processed = {d["request_id"]: d for d in story["processed_1"]}
+    assert processed["ACC-1"]["status"] == "done" and processed["CW-1"]["status"] == "done", story["problems_1"]
+    export = story["access"]
+    person = story["person"]
+    assert export["member_ids"] == [person["member_id"]]
+    tables = export["tables"]
+    assert tables["raw_membership.members"][0]["mobile"] == person["mobile"]
+    for table in ("masked.msk_membership__members", "marts.mart_member_360", "marts.dim_member"):
+        assert table in tables and all(r["member_id"] == person["member_id"] for r in tables[table])
+    if person["receipts"]:
+        assert len(tables["raw_pos.transactions"]) >= person["receipts"]
+
+
+def test_consent_withdrawal_removes_the_member_from_the_marketing_file(story):
+    settings = story["settings"]
+    con = duckdb.connect(str(role_file_path(settings, "marketing")), read_only=True)
+    try:
+        assert not con.execute(
+            "select count(*) from marts.mart_member_360 where member_id = ?", [story["consenting"]]
+        ).fetchall()[0][0]
+        assert con.execute("select count(*) from marts.mart_member_360").fetchall()[0][0] > 0
+    finally:
+        con.close()
+    con = duckdb.connect(str(role_file_path(settings, "compliance")), read_only=True)
+    try:  # still a member, just not for marketing
+        assert (
+            con.execute(
+                "select count(*) from marts.mart_member_360 where member_id = ?", [story["consenting"]]
+            ).fetchall()[0][0]
+            == 1
+        )
+    finally:
+        con.close()
+
+
+def test_erased_values_are_in_zero_bytes_of_every_artifact(story):
+    assert [d["status"] for d in story["processed_2"]] == ["done"], story["problems_2"]
+    before = story["before"]
+    # positive control: the scan finds the person where they were (raw tables in the file)
+    assert any(name.endswith("mallcrm.duckdb") for name in before), before
+    assert story["after"] == {}, story["after"]
+    root = story["root"]
+    # the scan covered the warehouse, BI copy, role files, dlt dir, privacy dir and request inbox
+    written = {p.relative_to(root).parts[0:2] for p in root.rglob("*") if p.is_file()}
+    assert ("warehouse", "mallcrm.duckdb") in written and ("warehouse", "roles") in written
+    assert ("warehouse", "bi") in written and ("warehouse", ".dlt") in written
+    assert ("warehouse", "privacy") in written
+    assert not (root / "warehouse" / "privacy" / "access" / "ACC-1.json").exists()
+    assert not list(requests_dir(story["settings"]).glob("*.json"))  # processed request files are gone
+
+
+def test_erased_member_is_gone_from_every_table_and_tracked_by_token(story):
+    settings, person = story["settings"], story["person"]
+    card_token = token(person["card_no"], "card_no")
+    con = connect(settings.warehouse)
+    try:
+        for relation in ("staging.stg_membership__members", "marts.mart_member_360", "marts.dim_member"):
+            assert not con.execute(
+                f"select count(*) from {relation} where member_id = ?", [person["member_id"]]
+            ).fetchall()[0][0], relation
+        assert not con.execute(
+            "select count(*) from masked.msk_pos__transactions where member_card_no_token = ?", [card_token]
+        ).fetchall()[0][0]
+        row = con.execute(
+            "select status, request_type, identifier_tokens from privacy.requests where request_id = 'ER-1'"
+        ).fetchall()[0]
+        assert row[0] == "done" and row[1] == "erasure"
+        assert row[2] == [token(person["mobile"], "mobile")]
+    finally:
+        con.close()
+
+
+def test_resending_an_old_export_does_not_bring_the_member_back(story):
+    settings, person = story["settings"], story["person"]
+    source = next(
+        p
+        for p in sorted((settings.inbox / "membership").glob("members_*.csv"))
+        if person["mobile"] in p.read_text(encoding="utf-8")
+    )
+    lines = source.read_text(encoding="utf-8").splitlines()
+    header, mine = lines[0], next(line for line in lines[1:] if person["mobile"] in line)
+    other = next(line for line in lines[1:] if person["mobile"] not in line)
+    fields = next(csv.reader([mine]))
+    columns = next(csv.reader([header]))
+    fields[columns.index("birthday")] = "not-a-date"  # a broken copy of the person's row
+    broken = ",".join(f'"{f}"' for f in fields)
+    resent = source.with_name(source.stem + "_v9.csv")
+    resent.write_text("\n".join([header, mine, broken, other]) + "\n", encoding="utf-8")
+    report = run_ingestion(settings, systems=["membership"])
+    record = next(f for f in report.files if f["source_file"].endswith(resent.name))
+    assert record["rows_loaded"] == 1 and record["rows_quarantined"] == 0
+    con = connect(settings.warehouse)
+    try:
+        assert not con.execute(
+            "select count(*) from raw_membership.members where member_id = ?", [person["member_id"]]
+        ).fetchall()[0][0]
+        assert not con.execute(
+            "select count(*) from raw_membership.quarantined_rows where contains(raw_record, ?)", [person["mobile"]]
+        ).fetchall()[0][0]
+        suppressed = con.execute(
+            "select rows_suppressed from raw_membership.suppressed_rows where source_file = ?", [record["source_file"]]
+        ).fetchall()[0][0]
+    finally:
+        con.close()
+    # every line is accounted for: loaded + quarantined + suppressed
+    assert record["rows_in_file"] == record["rows_loaded"] + record["rows_quarantined"] + suppressed == 3
+    assert files_holding(story["root"], [person["mobile"], person["email"]], skip=("inbox",)) == {}
+
+
+def test_retention_purge_leaves_no_record_older_than_its_policy(story):
+    settings = story["settings"]
+    as_of = date(2026, 11, 1)  # the small mall's wifi dwell (90 days) has expired by then
+    con = connect(settings.warehouse)
+    try:
+        expired = {k: v["expired"] for k, v in expired_counts(con, load_policy(), as_of).items() if v["expired"]}
+        wifi_before = con.execute("select count(*) from marts.mart_zone_dwell_daily").fetchall()[0][0]
+    finally:
+        con.close()
+    assert expired.get("raw_sensors.wifi_dwell") and wifi_before
+    result = purge(settings, as_of=as_of)
+    assert result.rebuilt and result.affected == sum(expired.values())
+    con = connect(settings.warehouse)
+    try:
+        left = {k: v["expired"] for k, v in expired_counts(con, load_policy(), as_of).items() if v["expired"]}
+        assert left == {}
+        cutoff = as_of - timedelta(days=90)
+        assert not con.execute(
+            "select count(*) from marts.mart_zone_dwell_daily where business_date < ?", [cutoff]
+        ).fetchall()[0][0]
+        aggregated = con.execute(
+            "select sum(rows) from privacy.retention_aggregates where table_name = 'raw_sensors.wifi_dwell'"
+        ).fetchall()[0][0]
+        assert aggregated == expired["raw_sensors.wifi_dwell"]
+    finally:
+        con.close()
+    entry = [e for e in audit.read_entries(settings) if e["action"] == "retention_purge"][-1]
+    wifi = entry["details"]["tables"]["raw_sensors.wifi_dwell"]
+    assert wifi["rows_before"] == expired["raw_sensors.wifi_dwell"] and wifi["rows_after"] == 0
+
+
+def test_compliance_report_and_tampering_with_one_audit_row(story):
+    settings = story["settings"]
+    runner = CliRunner()
+    _write_request(
+        settings,
+        {
+            "request_id": "LATE-1",
+            "type": "access",
+            "identifiers": {"member_id": "M9999999"},
+            "received": "2026-01-05",
+            "jurisdiction": "PIPL",
+        },
+    )
+    result = runner.invoke(main, ["compliance-report"])
+    assert result.exit_code == 0, result.output
+    md = Path(result.output.split()[-1]).read_text(encoding="utf-8")
+    assert "| ER-1 | erasure | CCPA |" in md and "LATE-1" in md and "OVERDUE" in md
+    assert "retention_purge" in md and "raw_sensors.wifi_dwell" in md
+    assert story["person"]["mobile"] not in md
+    html_file = Path(result.output.split()[-3])
+    assert html_file.suffix == ".html" and "<table>" in html_file.read_text(encoding="utf-8")
+
+    ok = runner.invoke(main, ["privacy", "audit-verify"])
+    assert ok.exit_code == 0 and "intact" in ok.output, ok.output
+    log = audit.log_path(settings)
+    original = log.read_text(encoding="utf-8")
+    lines = original.splitlines()
+    target = next(i for i, line in enumerate(lines) if '"action": "erasure"' in line)
+    entry = json.loads(lines[target])
+    entry["details"]["rows_removed"] += 1
+    lines[target] = json.dumps(entry, sort_keys=True, ensure_ascii=False)
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    try:
+        bad = runner.invoke(main, ["privacy", "audit-verify"])
+        assert bad.exit_code == 1
+        assert f"entry {entry['seq']} " in bad.output and "altered" in bad.output
+    finally:
+        log.write_text(original, encoding="utf-8")
