@@ -120,6 +120,8 @@ def _file_record(outcome: FileOutcome, sha: str, loaded_at: datetime) -> dict:
         "status": outcome.status,
         "reason": outcome.reason,
         "loaded_at": loaded_at,
+        # not a column of ingested_files: counted in raw_<system>.suppressed_rows (privacy/suppression.py)
+        "rows_suppressed": getattr(outcome, "rows_suppressed", 0),
     }
 
 

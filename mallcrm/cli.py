@@ -34,6 +34,9 @@ def _echo_ingest(report) -> None:
     for f in report.files:
         if f["rows_quarantined"] and f["status"] == "loaded":
             click.echo(f"  quarantined {f['rows_quarantined']} row(s) of {f['source_file']}")
+    for f in report.files:
+        if f.get("rows_suppressed"):
+            click.echo(f"  suppressed  {f['rows_suppressed']} row(s) of erased people in {f['source_file']}")
     for f in report.duplicates:
         click.echo(f"  duplicate   {f['source_file']}: {f['reason']}")
     for line in report.unmatched:
@@ -136,6 +139,7 @@ def demo(ctx, members, stores, days) -> None:
         click.echo(f"BI copy of the marts (DuckDB 1.4 storage, for BI tools): {copy.path}")
         roles = publish_role_files(settings)
         click.echo(f"role files ({', '.join(roles)}): {settings.warehouse_dir / 'roles'}")
+        click.echo("audit log of publishes, purges and requests: `mallcrm privacy audit-verify`")
     click.echo(f"done in {time.perf_counter() - started:.0f}s")
     click.echo("open the Dagster UI with `make dev` (http://127.0.0.1:3000)")
     if not ok:
