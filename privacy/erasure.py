@@ -15,8 +15,9 @@
    token is the person's token; quarantined_rows.raw_record -> delete lines containing
    a needle. Counts before/after per table go to the audit log.
 3. Add the person's tokens to the suppression list (privacy/suppression.py).
-4. Leftovers outside the tables: completed dlt load packages and run traces in
-   MALLCRM_DLT_DIR are deleted; files in the model registry are checked for the person.
+4. Leftovers outside the tables: dlt load packages (completed and pending) and run
+   traces in MALLCRM_DLT_DIR are deleted; an earlier access export of the person is
+   deleted; files in the model registry are checked for the person.
 5. Compact: DELETE leaves the old bytes in DuckDB's file, so the database is copied
    (COPY FROM DATABASE) into a new file that replaces the old one atomically.
 6. Republish the BI copy and the role files that exist, from the erased marts.
@@ -232,19 +233,25 @@ def compact(warehouse: Path) -> tuple[int, int]:
 
 
 def clean_dlt_dir(dlt_dir: Path) -> int:
-    """Delete completed load packages and run traces (they may hold loaded rows); dlt
-    keeps its state and schemas, which hold no rows."""
+    """Delete load packages and run traces (they may hold loaded rows); dlt keeps its
+    state and schemas, which hold no rows. Completed packages are leftovers; a pending
+    (extracted or normalized, not yet loaded) package would otherwise be loaded on the
+    next run without passing the suppression list. It is safe to drop: the files'
+    `ingested_files` records are in the same package, so those files count as new and are
+    parsed again (and filtered) on the next ingest."""
     removed = 0
     if not dlt_dir.exists():
         return 0
     for pipeline in dlt_dir.iterdir():
         if not pipeline.is_dir():
             continue
-        loaded = pipeline / "load" / "loaded"
-        if loaded.exists():
-            for package in loaded.iterdir():
-                removed += sum(1 for p in package.rglob("*") if p.is_file())
-                shutil.rmtree(package)
+        for stage in ("load/loaded", "load/new", "load/normalized", "normalize/extracted"):
+            folder = pipeline / stage
+            if folder.exists():
+                for package in folder.iterdir():
+                    if package.is_dir():
+                        removed += sum(1 for p in package.rglob("*") if p.is_file())
+                        shutil.rmtree(package)
         for trace in pipeline.glob("trace.pickle*"):
             trace.unlink()
             removed += 1

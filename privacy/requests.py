@@ -248,6 +248,8 @@ def process_request(settings: Settings, request: DataSubjectRequest) -> dict:
             "rows_removed": result.rows_removed,
             "tables": len(result.tables),
             "suppression_tokens_added": result.suppressed_tokens,
+            # the registry holds models, not member rows; any file listed here needs a look
+            "model_files_holding_person": result.model_files_holding_person,
         }
     elif request.type == "access":
         path = access_export(settings, request)
