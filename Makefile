@@ -11,12 +11,13 @@ export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export RUNTIME__DLTHUB_TELEMETRY := false
 
-.PHONY: help venv demo test test-fast dev lint clean generate ingest build docs
+.PHONY: help venv demo test test-fast dev lint clean generate ingest build docs dashboard browser-deps reports-data
 
 help:
 	@echo "make demo   - generate a demo mall, load it, build the warehouse, print what was built"
 	@echo "make test   - run the test suite (unit, dbt, integration)"
 	@echo "make dev    - start the Dagster UI on http://127.0.0.1:3000"
+	@echo "make dashboard - serve the management dashboards on http://127.0.0.1:8050"
 	@echo "make lint   - ruff"
 	@echo "make clean  - remove generated data, warehouse and .venv"
 
@@ -43,6 +44,19 @@ test-fast: venv
 
 dev: venv
 	$(BIN)/mallcrm dev
+
+dashboard: venv
+	$(BIN)/mallcrm dashboard
+
+# Debian's Chromium for the browser tests (Playwright drives it; nothing downloads a browser)
+# and a CJK font so screenshots show the Chinese labels.
+browser-deps:
+	@test -x /usr/bin/chromium || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends chromium fonts-wqy-zenhei; }
+
+# The Evidence project reads the BI copy from its source folder (see reports/README.md).
+reports-data:
+	ln -sf $(CURDIR)/warehouse/bi/mallcrm_bi.duckdb reports/sources/mallcrm/mallcrm_bi.duckdb
 
 lint: venv
 	$(BIN)/ruff check .

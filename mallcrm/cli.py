@@ -20,6 +20,7 @@ from pathlib import Path
 
 import click
 
+from dashboard.cli import dashboard
 from mallcrm.ml_cli import ml
 from mallcrm.settings import PROJECT_ROOT, load_settings
 from privacy import cli as privacy_cli
@@ -251,6 +252,7 @@ def status() -> None:
 main.add_command(ml)
 main.add_command(privacy_cli.privacy)
 main.add_command(privacy_cli.compliance_report)
+main.add_command(dashboard)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,126 @@
+"""The Dash app behind `mallcrm dashboard`.
+
+Dash (Plotly's Flask-based framework) was chosen because it is well kept on PyPI, serves
+from the Python process on 127.0.0.1 with nothing fetched at run time (its JavaScript ships
+in the wheel), draws every chart the managers asked for with plotly (line, bar, heat map,
+Sankey) and has downloads built in. Streamlit re-runs whole scripts per interaction and
+needs a websocket session per viewer; Panel would do, with a heavier stack.
+"""
+
+from __future__ import annotations
+
+import traceback
+from datetime import date
+from pathlib import Path
+
+import dash
+from dash import MATCH, Input, Output, State, dcc, html
+
+from dashboard.pages import PAGES
+from dashboard.queries import Filters, Warehouse
+
+STYLE = """
+body { font-family: -apple-system, 'Segoe UI', 'Noto Sans CJK SC', sans-serif; margin: 0; color: #1f2933; }
+.top { background: #12355b; color: white; padding: 10px 20px; }
+.top a { color: #cfe3ff; margin-right: 16px; text-decoration: none; font-size: 14px; }
+.top a.active { color: white; font-weight: 600; border-bottom: 2px solid white; }
+.filters { display: flex; gap: 16px; padding: 10px 20px; background: #f3f6f9; align-items: center; flex-wrap: wrap; }
+.filters .filter { min-width: 220px; }
+.content { padding: 10px 20px; }
+.kpis { display: flex; gap: 12px; flex-wrap: wrap; margin: 10px 0; }
+.kpi { background: #f3f6f9; border-radius: 6px; padding: 10px 14px; min-width: 170px; }
+.kpi-label { font-size: 12px; color: #52606d; } .kpi-value { font-size: 22px; font-weight: 600; }
+.table-head { display: flex; justify-content: space-between; margin-top: 12px; }
+.dashboard-error { background: #fde8e8; color: #9b1c1c; padding: 12px; white-space: pre-wrap; }
+"""
+
+
+def _bounds(wh: Warehouse) -> tuple[date | None, date | None]:
+    try:
+        rows = wh.options("select min(business_date) from marts.fct_transactions union all "
+                          "select max(business_date) from marts.fct_transactions")
+    except Exception:  # a role file without the fact table: no bounds, the picker stays open
+        return None, None
+    return (rows[0], rows[1]) if len(rows) == 2 else (None, None)
+
+
+def _store_options(wh: Warehouse) -> list[dict]:
+    rows = wh.rows("select store_id, store_name from marts.dim_store order by store_id")
+    return [{"label": f"{store_id} {name}", "value": store_id} for store_id, name in rows]
+
+
+def create_app(db_path: Path) -> dash.Dash:
+    wh = Warehouse(db_path)
+    start, end = _bounds(wh)
+    segments = wh.options("select distinct rfm_segment from marts.mart_rfm_monthly order by 1")
+    app = dash.Dash(__name__, title="Mall CRM dashboards", suppress_callback_exceptions=True,
+                    serve_locally=True, update_title=None)
+    app.index_string = app.index_string.replace("{%css%}", "{%css%}<style>" + STYLE + "</style>")
+    downloads = sorted({q for page in PAGES for q in page.queries})
+    app.layout = html.Div(
+        [
+            dcc.Location(id="url"),
+            html.Div(
+                [html.Strong("Mall CRM 购物中心会员洞察", style={"marginRight": "24px"}), html.Span(id="nav")],
+                className="top",
+            ),
+            html.Div(
+                [
+                    dcc.DatePickerRange(id="filter-dates", start_date=start, end_date=end, min_date_allowed=start,
+                                        max_date_allowed=end, display_format="YYYY-MM-DD", className="filter"),
+                    dcc.Dropdown(id="filter-store", options=_store_options(wh), placeholder="All stores 全部门店",
+                                 className="filter"),
+                    dcc.Dropdown(id="filter-segment", options=segments, placeholder="All segments 全部客群",
+                                 className="filter"),
+                    html.Span(f"data: {db_path.name} (read-only)", style={"fontSize": "12px", "color": "#52606d"}),
+                ],
+                className="filters",
+            ),
+            dcc.Loading(html.Div(id="page-content", className="content"), delay_show=300),
+            *[dcc.Download(id={"type": "download", "query": q}) for q in downloads],
+        ]
+    )
+
+    def current_filters(start_date, end_date, store, segment) -> Filters:
+        return Filters(
+            start=date.fromisoformat(start_date[:10]) if start_date else None,
+            end=date.fromisoformat(end_date[:10]) if end_date else None,
+            store=store or None,
+            segment=segment or None,
+        )
+
+    @app.callback(
+        Output("page-content", "children"),
+        Output("nav", "children"),
+        Input("url", "pathname"),
+        Input("filter-dates", "start_date"),
+        Input("filter-dates", "end_date"),
+        Input("filter-store", "value"),
+        Input("filter-segment", "value"),
+    )
+    def render(pathname, start_date, end_date, store, segment):
+        page = next((p for p in PAGES if p.path == pathname), PAGES[0])
+        nav = [dcc.Link(f"{p.title} {p.title_zh}", href=p.path, className="active" if p is page else "")
+               for p in PAGES]
+        try:
+            body = page.render(wh, current_filters(start_date, end_date, store, segment))
+        except Exception as error:  # shown on the page, never a blank screen
+            traceback.print_exc()
+            body = [html.Div(f"This dashboard failed: {error}", className="dashboard-error")]
+        return [html.H2(f"{page.title} · {page.title_zh}"), *body], nav
+
+    @app.callback(
+        Output({"type": "download", "query": MATCH}, "data"),
+        Input({"type": "download-button", "query": MATCH}, "n_clicks"),
+        State("filter-dates", "start_date"),
+        State("filter-dates", "end_date"),
+        State("filter-store", "value"),
+        State("filter-segment", "value"),
+        prevent_initial_call=True,
+    )
+    def download(n_clicks, start_date, end_date, store, segment):
+        query = dash.ctx.triggered_id["query"]
+        frame = wh.run(query, current_filters(start_date, end_date, store, segment))
+        return dcc.send_data_frame(frame.to_csv, f"{query}.csv", index=False)
+
+    return app

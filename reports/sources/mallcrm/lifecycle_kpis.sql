@@ -1,0 +1,15 @@
+-- Member lifecycle KPIs by month (会员生命周期): conversion, reactivation, retention.
+-- dashboard-filters: date=snapshot_month
+select
+    snapshot_month,
+    new_customer_conversion_rate,
+    dormant_reactivation_rate,
+    high_value_retention_rate,
+    new_customers_converted,
+    new_customer_base,
+    dormant_reactivated,
+    dormant_base,
+    high_value_retained,
+    high_value_base
+from marts.mart_lifecycle_kpis_monthly
+order by snapshot_month

@@ -1,0 +1,12 @@
+-- Points earned, redeemed, expired and the outstanding liability in CNY (积分负债).
+-- dashboard-filters: date=snapshot_month
+select
+    snapshot_month,
+    points_earned,
+    points_redeemed,
+    points_expired,
+    outstanding_points,
+    outstanding_liability_amount,
+    members_with_points
+from marts.mart_points_monthly
+order by snapshot_month

@@ -1,0 +1,11 @@
+-- Dwell per zone and day (驻留时长): Wi-Fi devices, visits, average minutes per visit.
+-- dashboard-filters: date=business_date
+select
+    business_date,
+    zone_name,
+    device_count,
+    visit_count,
+    dwell_minutes,
+    avg_dwell_minutes_per_visit
+from marts.mart_zone_dwell_daily
+order by business_date, zone_name
