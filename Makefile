@@ -11,13 +11,14 @@ export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export RUNTIME__DLTHUB_TELEMETRY := false
 
-.PHONY: help venv demo test test-fast dev lint clean generate ingest build docs dashboard browser-deps reports-data
+.PHONY: help venv demo test test-fast dev lint clean generate ingest build docs dashboard browser-deps reports-data bench
 
 help:
 	@echo "make demo   - generate a demo mall, load it, build the warehouse, print what was built"
 	@echo "make test   - run the test suite (unit, dbt, integration)"
 	@echo "make dev    - start the Dagster UI on http://127.0.0.1:3000"
 	@echo "make dashboard - serve the management dashboards on http://127.0.0.1:8050"
+	@echo "make bench  - time every stage at scale S (default 1) beside DuckDB: docs/performance.md"
 	@echo "make lint   - ruff"
 	@echo "make clean  - remove generated data, warehouse and .venv"
 
@@ -57,6 +58,8 @@ browser-deps:
 # The Evidence project reads the BI copy from its source folder (see reports/README.md).
 reports-data:
 	ln -sf $(CURDIR)/warehouse/bi/mallcrm_bi.duckdb reports/sources/mallcrm/mallcrm_bi.duckdb
+bench: venv
+	$(BIN)/mallcrm bench --scale $(or $(S),1)
 
 lint: venv
 	$(BIN)/ruff check .

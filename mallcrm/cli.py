@@ -20,6 +20,7 @@ from pathlib import Path
 
 import click
 
+from bench.cli import bench
 from dashboard.cli import dashboard
 from mallcrm.ml_cli import ml
 from mallcrm.settings import PROJECT_ROOT, load_settings
@@ -253,6 +254,7 @@ main.add_command(ml)
 main.add_command(privacy_cli.privacy)
 main.add_command(privacy_cli.compliance_report)
 main.add_command(dashboard)
+main.add_command(bench)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
     env = dict(QUIET_ENV)
     env["MALLCRM_WAREHOUSE"] = str(settings.warehouse)
     env["MALLCRM_TIMEZONE"] = settings.timezone
+    env["MALLCRM_DUCKDB_MEMORY_LIMIT"] = settings.duckdb_memory_limit
+    env["MALLCRM_DUCKDB_THREADS"] = str(settings.duckdb_threads)
     return env
 
 

@@ -28,6 +28,10 @@ class Settings:
     inbox: Path
     dlt_dir: Path
     timezone: str
+    # DuckDB's memory limit and worker threads, applied to dbt's connections (profile) and
+    # to every connection opened through mallcrm.warehouse.connect().
+    duckdb_memory_limit: str = "3GB"
+    duckdb_threads: int = 2
 
     @property
     def warehouse_dir(self) -> Path:
@@ -44,4 +48,6 @@ def load_settings() -> Settings:
         # a new warehouse path never inherits another warehouse's load state.
         dlt_dir=_path("MALLCRM_DLT_DIR", str(warehouse.parent / ".dlt")),
         timezone=os.environ.get("MALLCRM_TIMEZONE", "Asia/Shanghai"),
+        duckdb_memory_limit=os.environ.get("MALLCRM_DUCKDB_MEMORY_LIMIT", "3GB"),
+        duckdb_threads=int(os.environ.get("MALLCRM_DUCKDB_THREADS", str(os.cpu_count() or 2))),
     )

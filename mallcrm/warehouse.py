@@ -13,5 +13,13 @@ import duckdb
 
 
 def connect(path: Path) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse with DuckDB's memory limit and threads from the settings."""
+    from mallcrm.settings import load_settings
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    return duckdb.connect(str(path))
+    con = duckdb.connect(str(path))
+    # SET, not a connect-time config: the instance is shared with dbt's connections in-process.
+    settings = load_settings()
+    con.execute(f"set memory_limit = '{settings.duckdb_memory_limit}'")
+    con.execute(f"set threads = {int(settings.duckdb_threads)}")
+    return con

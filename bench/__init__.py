@@ -1,0 +1,1 @@
+"""Benchmark harness: the pipeline at a scale factor, side by side with DuckDB itself."""

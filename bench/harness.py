@@ -1,0 +1,247 @@
+"""Run the stages in child processes, alternate the pairs, take medians, write the JSON.
+
+Each stage runs in its own Python process so its peak memory is its own: the harness
+samples the resident set of the child's whole process tree (dbt and DuckDB threads,
+dbt subprocesses under Dagster) from /proc every 0.1 s, and also keeps the kernel's
+ru_maxrss of the largest single process from wait4().
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from mallcrm.settings import PROJECT_ROOT, load_settings
+
+RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
+# A pair whose first run takes longer than this is measured once more, not five times.
+LONG_RUN_SECONDS = 60.0
+
+# ratio name -> (numerator stage, denominator stage)
+RATIOS = {
+    "ingest_vs_duckdb": ("ingest_dlt", "ingest_duckdb"),
+    "dbt_vs_direct_sql": ("dbt_full", "direct_sql"),
+    "dagster_vs_dbt": ("dagster", "dbt_cli"),
+    "incremental_vs_full": ("dbt_daily", "dbt_full"),
+}
+ALL_GROUPS = ("generate", "ingest", "dbt", "dagster", "ml", "publish")
+
+
+def _tree_rss(pid: int) -> int:
+    """Resident bytes of a process and all its descendants (Linux /proc)."""
+    total, stack = 0, [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            with open(f"/proc/{p}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    stack.extend(int(c) for c in f.read().split())
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return total
+
+
+@dataclass
+class Measurement:
+    stage: str
+    seconds: float
+    rows: int | None
+    peak_rss_bytes: int
+    max_single_rss_bytes: int
+    detail: dict = field(default_factory=dict)
+
+
+def run_stage(stage: str, workdir: Path, env: dict[str, str], **kwargs) -> Measurement:
+    """Run one stage in a child process; raise with its output if it fails."""
+    cmd = [sys.executable, "-m", "bench.stages", stage, str(workdir), json.dumps(kwargs)]
+    proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    peak = [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], _tree_rss(proc.pid))
+            done.wait(0.1)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    output = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    done.set()
+    sampler.join()
+    if proc.returncode != 0:
+        raise RuntimeError(f"bench stage {stage} failed (exit {proc.returncode}):\n{output[-4000:]}")
+    result = json.loads(output.strip().splitlines()[-1])
+    seconds = float(result.pop("seconds"))
+    rows = result.pop("rows", None)
+    return Measurement(stage, seconds, rows, peak[0], usage.ru_maxrss * 1024, result)
+
+
+@dataclass
+class StageSummary:
+    stage: str
+    runs: list[Measurement]
+
+    @property
+    def seconds(self) -> float:
+        return statistics.median(m.seconds for m in self.runs)
+
+    def to_dict(self) -> dict:
+        rows = self.runs[-1].rows
+        seconds = self.seconds
+        return {
+            "stage": self.stage,
+            "runs": len(self.runs),
+            "seconds": round(seconds, 3),
+            "seconds_each": [round(m.seconds, 3) for m in self.runs],
+            "rows": rows,
+            "rows_per_second": round(rows / seconds, 1) if rows and seconds > 0 else None,
+            "peak_rss_bytes": max(m.peak_rss_bytes for m in self.runs),
+            "max_single_process_rss_bytes": max(m.max_single_rss_bytes for m in self.runs),
+            "detail": self.runs[-1].detail,
+        }
+
+
+def alternate(stages: list[str], workdir: Path, env: dict[str, str], reps: int, log=print) -> dict[str, StageSummary]:
+    """Run `stages` in turn, `reps` rounds (one round if a first run is long)."""
+    runs: dict[str, list[Measurement]] = {s: [] for s in stages}
+    rounds = reps
+    i = 0
+    while i < rounds:
+        for stage in stages:
+            m = run_stage(stage, workdir, env)
+            runs[stage].append(m)
+            log(f"  {stage:<14} run {i + 1}/{rounds}: {m.seconds:8.2f} s  peak {m.peak_rss_bytes / 2**20:7.0f} MiB")
+            if i == 0 and m.seconds > LONG_RUN_SECONDS:
+                rounds = min(rounds, 1)
+        i += 1
+    return {s: StageSummary(s, r) for s, r in runs.items()}
+
+
+def machine() -> dict:
+    mem = 0
+    try:
+        with open("/proc/meminfo") as f:
+            mem = int(f.readline().split()[1]) * 1024
+    except OSError:
+        pass
+    return {
+        "nproc": os.cpu_count(),
+        "memory_bytes": mem,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "loadavg_at_start": os.getloadavg(),
+    }
+
+
+def run_bench(
+    scale: float,
+    reps: int = 5,
+    groups: tuple[str, ...] = ALL_GROUPS,
+    workdir: Path | None = None,
+    results_dir: Path = RESULTS_DIR,
+    log=print,
+) -> dict:
+    """Run the benchmark; returns the report (also written to results_dir)."""
+    settings = load_settings()
+    workdir = Path(workdir or settings.warehouse_dir / "bench" / f"S{scale:g}")
+    workdir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    for key in ("SODA_CORE_TELEMETRY_ENABLED", "DBT_SEND_ANONYMOUS_USAGE_STATS", "RUNTIME__DLTHUB_TELEMETRY"):
+        env.setdefault(key, "false")
+    env.setdefault("DO_NOT_TRACK", "1")
+    env["MALLCRM_DUCKDB_MEMORY_LIMIT"] = settings.duckdb_memory_limit
+    env["MALLCRM_DUCKDB_THREADS"] = str(settings.duckdb_threads)
+    env.setdefault("DAGSTER_HOME", str(workdir / "dagster_home"))
+    Path(env["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    started_at = datetime.now(UTC)
+    started = time.perf_counter()
+    summaries: dict[str, StageSummary] = {}
+
+    def once(stage: str, **kwargs) -> None:
+        m = run_stage(stage, workdir, env, **kwargs)
+        log(f"  {stage:<14} {m.seconds:8.2f} s  peak {m.peak_rss_bytes / 2**20:7.0f} MiB")
+        summaries[stage] = StageSummary(stage, [m])
+
+    log(f"bench S={scale:g}: work directory {workdir}")
+    if "generate" in groups or not (workdir / "inbox").exists():
+        once("generate", scale=scale)
+    if "ingest" in groups:
+        summaries.update(alternate(["ingest_dlt", "ingest_duckdb"], workdir, env, reps, log))
+    once("prepare_base")
+    if "dbt" in groups or "ml" in groups or "publish" in groups:
+        # full build, direct SQL and the daily run alternate; ingest_day re-creates run/.
+        full_runs = alternate(
+            ["dbt_full", "direct_sql", "ingest_day", "dbt_daily"], workdir, env, reps if "dbt" in groups else 1, log
+        )
+        summaries.update(full_runs)
+    if "dagster" in groups:
+        summaries.update(alternate(["dbt_cli", "dagster"], workdir, env, reps, log))
+    if "ml" in groups:
+        once("ml")
+    if "publish" in groups:
+        if "ml" not in groups:
+            once("ml")
+        once("publish")
+
+    ratios = {}
+    for name, (num, den) in RATIOS.items():
+        if num in summaries and den in summaries and summaries[den].seconds > 0:
+            pairs = [a.seconds / b.seconds for a, b in zip(summaries[num].runs, summaries[den].runs, strict=False)]
+            ratios[name] = round(statistics.median(pairs), 4)
+    report = {
+        "scale": scale,
+        "started_at": started_at.isoformat(timespec="seconds"),
+        "wall_seconds": round(time.perf_counter() - started, 1),
+        "reps": reps,
+        "machine": machine(),
+        "duckdb": {"memory_limit": settings.duckdb_memory_limit, "threads": settings.duckdb_threads},
+        "simulation": summaries["generate"].runs[0].detail.get("config") if "generate" in summaries else None,
+        "stages": {name: s.to_dict() for name, s in summaries.items()},
+        "ratios": ratios,
+        "targets": {
+            "ingest_vs_duckdb": 1.5,
+            "dbt_vs_direct_sql": 1.15,
+            "dagster_vs_dbt": 1.2,
+            "incremental_vs_full": 0.10,
+            "peak_rss_bytes_at_S10": 4 * 2**30,
+        },
+    }
+    results_dir.mkdir(parents=True, exist_ok=True)
+    path = results_dir / f"{started_at.strftime('%Y%m%dT%H%M%SZ')}-S{scale:g}.json"
+    path.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    report["path"] = str(path)
+    return report
+
+
+def format_table(report: dict) -> str:
+    """The report as a plain-text table: one line per stage, then the ratios."""
+    lines = [f"{'stage':<14} {'runs':>4} {'seconds':>9} {'rows':>11} {'rows/s':>11} {'peak MiB':>9}"]
+    for s in report["stages"].values():
+        rows = f"{s['rows']:,}" if s["rows"] is not None else "-"
+        rps = f"{s['rows_per_second']:,.0f}" if s["rows_per_second"] else "-"
+        lines.append(
+            f"{s['stage']:<14} {s['runs']:>4} {s['seconds']:>9.2f} {rows:>11} {rps:>11} "
+            f"{s['peak_rss_bytes'] / 2**20:>9.0f}"
+        )
+    lines.append("")
+    for name, value in report["ratios"].items():
+        target = report["targets"][name]
+        verdict = "meets" if value <= target else "misses"
+        lines.append(f"{name:<22} {value:>7.3f}  (target <= {target:g}: {verdict})")
+    return "\n".join(lines)
