@@ -24,7 +24,9 @@ help:
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Re-installed when the pins change or a top-level package appears (the editable install
+# maps the packages it found at install time).
+$(STAMP): pyproject.toml $(wildcard */__init__.py)
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (Python 3.11 is required)"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@if command -v uv >/dev/null 2>&1; then UV=uv; \

@@ -183,6 +183,20 @@ def _as_instant(column: Column, timezone: str) -> str:
     return f'"{column.name}"'
 
 
+# The business day in an export's name (<entity>_<YYYYMMDD>.<ext>), as a timestamp.
+_EXPORT_DAY_SQL = r"try_strptime(regexp_extract(_source_file, '_([0-9]{8})\.[a-z]+$', 1), '%Y%m%d')"
+
+
+def _not_after_export_day(column: Column) -> str:
+    """A day's export cannot hold events from after that day: a timestamp later than the end
+    of the day after the file's business day (one day of grace for exports written after
+    midnight) is a clock or system error, quarantined instead of skewing recency and RFM."""
+    return (
+        f'"{column.name}" is null or {_EXPORT_DAY_SQL} is null '
+        f'or "{column.name}" < {_EXPORT_DAY_SQL} + interval 2 day'
+    )
+
+
 def _rule_filter(con, export: ExportFormat, relation: str) -> tuple[pa.Table, list[tuple]]:
     """Split typed rows (with `_source_file`, `_source_line`) by the contract's row rules.
 
@@ -190,6 +204,8 @@ def _rule_filter(con, export: ExportFormat, relation: str) -> tuple[pa.Table, li
     """
     checks = [(f"required:{c.name}", f'"{c.name}" is not null') for c in export.columns if c.required]
     checks += [(f"rule:{name}", pred) for name, pred in export.rules]
+    checks += [(f"rule:{c.name}_not_after_export_day", _not_after_export_day(c)) for c in export.columns
+               if c.type == "TIMESTAMP"]
     cases = " ".join(f"when not coalesce(({pred}), false) then {_sql_str(name)}" for name, pred in checks)
     failed = f"case {cases} end" if checks else "cast(null as varchar)"
     con.execute(f"create or replace temp table _checked as select *, {failed} as _failed_rule from {relation}")

@@ -94,7 +94,13 @@ def scan_inbox(
     found: list[InboxFile] = []
     if not folder.exists():
         return found
+    root = base.resolve()
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        if not path.resolve().is_relative_to(root):
+            # a link out of the inbox (e.g. to /etc/passwd) is never read
+            if log is not None:
+                log.unmatched.append(f"{path.relative_to(base).as_posix()}: resolves outside the inbox; not read")
+            continue
         matched = match_file(base, path, contract)
         if isinstance(matched, str):
             if log is not None:

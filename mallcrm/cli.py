@@ -15,6 +15,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -23,6 +25,7 @@ import click
 from bench.cli import bench
 from dashboard.cli import dashboard
 from mallcrm.ml_cli import ml
+from mallcrm.runlock import WarehouseBusy, warehouse_lock
 from mallcrm.settings import PROJECT_ROOT, load_settings
 from privacy import cli as privacy_cli
 
@@ -83,13 +86,39 @@ def generate(members, stores, days, start_date, seed, pos_encoding, dirty, inbox
         click.echo(f"injected {len(report.injected)} defects (see docs/sources.md, 'Dirty data')")
 
 
+class BusyError(click.ClickException):
+    exit_code = 75  # EX_TEMPFAIL: try again later
+
+
+@contextmanager
+def _writing(command: str) -> Iterator[None]:
+    """Hold the warehouse's run lock for a writing command, or refuse with a clear message."""
+    try:
+        with warehouse_lock(load_settings().warehouse, f"mallcrm {command}"):
+            yield
+    except WarehouseBusy as error:
+        raise BusyError(str(error)) from None
+
+
+def _check_systems(ctx, param, systems: tuple[str, ...]) -> tuple[str, ...]:
+    from ingestion.contracts import load_contract
+
+    known = sorted(load_contract().systems)
+    unknown = [s for s in systems if s not in known]
+    if unknown:
+        raise click.BadParameter(f"unknown source system {unknown[0]!r}; the contract has: {', '.join(known)}")
+    return systems
+
+
 @main.command()
-@click.option("--system", "systems", multiple=True, help="Only these source systems (default: all).")
+@click.option("--system", "systems", multiple=True, callback=_check_systems,
+              help="Only these source systems (default: all).")
 def ingest(systems) -> None:
     """Load new inbox files with dlt; exits 3 when a file was refused."""
     from ingestion.pipeline import run_ingestion
 
-    report = run_ingestion(systems=list(systems) or None)
+    with _writing("ingest"):
+        report = run_ingestion(systems=list(systems) or None)
     _echo_ingest(report)
     if report.refused:
         sys.exit(3)
@@ -102,7 +131,9 @@ def build(select) -> None:
     from mallcrm.dbt_runner import run_dbt
 
     command = ["build"] + (["--select", select] if select else [])
-    if not run_dbt(command):
+    with _writing("build"):
+        ok = run_dbt(command)
+    if not ok:
         raise click.ClickException("dbt build had failures (see the log above)")
 
 
@@ -117,35 +148,36 @@ def demo(ctx, members, stores, days) -> None:
     from mallcrm.dbt_runner import LAST_STATUS_COUNTS, run_dbt
     from mallcrm.summary import warehouse_summary
 
-    settings = load_settings()
-    started = time.perf_counter()
-    has_exports = settings.inbox.exists() and any(p.is_file() for p in settings.inbox.rglob("*"))
-    if not has_exports:
-        ctx.invoke(generate, members=members, stores=stores, days=days)
-    else:
-        click.echo(f"inbox {settings.inbox} already holds exports: not generating again")
-    click.echo("loading new exports with dlt ...")
-    report = run_ingestion(settings)
-    _echo_ingest(report)
-    click.echo("building the dbt project (models, snapshots, data and unit tests) ...")
-    ok = run_dbt(["build"], settings, quiet=True)
-    click.echo("dbt build: " + ", ".join(f"{n} {status}" for status, n in sorted(LAST_STATUS_COUNTS.items())))
-    if ok:
-        ok = _demo_ml(settings)
-    click.echo(warehouse_summary(settings))
-    if ok:
-        from mallcrm.bi_copy import publish_bi_copy
-        from privacy.publish import publish_role_files
+    with _writing("demo"):
+        settings = load_settings()
+        started = time.perf_counter()
+        has_exports = settings.inbox.exists() and any(p.is_file() for p in settings.inbox.rglob("*"))
+        if not has_exports:
+            ctx.invoke(generate, members=members, stores=stores, days=days)
+        else:
+            click.echo(f"inbox {settings.inbox} already holds exports: not generating again")
+        click.echo("loading new exports with dlt ...")
+        report = run_ingestion(settings)
+        _echo_ingest(report)
+        click.echo("building the dbt project (models, snapshots, data and unit tests) ...")
+        ok = run_dbt(["build"], settings, quiet=True)
+        click.echo("dbt build: " + ", ".join(f"{n} {status}" for status, n in sorted(LAST_STATUS_COUNTS.items())))
+        if ok:
+            ok = _demo_ml(settings)
+        click.echo(warehouse_summary(settings))
+        if ok:
+            from mallcrm.bi_copy import publish_bi_copy
+            from privacy.publish import publish_role_files
 
-        copy = publish_bi_copy(settings)
-        click.echo(f"BI copy of the marts (DuckDB 1.4 storage, for BI tools): {copy.path}")
-        roles = publish_role_files(settings)
-        click.echo(f"role files ({', '.join(roles)}): {settings.warehouse_dir / 'roles'}")
-        click.echo("audit log of publishes, purges and requests: `mallcrm privacy audit-verify`")
-    click.echo(f"done in {time.perf_counter() - started:.0f}s")
-    click.echo("open the Dagster UI with `make dev` (http://127.0.0.1:3000)")
-    if not ok:
-        raise click.ClickException("dbt build had failures (see the log above)")
+            copy = publish_bi_copy(settings)
+            click.echo(f"BI copy of the marts (DuckDB 1.4 storage, for BI tools): {copy.path}")
+            roles = publish_role_files(settings)
+            click.echo(f"role files ({', '.join(roles)}): {settings.warehouse_dir / 'roles'}")
+            click.echo("audit log of publishes, purges and requests: `mallcrm privacy audit-verify`")
+        click.echo(f"done in {time.perf_counter() - started:.0f}s")
+        click.echo("open the Dagster UI with `make dev` (http://127.0.0.1:3000)")
+        if not ok:
+            raise click.ClickException("dbt build had failures (see the log above)")
 
 
 def _demo_ml(settings) -> bool:

@@ -38,6 +38,17 @@ class Settings:
         return self.warehouse.parent
 
 
+def _timezone(name: str) -> str:
+    """An IANA zone name, checked before it reaches SQL (ingestion and the dbt var use it)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"MALLCRM_TIMEZONE={name!r} is not an IANA time zone (e.g. Asia/Shanghai)") from None
+    return name
+
+
 def load_settings() -> Settings:
     """Read the settings now (tests change the environment between calls)."""
     warehouse = _path("MALLCRM_WAREHOUSE", "warehouse/mallcrm.duckdb")
@@ -47,7 +58,7 @@ def load_settings() -> Settings:
         # dlt's working folder (state, load packages) lives beside the warehouse so that
         # a new warehouse path never inherits another warehouse's load state.
         dlt_dir=_path("MALLCRM_DLT_DIR", str(warehouse.parent / ".dlt")),
-        timezone=os.environ.get("MALLCRM_TIMEZONE", "Asia/Shanghai"),
+        timezone=_timezone(os.environ.get("MALLCRM_TIMEZONE", "Asia/Shanghai")),
         duckdb_memory_limit=os.environ.get("MALLCRM_DUCKDB_MEMORY_LIMIT", "3GB"),
         duckdb_threads=int(os.environ.get("MALLCRM_DUCKDB_THREADS", str(os.cpu_count() or 2))),
     )
