@@ -9,7 +9,8 @@ token are dropped before they reach the raw table, and quarantined rows whose ra
 holds such an identifier are dropped too (the raw line would otherwise land in
 `quarantined_rows` in clear). Per file the count goes to `raw_<system>.suppressed_rows` (source_file,
 rows_suppressed, suppressed_at: no values), so for every file
-rows_in_file = rows_loaded + rows_quarantined + rows_suppressed (ingested_files + this table).
+rows_in_file = rows_loaded + rows_quarantined + rows_suppressed (ingested_files + this table;
+`staging.stg_ingest__files` joins the two).
 
 The list holds tokens only (no value can be read back from it) and lives outside the
 warehouse, so a warehouse rebuilt from re-sent exports stays clean. Tokens depend on the

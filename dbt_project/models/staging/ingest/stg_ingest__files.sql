@@ -23,8 +23,22 @@ with
     from {{ source_or_empty(source_name, 'ingested_files') }}
 
 ),
+
+{{ source_name }}__suppressed_rows as (
+
+    -- rows of erased people kept out of the file by the privacy suppression list
+    select
+        '{{ source_name }}' as raw_source,
+        source_file,
+        suppressed_at as loaded_at,
+        sum(rows_suppressed) as rows_suppressed
+
+    from {{ source_or_empty(source_name, 'suppressed_rows') }}
+    group by 1, 2, 3
+
+),
 {% endfor %}
-unioned as (
+unioned_files as (
 
     {%- for source_name in raw_sources() %}
     select * from {{ source_name }}__ingested_files
@@ -32,6 +46,31 @@ unioned as (
     union all
     {%- endif %}
     {%- endfor %}
+
+),
+
+unioned_suppressed as (
+
+    {%- for source_name in raw_sources() %}
+    select * from {{ source_name }}__suppressed_rows
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+
+),
+
+unioned as (
+
+    select
+        f.*,
+        coalesce(s.rows_suppressed, 0) as rows_suppressed
+
+    from unioned_files as f
+    left join unioned_suppressed as s
+        on f.raw_source = s.raw_source
+        and f.source_file = s.source_file
+        and f.loaded_at = s.loaded_at
 
 ),
 
@@ -56,6 +95,7 @@ renamed as (
         cast(rows_in_file as {{ dbt.type_bigint() }}) as rows_in_file,
         cast(rows_loaded as {{ dbt.type_bigint() }}) as rows_loaded,
         cast(rows_quarantined as {{ dbt.type_bigint() }}) as rows_quarantined,
+        cast(rows_suppressed as {{ dbt.type_bigint() }}) as rows_suppressed,
 
         ----------  timestamps: ingestion writes UTC, staging speaks local time
         {{ to_local_timestamp('loaded_at') }} as ingested_at
@@ -106,9 +146,10 @@ final as (
         rows_in_file,
         rows_loaded,
         rows_quarantined,
+        rows_suppressed,
         case
             when file_status <> 'duplicate'
-                then rows_in_file - coalesce(rows_loaded, 0) - coalesce(rows_quarantined, 0)
+                then rows_in_file - coalesce(rows_loaded, 0) - coalesce(rows_quarantined, 0) - rows_suppressed
         end as rows_unaccounted,
         ingested_at
 
