@@ -16,6 +16,7 @@ from ingestion.contracts import load_contract
 from ingestion.pipeline import make_pipeline
 from ingestion.sources import FILES_TABLE, QUARANTINE_TABLE, IngestLog, system_source
 from mallcrm.settings import Settings
+from privacy.suppression import SUPPRESSED_TABLE
 
 INGESTION_GROUP = "ingestion"
 
@@ -81,6 +82,13 @@ def _bookkeeping_specs(system: str) -> list[dg.AssetSpec]:
             description=f"Rows of {system} exports that broke the contract: file, line, rule, reason.",
             kinds={"dlt", "duckdb"},
         ),
+        dg.AssetSpec(
+            key=dg.AssetKey([dataset, SUPPRESSED_TABLE]),
+            deps=inbox,
+            group_name=INGESTION_GROUP,
+            description=f"Per {system} file, rows of erased people kept out by the privacy suppression list.",
+            kinds={"dlt", "duckdb"},
+        ),
     ]
 
 
@@ -117,6 +125,10 @@ def _system_assets(system: str, settings: Settings) -> dg.AssetsDefinition:
         yield dg.MaterializeResult(
             asset_key=dg.AssetKey([dataset, QUARANTINE_TABLE]),
             metadata={"rows_quarantined": sum(f["rows_quarantined"] for f in log.files)},
+        )
+        yield dg.MaterializeResult(
+            asset_key=dg.AssetKey([dataset, SUPPRESSED_TABLE]),
+            metadata={"rows_suppressed": sum(f.get("rows_suppressed", 0) for f in log.files)},
         )
         refused = [f for f in log.files if f["status"] == "refused"]
         if refused:
