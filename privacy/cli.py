@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 
 import click
 
+from mallcrm.runlock import WarehouseBusy, warehouse_lock
 from mallcrm.settings import load_settings
+
+
+@contextmanager
+def _writing(command: str) -> Iterator[None]:
+    """Purges and erasures rewrite the warehouse file: one writer at a time (mallcrm/runlock.py)."""
+    try:
+        with warehouse_lock(load_settings().warehouse, f"mallcrm privacy {command}"):
+            yield
+    except WarehouseBusy as error:
+        busy = click.ClickException(str(error))
+        busy.exit_code = 75  # EX_TEMPFAIL, as the other writing commands
+        raise busy from None
 
 
 @click.group()
@@ -24,7 +39,8 @@ def purge(dry_run, as_of, no_rebuild) -> None:
     from privacy.retention import purge as run_purge
 
     day = date.fromisoformat(as_of) if as_of else None
-    result = run_purge(load_settings(), as_of=day, dry_run=dry_run, rebuild=not no_rebuild)
+    with _writing("purge"):
+        result = run_purge(load_settings(), as_of=day, dry_run=dry_run, rebuild=not no_rebuild)
     verb = "would purge" if dry_run else "purged"
     click.echo(f"retention as of {result.as_of}: {verb} {result.affected:,} row(s)")
     for label, t in result.tables.items():
@@ -45,7 +61,8 @@ def requests(process) -> None:
     settings = load_settings()
     problems: list[str]
     if process:
-        done, problems = process_inbox(settings)
+        with _writing("requests --process"):
+            done, problems = process_inbox(settings)
         for d in done:
             click.echo(f"processed {d['request_id']} ({d['type']}): {d['status']}")
     else:
