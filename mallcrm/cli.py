@@ -181,20 +181,24 @@ def demo(ctx, members, stores, days) -> None:
 
 
 def _demo_ml(settings) -> bool:
-    """Train and score churn and CLV, then rebuild member 360 so it shows the scores."""
+    """Train and score every model (churn, CLV, segmentation, basket rules,
+    recommendations), then rebuild member 360 so it shows the scores."""
     from mallcrm.dbt_runner import run_dbt
-    from ml import pipeline
+    from ml import behaviour, pipeline
     from ml.registry import Registry
 
-    click.echo("training and scoring churn and lifetime value (models/ registry) ...")
+    click.echo("training and scoring churn, lifetime value, segments, basket rules and recommendations ...")
     registry = Registry()
-    for train in (pipeline.train_clv, pipeline.train_churn):
+    model_started = time.perf_counter()
+    for train in (pipeline.train_clv, pipeline.train_churn, *behaviour.TRAINERS.values()):
         result = train(settings, registry, promote=True)
         state = "promoted" if result.promoted else "not promoted"
         click.echo(f"  {result.version.model} {result.version.version}: {state} ({result.reason})")
-    for score in (pipeline.score_clv, pipeline.score_churn):
-        if registry.current(score.__name__.removeprefix("score_")) is not None:
-            click.echo(f"  {score.__name__.removeprefix('score_')}: {len(score(settings, registry)):,} members scored")
+    scorers = {"clv": pipeline.score_clv, "churn": pipeline.score_churn, **behaviour.SCORERS}
+    for model, score in scorers.items():
+        if registry.current(model) is not None:
+            click.echo(f"  {model}: {len(score(settings, registry)):,} rows scored")
+    click.echo(f"  model time (train + score): {time.perf_counter() - model_started:.1f}s")
     return run_dbt(["build", "--select", "mart_member_360+"], settings, quiet=True)
 
 

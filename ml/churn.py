@@ -89,12 +89,16 @@ def time_split(available_cutoffs, data_end, horizon_days: int, max_train_snapsho
     cutoffs = sorted({pd.Timestamp(c) for c in available_cutoffs})
     validation = data_end - h
     if validation not in cutoffs:
-        raise ValueError(f"no feature snapshot at the validation cutoff {validation.date()} "
-                         f"(data end {data_end.date()} - {horizon_days} days); rebuild ml_member_features")
+        raise ValueError(
+            f"no feature snapshot at the validation cutoff {validation.date()} "
+            f"(data end {data_end.date()} - {horizon_days} days); rebuild ml_member_features"
+        )
     train = [c for c in cutoffs if c <= validation - h][::-1][:max_train_snapshots]
     if not train:
-        raise ValueError(f"no feature snapshot on or before {(validation - h).date()} to train on: "
-                         f"need at least 2 x {horizon_days} days of history")
+        raise ValueError(
+            f"no feature snapshot on or before {(validation - h).date()} to train on: "
+            f"need at least 2 x {horizon_days} days of history"
+        )
     return TimeSplit(sorted(train), validation, data_end, int(horizon_days))
 
 
@@ -148,8 +152,12 @@ def fit_churn_model(frame: pd.DataFrame, horizon_days: int, random_state: int = 
     if len(np.unique(y)) < 2:
         raise ValueError("training labels have one class only: cannot train a churn model")
     base = HistGradientBoostingClassifier(
-        max_iter=200, learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=20,
-        l2_regularization=1.0, random_state=random_state,
+        max_iter=200,
+        learning_rate=0.05,
+        max_leaf_nodes=15,
+        min_samples_leaf=20,
+        l2_regularization=1.0,
+        random_state=random_state,
     )
     folds = int(max(2, min(3, np.bincount(y).min())))
     estimator = CalibratedClassifierCV(base, method="sigmoid", cv=folds)

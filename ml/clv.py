@@ -109,8 +109,9 @@ class BetaGeoModel:
         best = None
         for start in ([0.0, 0.0, 0.0, 0.0], [np.log(0.5), np.log(2.0), np.log(0.5), np.log(2.0)]):
             res = optimize.minimize(negll, np.array(start), method="L-BFGS-B")
-            res = optimize.minimize(negll, res.x, method="Nelder-Mead",
-                                    options={"xatol": 1e-8, "fatol": 1e-12, "maxiter": 4000})
+            res = optimize.minimize(
+                negll, res.x, method="Nelder-Mead", options={"xatol": 1e-8, "fatol": 1e-12, "maxiter": 4000}
+            )
             if best is None or res.fun < best.fun:
                 best = res
         r, alpha_s, a, b = np.exp(best.x)
@@ -126,8 +127,8 @@ class BetaGeoModel:
         r, alpha, a, b = self.params
         x, t_x, T = _arr(frequency), _arr(recency), _arr(T)
         with np.errstate(divide="ignore", invalid="ignore"):
-            log_ratio = np.log(a) - np.log(np.maximum(b + x - 1, 1e-300)) + (r + x) * (
-                np.log(alpha + T) - np.log(alpha + t_x)
+            log_ratio = (
+                np.log(a) - np.log(np.maximum(b + x - 1, 1e-300)) + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
             )
         return np.where(x > 0, 1.0 / (1.0 + np.exp(np.minimum(log_ratio, 700))), 1.0)
 
@@ -209,8 +210,9 @@ class GammaGammaModel:
         best = None
         for start in ([0.0, 0.0, 0.0], [np.log(5.0), np.log(3.0), np.log(2.0)]):
             res = optimize.minimize(negll, np.array(start), method="L-BFGS-B")
-            res = optimize.minimize(negll, res.x, method="Nelder-Mead",
-                                    options={"xatol": 1e-8, "fatol": 1e-12, "maxiter": 4000})
+            res = optimize.minimize(
+                negll, res.x, method="Nelder-Mead", options={"xatol": 1e-8, "fatol": 1e-12, "maxiter": 4000}
+            )
             if best is None or res.fun < best.fun:
                 best = res
         p, q, v = np.exp(best.x)
@@ -252,11 +254,13 @@ def rfm_summary(
     purchase occasion). Only rows dated on or before `calibration_end` are used.
     """
     end = pd.Timestamp(calibration_end).normalize()
-    df = pd.DataFrame({
-        "customer_id": transactions[customer_col].astype(str),
-        "day": pd.to_datetime(transactions[date_col]).dt.normalize(),
-        "amount": pd.to_numeric(transactions[amount_col], errors="coerce").fillna(0.0).astype(float),
-    })
+    df = pd.DataFrame(
+        {
+            "customer_id": transactions[customer_col].astype(str),
+            "day": pd.to_datetime(transactions[date_col]).dt.normalize(),
+            "amount": pd.to_numeric(transactions[amount_col], errors="coerce").fillna(0.0).astype(float),
+        }
+    )
     df = df[df["day"] <= end]
     cols = ["frequency", "recency", "T", "monetary_value", "first_purchase", "last_purchase"]
     if df.empty:
@@ -266,14 +270,16 @@ def rfm_summary(
     g = daily.groupby("customer_id")
     first, last, n = g["day"].min(), g["day"].max(), g["day"].size()
     repeat_spend = daily[daily["occasion"] > 0].groupby("customer_id")["amount"].mean()
-    out = pd.DataFrame({
-        "frequency": (n - 1).astype(float),
-        "recency": (last - first).dt.days.astype(float),
-        "T": (end - first).dt.days.astype(float),
-        "monetary_value": repeat_spend.reindex(n.index).fillna(0.0).astype(float),
-        "first_purchase": first,
-        "last_purchase": last,
-    })
+    out = pd.DataFrame(
+        {
+            "frequency": (n - 1).astype(float),
+            "recency": (last - first).dt.days.astype(float),
+            "T": (end - first).dt.days.astype(float),
+            "monetary_value": repeat_spend.reindex(n.index).fillna(0.0).astype(float),
+            "first_purchase": first,
+            "last_purchase": last,
+        }
+    )
     out.index.name = "customer_id"
     return out
 
@@ -291,11 +297,13 @@ def holdout_actuals(
     stop = end + pd.Timedelta(days=int(horizon_days))
     day = pd.to_datetime(transactions[date_col]).dt.normalize()
     mask = (day > end) & (day <= stop)
-    df = pd.DataFrame({
-        "customer_id": transactions.loc[mask, customer_col].astype(str),
-        "day": day[mask],
-        "amount": pd.to_numeric(transactions.loc[mask, amount_col], errors="coerce").fillna(0.0).astype(float),
-    })
+    df = pd.DataFrame(
+        {
+            "customer_id": transactions.loc[mask, customer_col].astype(str),
+            "day": day[mask],
+            "amount": pd.to_numeric(transactions.loc[mask, amount_col], errors="coerce").fillna(0.0).astype(float),
+        }
+    )
     g = df.groupby("customer_id")
     out = pd.DataFrame({"actual_purchases": g["day"].nunique().astype(float), "actual_value": g["amount"].sum()})
     out.index.name = "customer_id"

@@ -18,7 +18,7 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 
 from mallcrm.settings import Settings
 from mallcrm.warehouse import connect
-from ml import cards, churn, clv
+from ml import cards, churn, clv, plots
 from ml.registry import ModelVersion, Registry
 
 CHURN = "churn"
@@ -80,8 +80,9 @@ class TrainResult:
 # --------------------------------------------------------------------------- churn
 
 
-def train_churn(settings: Settings, registry: Registry | None = None, promote: bool = True,
-                max_train_snapshots: int = 3) -> TrainResult:
+def train_churn(
+    settings: Settings, registry: Registry | None = None, promote: bool = True, max_train_snapshots: int = 3
+) -> TrainResult:
     registry = registry or Registry()
     features, purchases = load_features(settings), load_purchases(settings)
     if features.empty:
@@ -113,7 +114,15 @@ def train_churn(settings: Settings, registry: Registry | None = None, promote: b
         "features": list(churn.FEATURES),
     }
     card = cards.churn_card(metrics)
-    version = registry.register(CHURN, artifact=final, metrics=metrics, card=card)
+    model_score, baseline_score = model.predict_proba(valid), baseline.predict_proba(valid)
+    pngs = {}
+    if len(np.unique(y)) == 2:
+        pngs = {
+            "roc.png": plots.roc(y, model_score, baseline_score),
+            "calibration.png": plots.calibration(model_metrics["calibration"], baseline_metrics["calibration"]),
+            "lift.png": plots.lift(y, model_score, baseline_score),
+        }
+    version = registry.register(CHURN, artifact=final, metrics=metrics, card=card, extra_files=pngs)
     if promote and ok:
         registry.promote(CHURN, version.version)
     return TrainResult(CHURN, version, metrics, bool(promote and ok), reason)
@@ -128,10 +137,12 @@ def score_churn(settings: Settings, registry: Registry | None = None) -> pd.Data
     features = load_features(settings)
     cutoff = _score_cutoff(features)
     rows = features[(pd.to_datetime(features["cutoff_date"]) == cutoff) & features["is_active"]].copy()
-    scores = pd.DataFrame({
-        "member_id": rows["member_id"].astype(str).to_numpy(),
-        "churn_probability": model.predict_proba(rows) if len(rows) else np.array([], dtype=float),
-    })
+    scores = pd.DataFrame(
+        {
+            "member_id": rows["member_id"].astype(str).to_numpy(),
+            "churn_probability": model.predict_proba(rows) if len(rows) else np.array([], dtype=float),
+        }
+    )
     scores["churn_risk_decile"] = (
         (scores["churn_probability"].rank(method="first", ascending=False) - 1) * 10 // max(len(scores), 1) + 1
     ).astype("int64")
@@ -146,6 +157,14 @@ def score_churn(settings: Settings, registry: Registry | None = None) -> pd.Data
 # --------------------------------------------------------------------------- CLV
 
 CLV_ML_FEATURES = churn.FEATURES
+# The ML challenger may win on MAE by shrinking everyone towards zero; it must also get
+# the holdout total right to within this fraction, else the probabilistic model wins.
+CLV_TOTAL_BIAS_TOLERANCE = 0.15
+
+
+def total_bias(predicted_total: float, actual_total: float) -> float:
+    """predicted / actual - 1 (0 = the total is right; -0.4 = 40 % under)."""
+    return float(predicted_total / actual_total - 1.0) if actual_total else float("inf")
 
 
 @dataclass
@@ -167,8 +186,9 @@ def _spend_after(purchases: pd.DataFrame, cutoff, horizon: int) -> pd.Series:
 
 
 def _ml_frame(features, purchases, cutoff, horizon) -> pd.DataFrame:
-    rows = features[(pd.to_datetime(features["cutoff_date"]) == pd.Timestamp(cutoff))
-                    & (features["purchase_days_total"] > 0)].copy()
+    rows = features[
+        (pd.to_datetime(features["cutoff_date"]) == pd.Timestamp(cutoff)) & (features["purchase_days_total"] > 0)
+    ].copy()
     rows["member_id"] = rows["member_id"].astype(str)
     spend = _spend_after(purchases, cutoff, horizon)
     rows["target_value"] = rows["member_id"].map(spend).fillna(0.0).astype(float)
@@ -204,12 +224,15 @@ def train_clv(settings: Settings, registry: Registry | None = None, promote: boo
         valid = _ml_frame(features, purchases, calibration_end, horizon)
         valid = valid[valid["member_id"].isin(pred.index)]
         if len(train) >= 50 and len(valid):
-            est = HistGradientBoostingRegressor(loss="poisson", max_iter=200, learning_rate=0.05,
-                                                max_leaf_nodes=15, min_samples_leaf=20, random_state=0)
+            est = HistGradientBoostingRegressor(
+                loss="poisson", max_iter=200, learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=20, random_state=0
+            )
             est.fit(churn.matrix(train, CLV_ML_FEATURES), train["target_value"].to_numpy())
             ml_model = ClvMlModel(est, list(CLV_ML_FEATURES), horizon)
-            ml_metrics = _value_metrics(pd.Series(ml_model.predict(valid), index=valid["member_id"]),
-                                        pd.Series(valid["target_value"].to_numpy(), index=valid["member_id"]))
+            ml_metrics = _value_metrics(
+                pd.Series(ml_model.predict(valid), index=valid["member_id"]),
+                pd.Series(valid["target_value"].to_numpy(), index=valid["member_id"]),
+            )
             # The comparison must be on the same customers: restrict the BG/NBD numbers too.
             same = pred.loc[valid["member_id"]]
             prob_metrics_same = _value_metrics(same["expected_value"], same["actual_value"])
@@ -220,16 +243,21 @@ def train_clv(settings: Settings, registry: Registry | None = None, promote: boo
         ml_note = f"no feature snapshot at {train_cutoff.date()} for the ML challenger"
 
     winner = "bgnbd_gamma_gamma"
-    if ml_metrics is not None and ml_metrics["mae"] < ml_metrics["bgnbd_mae_same_customers"]:
-        winner = "gradient_boosting"
+    if ml_metrics is not None:
+        ml_metrics["total_bias"] = total_bias(ml_metrics["predicted_total"], ml_metrics["actual_total"])
+        ml_metrics["beats_bgnbd_mae"] = bool(ml_metrics["mae"] < ml_metrics["bgnbd_mae_same_customers"])
+        ml_metrics["within_total_bias_tolerance"] = bool(abs(ml_metrics["total_bias"]) <= CLV_TOTAL_BIAS_TOLERANCE)
+        if ml_metrics["beats_bgnbd_mae"] and ml_metrics["within_total_bias_tolerance"]:
+            winner = "gradient_boosting"
 
     # 3. Refit the winner on everything up to t0 for scoring.
     final_fit = clv.fit_clv(purchases, t0, horizon, **cols)
     artifact = None
     if winner == "gradient_boosting":
         refit = _ml_frame(features, purchases, calibration_end, horizon)
-        est = HistGradientBoostingRegressor(loss="poisson", max_iter=200, learning_rate=0.05,
-                                            max_leaf_nodes=15, min_samples_leaf=20, random_state=0)
+        est = HistGradientBoostingRegressor(
+            loss="poisson", max_iter=200, learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=20, random_state=0
+        )
         est.fit(churn.matrix(refit, CLV_ML_FEATURES), refit["target_value"].to_numpy())
         artifact = ClvMlModel(est, list(CLV_ML_FEATURES), horizon)
 
@@ -249,16 +277,31 @@ def train_clv(settings: Settings, registry: Registry | None = None, promote: boo
         "bgnbd_gamma_gamma": prob_metrics,
         "gradient_boosting": ml_metrics,
         "gradient_boosting_note": ml_note,
-        "baseline": {"name": "naive: spend of the previous horizon repeats",
-                     "mae": _naive_mae(purchases, calibration_end, horizon, pred),
-                     "zero_prediction_mae": baseline_mae},
+        "baseline": {
+            "name": "naive: spend of the previous horizon repeats",
+            "mae": _naive_mae(purchases, calibration_end, horizon, pred),
+            "zero_prediction_mae": baseline_mae,
+        },
         "gate": {"passed": ok, "rule": "BG/NBD fitted, and holdout MAE <= the naive baseline's"},
+        "winner_rule": (
+            "gradient boosting wins only with a lower holdout MAE than BG/NBD + Gamma-Gamma on the "
+            f"same customers AND a holdout total within +/-{CLV_TOTAL_BIAS_TOLERANCE:.0%} of the actual"
+        ),
         "params": params,
     }
     card = cards.clv_card(metrics)
-    version = registry.register(CLV, params=params, artifact=artifact, metrics=metrics, card=card,
-                                extra_files={"holdout_deciles.json": json.dumps(
-                                    _decile_table(pred["expected_value"], pred["actual_value"]), indent=2)})
+    deciles = _decile_table(pred["expected_value"], pred["actual_value"])
+    version = registry.register(
+        CLV,
+        params=params,
+        artifact=artifact,
+        metrics=metrics,
+        card=card,
+        extra_files={
+            "holdout_deciles.json": json.dumps(deciles, indent=2),
+            "predicted_vs_actual.png": plots.predicted_vs_actual(deciles),
+        },
+    )
     if promote and ok:
         registry.promote(CLV, version.version)
     return TrainResult(CLV, version, metrics, bool(promote and ok), f"winner {winner}")
@@ -272,15 +315,23 @@ def _value_metrics(predicted: pd.Series, actual: pd.Series) -> dict:
         "rmse": float(np.sqrt(np.mean((p - a) ** 2))) if len(a) else float("nan"),
         "predicted_total": float(p.sum()),
         "actual_total": float(a.sum()),
-        "spearman": (float(pd.Series(p).corr(pd.Series(a), method="spearman"))
-                     if len(a) > 2 and np.ptp(p) > 0 and np.ptp(a) > 0 else float("nan")),
+        "spearman": (
+            float(pd.Series(p).corr(pd.Series(a), method="spearman"))
+            if len(a) > 2 and np.ptp(p) > 0 and np.ptp(a) > 0
+            else float("nan")
+        ),
     }
 
 
 def _naive_mae(purchases, calibration_end, horizon, pred) -> float:
     """Predict next horizon's spend = the customer's spend in the previous horizon."""
-    prev = clv.holdout_actuals(purchases, calibration_end - pd.Timedelta(days=horizon), horizon,
-                               customer_col="member_id", date_col="business_date")["actual_value"]
+    prev = clv.holdout_actuals(
+        purchases,
+        calibration_end - pd.Timedelta(days=horizon),
+        horizon,
+        customer_col="member_id",
+        date_col="business_date",
+    )["actual_value"]
     guess = pd.Series(pred.index.map(prev), index=pred.index).fillna(0.0).astype(float)
     return float(np.mean(np.abs(guess - pred["actual_value"])))
 
@@ -291,8 +342,15 @@ def _decile_table(predicted: pd.Series, actual: pd.Series) -> list[dict]:
         return []
     df["decile"] = (df["p"].rank(method="first", ascending=False) - 1) * 10 // len(df) + 1
     g = df.groupby("decile")
-    return [{"decile": int(d), "customers": int(len(x)), "mean_predicted": float(x["p"].mean()),
-             "mean_actual": float(x["a"].mean())} for d, x in g]
+    return [
+        {
+            "decile": int(d),
+            "customers": int(len(x)),
+            "mean_predicted": float(x["p"].mean()),
+            "mean_actual": float(x["a"].mean()),
+        }
+        for d, x in g
+    ]
 
 
 def score_clv(settings: Settings, registry: Registry | None = None) -> pd.DataFrame:
@@ -316,14 +374,16 @@ def score_clv(settings: Settings, registry: Registry | None = None) -> pd.DataFr
         ml_pred = pd.Series(ml_model.predict(rows), index=rows["member_id"])
         pred["predicted_clv"] = pred.index.map(ml_pred).astype(float)
         pred["predicted_clv"] = pred["predicted_clv"].fillna(pred["expected_value"])
-    scores = pd.DataFrame({
-        "member_id": pred.index.astype(str),
-        "predicted_clv": pred["predicted_clv"].to_numpy(dtype=float),
-        "p_alive": pred["p_alive"].to_numpy(dtype=float),
-        "expected_purchases": pred["expected_purchases"].to_numpy(dtype=float),
-        "expected_average_spend": pred["expected_average_spend"].to_numpy(dtype=float),
-        "bgnbd_expected_value": pred["expected_value"].to_numpy(dtype=float),
-    })
+    scores = pd.DataFrame(
+        {
+            "member_id": pred.index.astype(str),
+            "predicted_clv": pred["predicted_clv"].to_numpy(dtype=float),
+            "p_alive": pred["p_alive"].to_numpy(dtype=float),
+            "expected_purchases": pred["expected_purchases"].to_numpy(dtype=float),
+            "expected_average_spend": pred["expected_average_spend"].to_numpy(dtype=float),
+            "bgnbd_expected_value": pred["expected_value"].to_numpy(dtype=float),
+        }
+    )
     scores["value_model"] = params.get("winner", "bgnbd_gamma_gamma")
     scores["cutoff_date"] = t0.date()
     scores["horizon_days"] = horizon
