@@ -48,22 +48,34 @@ def clv_command(transactions_file: Path, calibration_end: str, output: Path, hor
     click.echo(f"wrote {output / 'params.json'} and {output / 'predictions.csv'}")
 
 
+MODELS = ["clv", "churn", "segmentation", "basket_rules", "recommendations"]
+
+
+def _trainers():
+    from ml import behaviour, pipeline
+
+    return {"clv": pipeline.train_clv, "churn": pipeline.train_churn, **behaviour.TRAINERS}
+
+
+def _scorers():
+    from ml import behaviour, pipeline
+
+    return {"clv": pipeline.score_clv, "churn": pipeline.score_churn, **behaviour.SCORERS}
+
+
 @ml.command("train")
-@click.option("--model", "models", multiple=True, type=click.Choice(["churn", "clv"]),
-              help="Only these models (default: both).")
+@click.option("--model", "models", multiple=True, type=click.Choice(MODELS),
+              help="Only these models (default: all).")
 @click.option("--no-promote", is_flag=True, help="Register the new versions without promoting them.")
 def train_command(models: tuple[str, ...], no_promote: bool) -> None:
     """Train on the warehouse's ml_features; promote each model that passes its gate."""
     from mallcrm.settings import load_settings
-    from ml import pipeline
     from ml.registry import Registry
 
     settings, registry = load_settings(), Registry()
-    chosen = models or ("clv", "churn")
     failed = False
-    for name in chosen:
-        train = pipeline.train_clv if name == "clv" else pipeline.train_churn
-        result = train(settings, registry, promote=not no_promote)
+    for name in models or MODELS:
+        result = _trainers()[name](settings, registry, promote=not no_promote)
         state = "promoted" if result.promoted else "NOT promoted"
         failed |= not result.metrics["gate"]["passed"]
         click.echo(f"{name} {result.version.version}: {state} ({result.reason}) -> {result.version.path}")
@@ -72,16 +84,18 @@ def train_command(models: tuple[str, ...], no_promote: bool) -> None:
 
 
 @ml.command("score")
-@click.option("--model", "models", multiple=True, type=click.Choice(["churn", "clv"]),
-              help="Only these models (default: both).")
+@click.option("--model", "models", multiple=True, type=click.Choice(MODELS),
+              help="Only these models (default: all).")
 def score_command(models: tuple[str, ...]) -> None:
-    """Score with the promoted models into ml_scores.churn_scores / ml_scores.clv_scores."""
+    """Score with the promoted models into ml_scores.* (churn_scores, clv_scores,
+    member_segments, basket_rules, member_recommendations)."""
     from mallcrm.settings import load_settings
-    from ml import pipeline
+    from ml.behaviour import SCORE_TABLES
     from ml.registry import Registry
 
     settings, registry = load_settings(), Registry()
-    for name in models or ("clv", "churn"):
-        scores = pipeline.score_clv(settings, registry) if name == "clv" else pipeline.score_churn(settings, registry)
+    for name in models or MODELS:
+        scores = _scorers()[name](settings, registry)
         version = scores["model_version"].iloc[0] if len(scores) else "-"
-        click.echo(f"ml_scores.{name}_scores: {len(scores):,} member(s), model {version}")
+        table = SCORE_TABLES.get(name, f"{name}_scores")
+        click.echo(f"ml_scores.{table}: {len(scores):,} row(s), model {version}")

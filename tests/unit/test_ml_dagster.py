@@ -22,12 +22,30 @@ def test_definitions_wire_scores_to_the_dbt_source_keys(ml_defs):
     dg.Definitions.validate_loadable(defs)
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert {"ml_scores/churn_scores", "ml_scores/clv_scores", "ml/churn_model", "ml/clv_model",
-            "ml/churn_model_candidate", "ml/clv_model_candidate"} <= keys
+    assert {
+        "ml_scores/churn_scores",
+        "ml_scores/clv_scores",
+        "ml/churn_model",
+        "ml/clv_model",
+        "ml/churn_model_candidate",
+        "ml/clv_model_candidate",
+    } <= keys
     assert FEATURES_KEY in graph.get(CHURN_SCORES_KEY).parent_keys
     assert dg.AssetKey(["ml", "clv_model"]) in graph.get(CLV_SCORES_KEY).parent_keys
     checks = {c.name: c for c in graph.asset_check_keys}
     assert {"churn_beats_baseline", "clv_beats_baseline", "churn_scores_valid", "clv_scores_valid"} <= set(checks)
+    for model, table in (
+        ("segmentation", "member_segments"),
+        ("basket_rules", "basket_rules"),
+        ("recommendations", "member_recommendations"),
+    ):
+        assert {f"ml/{model}_model_candidate", f"ml/{model}_model", f"ml_scores/{table}"} <= keys
+        assert {f"{model}_beats_baseline", f"{model}_scores_valid"} <= set(checks)
+        assert dg.AssetKey(["ml", f"{model}_model"]) in graph.get(dg.AssetKey(["ml_scores", table])).parent_keys
+    assert (
+        dg.AssetKey(["ml_features", "ml_member_segment_features"])
+        in graph.get(dg.AssetKey(["ml", "segmentation_model_candidate"])).parent_keys
+    )
     repo = defs.get_repository_def()
     assert {s.name for s in repo.schedule_defs} == {"ml_weekly_training", "ml_daily_scoring"}
     for job in ("ml_train", "ml_score"):
@@ -38,7 +56,7 @@ def test_gate_checks_are_blocking(ml_defs):
     defs, _ = ml_defs
     specs = [spec for checks_def in defs.asset_checks for spec in checks_def.check_specs]
     gates = [s for s in specs if s.name.endswith("_beats_baseline")]
-    assert len(gates) == 2 and all(s.blocking for s in gates)
+    assert len(gates) == 5 and all(s.blocking for s in gates)
 
 
 def _promote_asset(defs, model):
