@@ -1,0 +1,161 @@
+"""Verify the Soda v4 contracts of quality/contracts/ against the warehouse.
+
+    from quality.runner import run_checks
+    results = run_checks(settings)                  # every layer
+    results = run_checks(settings, datasets=["raw_pos.transactions"])
+
+`as_of` (the reference time of freshness, per-store activity and retention) is
+MALLCRM_QUALITY_AS_OF when set (an ISO date or timestamp, or `now` for the wall clock),
+else the day after the latest business day loaded: the mall's "today" as its exports
+show it, so a replayed or simulated history is judged by its own calendar. `mallcrm doctor`
+shows the wall-clock age of the last load beside it.
+
+Soda runs every check in SQL inside DuckDB; nothing here loops over rows.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+
+from mallcrm.settings import Settings
+from mallcrm.warehouse import connect
+from quality.generate import CATALOG, CONTRACTS_DIR, DATA_SOURCE, LAYERS
+
+os.environ.setdefault("SODA_CORE_TELEMETRY_ENABLED", "false")
+
+# The diagnostic of each Soda check type that says how many rows (or how far) it failed.
+MEASURES = ("failed_rows_count", "invalid_count", "missing_count", "duplicate_count",
+            "freshness_in_days", "row_count")
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    layer: str
+    dataset: str  # schema.table
+    check: str
+    column: str | None
+    outcome: str  # passed | failed | warned | error
+    failing: float | None  # failing rows (or days behind, or the metric value)
+    measure: str
+    detail: dict = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome in ("passed", "warned")
+
+    @property
+    def reason(self) -> str:
+        where = f"{self.dataset}.{self.column}" if self.column else self.dataset
+        if self.outcome == "error":
+            return f"{where}: {self.check}: could not run ({self.detail.get('error', '')})"
+        value = "?" if self.failing is None else f"{self.failing:g}"
+        return f"{where}: {self.check}: {self.measure} = {value}"
+
+
+def contract_paths(layers: list[str] | None = None, datasets: list[str] | None = None) -> list[tuple[str, Path]]:
+    out = []
+    for layer in layers or LAYERS:
+        for path in sorted((CONTRACTS_DIR / layer).glob("*.yml")):
+            if datasets is None or path.stem in datasets:
+                out.append((layer, path))
+    return out
+
+
+def reference_time(con: duckdb.DuckDBPyConnection) -> datetime:
+    """See the module docstring."""
+    value = os.environ.get("MALLCRM_QUALITY_AS_OF", "").strip()
+    if value == "now":
+        return datetime.now(UTC)
+    if value:
+        parsed = datetime.fromisoformat(value)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    schemas = [r[0] for r in con.execute(
+        "select table_schema from information_schema.tables where table_name = 'ingested_files' "
+        "and table_schema like 'raw\\_%' escape '\\'").fetchall()]
+    latest: date | None = None
+    if schemas:
+        union = " union all ".join(f"select max(business_date) from {s}.ingested_files" for s in schemas)
+        latest = con.execute(f"select max(d) from ({union}) as t(d)").fetchone()[0]
+    if latest is None:
+        return datetime.now(UTC)
+    return datetime.combine(latest + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+
+
+def _existing_tables(con) -> set[str]:
+    return {f"{s}.{t}" for s, t in con.execute(
+        "select table_schema, table_name from information_schema.tables").fetchall()}
+
+
+def _contract_file(path: Path, catalog: str, tmp: Path) -> Path:
+    """Contracts name the catalog `mallcrm`; a warehouse file with another name gets a copy."""
+    if catalog == CATALOG:
+        return path
+    text = path.read_text(encoding="utf-8").replace(f"{DATA_SOURCE}/{CATALOG}/", f"{DATA_SOURCE}/{catalog}/")
+    copy = tmp / path.name
+    copy.write_text(text, encoding="utf-8")
+    return copy
+
+
+def _results(layer: str, dataset: str, verification) -> list[CheckResult]:
+    out = []
+    for contract_result in verification.contract_verification_results:
+        if contract_result.errored_without_results or not contract_result.check_results:
+            out.append(CheckResult(layer, dataset, "contract", None, "error", None, "error",
+                                   {"error": contract_result.get_errors_str()[:500]}))
+            continue
+        for r in contract_result.check_results:
+            values = dict(r.diagnostic_metric_values or {})
+            measure = next((m for m in MEASURES if values.get(m) is not None), None)
+            if measure is None:
+                measure = next((k for k in values if k not in ("dataset_rows_tested", "check_rows_tested")), "value")
+            if r.check.type == "metric":
+                measure, failing = "value", r.threshold_value
+            else:
+                failing = values.get(measure)
+            outcome = ("failed" if r.is_failed else "warned" if r.is_warned
+                       else "passed" if r.is_passed else "error")
+            detail = {k: v for k, v in values.items() if isinstance(v, int | float)}
+            if outcome == "error":
+                detail["error"] = contract_result.get_errors_str()[:500] or "not evaluated"
+            out.append(CheckResult(layer, dataset, r.check.name, r.check.column_name, outcome,
+                                   None if failing is None else float(failing), measure, detail))
+    return out
+
+
+def run_checks(settings: Settings, layers: list[str] | None = None,
+               datasets: list[str] | None = None) -> list[CheckResult]:
+    """Verify the contracts of these layers/datasets; a contract whose table is missing
+    is reported as an error (the table should have been built)."""
+    from soda_core.contracts import verify_contract_locally
+    from soda_duckdb.common.data_sources.duckdb_data_source import DuckDBDataSourceImpl
+
+    if not settings.warehouse.exists():
+        raise FileNotFoundError(f"no warehouse at {settings.warehouse}: run `mallcrm ingest` and `mallcrm build`")
+    con = connect(settings.warehouse)
+    results: list[CheckResult] = []
+    try:
+        as_of = reference_time(con).isoformat()
+        catalog = con.execute("select current_database()").fetchone()[0]
+        tables = _existing_tables(con)
+        source = DuckDBDataSourceImpl.from_existing_cursor(con, DATA_SOURCE)
+        with tempfile.TemporaryDirectory() as tmp:
+            for layer, path in contract_paths(layers, datasets):
+                dataset = path.stem
+                if dataset not in tables:
+                    results.append(CheckResult(layer, dataset, "table exists", None, "error", None, "error",
+                                               {"error": f"table {dataset} not found in {settings.warehouse}"}))
+                    continue
+                verification = verify_contract_locally(
+                    data_sources=[source], contract_file_path=str(_contract_file(path, catalog, Path(tmp))),
+                    variables={"AS_OF": as_of}, data_timestamp=as_of,
+                )
+                results.extend(_results(layer, dataset, verification))
+    finally:
+        con.close()
+    return results
