@@ -24,6 +24,7 @@ import click
 
 from bench.cli import bench
 from dashboard.cli import dashboard
+from mallcrm import quality_cli
 from mallcrm.ml_cli import ml
 from mallcrm.runlock import WarehouseBusy, warehouse_lock
 from mallcrm.settings import PROJECT_ROOT, load_settings
@@ -287,6 +288,8 @@ def status() -> None:
 
 
 main.add_command(ml)
+main.add_command(quality_cli.check)
+main.add_command(quality_cli.doctor)
 main.add_command(privacy_cli.privacy)
 main.add_command(privacy_cli.compliance_report)
 main.add_command(dashboard)

@@ -16,6 +16,7 @@ from orchestration.ml import build_ml_definitions
 from orchestration.modeling import build_dbt_assets
 from orchestration.privacy import build_privacy_definitions
 from orchestration.publish import build_publish_assets
+from orchestration.quality import build_quality_definitions
 
 # The dbt of this virtual environment, whatever the PATH of the process running Dagster.
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
@@ -41,7 +42,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         # start-up per step.
         executor=dg.in_process_executor,
     )
-    return dg.Definitions.merge(warehouse, build_ml_definitions(settings), build_privacy_definitions(settings))
+    return dg.Definitions.merge(warehouse, build_ml_definitions(settings), build_privacy_definitions(settings),
+                                build_quality_definitions(settings, set(warehouse.resolve_all_asset_keys())))
 
 
 defs = build_definitions(load_settings())

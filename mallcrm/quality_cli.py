@@ -1,0 +1,62 @@
+"""`mallcrm check` (the Soda data contracts) and `mallcrm doctor` (health at a glance)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import UTC, datetime
+
+import click
+
+from mallcrm.settings import PROJECT_ROOT, load_settings
+
+
+def _table(rows: list[tuple], header: tuple) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
+    lines = ["  ".join(str(x).ljust(w) for x, w in zip(r, widths, strict=True)) for r in [header, *rows]]
+    return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])
+
+
+@click.command()
+@click.option("--layer", "layers", multiple=True, type=click.Choice(["raw", "staging", "masked", "marts"]),
+              help="Only these layers (default: all).")
+@click.option("--dataset", "datasets", multiple=True, help="Only these tables, e.g. raw_pos.transactions.")
+@click.option("--all", "show_all", is_flag=True, help="List passing checks too.")
+def check(layers, datasets, show_all) -> None:
+    """Verify the Soda data contracts (quality/contracts/); exit 1 when a check fails."""
+    from quality.runner import run_checks
+
+    settings = load_settings()
+    try:
+        results = run_checks(settings, list(layers) or None, list(datasets) or None)
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc)) from exc
+    shown = [r for r in results if show_all or r.outcome != "passed"]
+    rows = [(r.outcome.upper(), r.layer, r.dataset, r.column or "", r.check, r.measure,
+             "" if r.failing is None else f"{r.failing:g}") for r in shown]
+    if rows:
+        click.echo(_table(rows, ("RESULT", "LAYER", "DATASET", "COLUMN", "CHECK", "MEASURE", "VALUE")))
+    failed = [r for r in results if r.outcome in ("failed", "error")]
+    warned = [r for r in results if r.outcome == "warned"]
+    summary = (f"{len(results)} checks on {len({r.dataset for r in results})} tables: "
+               f"{len(results) - len(failed) - len(warned)} passed, {len(warned)} warned, {len(failed)} failed")
+    if failed:
+        click.secho(summary, fg="red", bold=True)
+        for r in failed:
+            click.secho(f"  FAILED {r.reason}", fg="red")
+        click.echo("what each check means and what to do: docs/operations.md")
+        sys.exit(1)
+    click.secho(summary, fg="yellow" if warned else "green")
+
+
+@click.command()
+def doctor() -> None:
+    """The warehouse's health at a glance: freshness, last runs, checks, quarantine, privacy requests."""
+    from quality.health import health_report
+
+    settings = load_settings()
+    home = os.environ.get("DAGSTER_HOME") or str(PROJECT_ROOT / ".dagster_home")
+    report = health_report(settings, dagster_home=home, now=datetime.now(UTC))
+    click.echo(report.text)
+    if report.problems:
+        sys.exit(1)

@@ -1,0 +1,125 @@
+"""The warehouse's health at a glance (`mallcrm doctor`), read without writing anything.
+
+Sections: freshness per source (ingested_files), last runs (Dagster's run storage under
+DAGSTER_HOME when present, and dlt's own load history `_dlt_loads`), failing data-quality
+checks (quality.runner), quarantined rows by reason, open privacy requests (privacy.requests
+when that table exists).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from mallcrm.settings import Settings
+from mallcrm.warehouse import connect
+
+
+@dataclass
+class HealthReport:
+    lines: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        verdict = ("HEALTHY" if not self.problems
+                   else f"{len(self.problems)} PROBLEM(S):\n" + "\n".join(f"  - {p}" for p in self.problems))
+        return "\n".join([*self.lines, "", verdict])
+
+
+def _schemas(con, table: str) -> list[str]:
+    return [r[0] for r in con.execute(
+        "select table_schema from information_schema.tables where table_name = ? "
+        "and table_schema like 'raw\\_%' escape '\\' order by 1", [table]).fetchall()]
+
+
+def _section(report: HealthReport, title: str, rows: list[str]) -> None:
+    report.lines += ["", f"== {title}", *(rows or ["  (none)"])]
+
+
+def _freshness(con, now: datetime) -> list[str]:
+    rows = []
+    for schema in _schemas(con, "ingested_files"):
+        for entity, latest_day, loaded, files, refused in con.execute(
+            f"select entity, max(business_date), max(loaded_at), count(*), count(*) filter (where status = 'refused') "
+            f"from {schema}.ingested_files group by entity order by entity"
+        ).fetchall():
+            age = f"{(now - loaded).total_seconds() / 3600:,.0f} h ago" if loaded else "never"
+            rows.append(f"  {schema + '.' + entity:<34} latest business day {latest_day}  last load {age}  "
+                        f"{files} files{f', {refused} refused' if refused else ''}")
+    return rows
+
+
+def _dagster_runs(home: str | None) -> list[str]:
+    db = Path(home) / "history" / "runs.db" if home else None
+    if db is None or not db.exists():
+        return [f"  no Dagster run storage in {home} (runs started with `make dev` appear here)"]
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        rows = con.execute("select pipeline_name, status, create_timestamp, run_id from runs "
+                           "order by create_timestamp desc limit 5").fetchall()
+    except sqlite3.Error as exc:
+        return [f"  Dagster run storage unreadable: {exc}"]
+    finally:
+        con.close()
+    return [f"  {created}  {job:<22} {status:<10} {run_id[:8]}" for job, status, created, run_id in rows]
+
+
+def _dlt_loads(con) -> list[str]:
+    parts = [f"select '{s}' as ds, load_id, status, inserted_at from {s}._dlt_loads" for s in _schemas(con, "_dlt_loads")]
+    if not parts:
+        return []
+    rows = con.execute(" union all ".join(parts) + " order by inserted_at desc limit 6").fetchall()
+    return [f"  {at}  dlt load {load_id} into {ds} (status {status})" for ds, load_id, status, at in rows]
+
+
+def _quarantine(con) -> list[str]:
+    parts = [f"select system, entity, rule from {s}.quarantined_rows" for s in _schemas(con, "quarantined_rows")]
+    if not parts:
+        return []
+    rows = con.execute(f"select system, entity, rule, count(*) from ({' union all '.join(parts)}) "
+                       "group by all order by 4 desc, 1, 2, 3").fetchall()
+    return [f"  {n:>6}  {system}/{entity}: {rule}" for system, entity, rule, n in rows]
+
+
+def _privacy_requests(con) -> list[str]:
+    exists = con.execute("select count(*) from information_schema.tables "
+                         "where table_schema = 'privacy' and table_name = 'requests'").fetchone()[0]
+    if not exists:
+        return ["  none tracked (no privacy.requests table in this warehouse)"]
+    rows = con.execute("select request_id, request_type, deadline, status from privacy.requests "
+                       "where status <> 'done' order by deadline").fetchall()
+    return [f"  {rid}  {kind:<10} due {deadline}  {status}" for rid, kind, deadline, status in rows] or [
+        "  none open"]
+
+
+def health_report(settings: Settings, dagster_home: str | None, now: datetime) -> HealthReport:
+    from quality.runner import reference_time, run_checks
+
+    report = HealthReport()
+    if not settings.warehouse.exists():
+        report.problems.append(f"no warehouse at {settings.warehouse}: run `mallcrm ingest` and `mallcrm build`")
+        return report
+    con = connect(settings.warehouse)
+    try:
+        as_of = reference_time(con)
+        report.lines.append(f"warehouse {settings.warehouse}; quality reference time {as_of:%Y-%m-%d %H:%M} UTC")
+        _section(report, "freshness per source (ingested_files)", _freshness(con, now))
+        loads = _dlt_loads(con)
+        quarantine = _quarantine(con)
+        requests = _privacy_requests(con)
+    finally:
+        con.close()
+    _section(report, "last runs (Dagster)", _dagster_runs(dagster_home))
+    _section(report, "last loads (dlt, in the warehouse)", loads)
+    results = run_checks(settings)
+    failed = [r for r in results if r.outcome in ("failed", "error")]
+    warned = [r for r in results if r.outcome == "warned"]
+    _section(report, f"data-quality checks: {len(results)} run, {len(failed)} failed, {len(warned)} warned",
+             [f"  FAILED {r.reason}" for r in failed] + [f"  warn   {r.reason}" for r in warned])
+    _section(report, "quarantined rows by reason", quarantine)
+    _section(report, "open privacy requests", requests)
+    report.problems += [f"check failed: {r.reason}" for r in failed]
+    return report
