@@ -18,8 +18,13 @@ def _table(rows: list[tuple], header: tuple) -> str:
 
 
 @click.command()
-@click.option("--layer", "layers", multiple=True, type=click.Choice(["raw", "staging", "masked", "marts"]),
-              help="Only these layers (default: all).")
+@click.option(
+    "--layer",
+    "layers",
+    multiple=True,
+    type=click.Choice(["raw", "staging", "masked", "marts"]),
+    help="Only these layers (default: all).",
+)
 @click.option("--dataset", "datasets", multiple=True, help="Only these tables, e.g. raw_pos.transactions.")
 @click.option("--all", "show_all", is_flag=True, help="List passing checks too.")
 def check(layers, datasets, show_all) -> None:
@@ -32,14 +37,26 @@ def check(layers, datasets, show_all) -> None:
     except FileNotFoundError as exc:
         raise click.ClickException(str(exc)) from exc
     shown = [r for r in results if show_all or r.outcome != "passed"]
-    rows = [(r.outcome.upper(), r.layer, r.dataset, r.column or "", r.check, r.measure,
-             "" if r.failing is None else f"{r.failing:g}") for r in shown]
+    rows = [
+        (
+            r.outcome.upper(),
+            r.layer,
+            r.dataset,
+            r.column or "",
+            r.check,
+            r.measure,
+            "" if r.failing is None else f"{r.failing:g}",
+        )
+        for r in shown
+    ]
     if rows:
         click.echo(_table(rows, ("RESULT", "LAYER", "DATASET", "COLUMN", "CHECK", "MEASURE", "VALUE")))
     failed = [r for r in results if r.outcome in ("failed", "error")]
     warned = [r for r in results if r.outcome == "warned"]
-    summary = (f"{len(results)} checks on {len({r.dataset for r in results})} tables: "
-               f"{len(results) - len(failed) - len(warned)} passed, {len(warned)} warned, {len(failed)} failed")
+    summary = (
+        f"{len(results)} checks on {len({r.dataset for r in results})} tables: "
+        f"{len(results) - len(failed) - len(warned)} passed, {len(warned)} warned, {len(failed)} failed"
+    )
     if failed:
         click.secho(summary, fg="red", bold=True)
         for r in failed:

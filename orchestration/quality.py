@@ -20,15 +20,19 @@ PREFIX = "soda_contract"
 
 def check_metadata(results: list[CheckResult]) -> dict:
     failing = [r for r in results if r.outcome != "passed"]
-    table = "\n".join(f"| {r.outcome} | {r.column or ''} | {r.check} | {r.measure} | "
-                      f"{'' if r.failing is None else f'{r.failing:g}'} |" for r in failing)
+    table = "\n".join(
+        f"| {r.outcome} | {r.column or ''} | {r.check} | {r.measure} | "
+        f"{'' if r.failing is None else f'{r.failing:g}'} |"
+        for r in failing
+    )
     return {
         "checks": len(results),
         "failed": sum(r.outcome in ("failed", "error") for r in results),
         "warned": sum(r.outcome == "warned" for r in results),
         "failing_rows": int(sum(r.failing or 0 for r in failing if r.measure.endswith("_count"))),
         "failures": dg.MetadataValue.md(
-            "| outcome | column | check | measure | value |\n|---|---|---|---|---|\n" + table if table else "none"),
+            "| outcome | column | check | measure | value |\n|---|---|---|---|---|\n" + table if table else "none"
+        ),
     }
 
 

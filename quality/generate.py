@@ -52,8 +52,13 @@ NOT_TEXT = ("date", "time", "bool", "int", "decimal", "numeric", "double", "floa
 VOLUME_ENTITIES = {("pos", "transactions"), ("pos", "transaction_lines"), ("sensors", "people_counts")}
 FRESHNESS_MAX_DAYS = 2
 # Exports that do not arrive every day: reference snapshots weekly, campaigns when launched.
-FRESHNESS_OVERRIDES = {("reference", "stores"): 8, ("reference", "products"): 8, ("reference", "zones"): 8,
-                       ("marketing", "campaigns"): 62, ("marketing", "assignments"): 62}
+FRESHNESS_OVERRIDES = {
+    ("reference", "stores"): 8,
+    ("reference", "products"): 8,
+    ("reference", "zones"): 8,
+    ("marketing", "campaigns"): 62,
+    ("marketing", "assignments"): 62,
+}
 VOLUME_RATIO = (0.2, 5.0)
 VOLUME_TRAILING_DAYS = 28
 
@@ -66,28 +71,36 @@ def _freshness_and_volume(dataset: str, entities: list[str], systems: dict[str, 
     checks: list[dict] = []
     for entity in entities:
         days = FRESHNESS_OVERRIDES.get((systems[dataset], entity), FRESHNESS_MAX_DAYS)
-        checks.append({"freshness": {
-            "name": f"{entity} exports are no more than {days} days behind",
-            "qualifier": f"freshness_{entity}",
-            "column": "business_date",
-            "filter": f"entity = '{entity}'",
-            "threshold": {"unit": "day", "must_be_less_than_or_equal": days},
-        }})
+        checks.append(
+            {
+                "freshness": {
+                    "name": f"{entity} exports are no more than {days} days behind",
+                    "qualifier": f"freshness_{entity}",
+                    "column": "business_date",
+                    "filter": f"entity = '{entity}'",
+                    "threshold": {"unit": "day", "must_be_less_than_or_equal": days},
+                }
+            }
+        )
         if (systems[dataset], entity) in VOLUME_ENTITIES:
             lo, hi = VOLUME_RATIO
-            checks.append({"metric": {
-                "name": f"{entity} rows on the latest day vs the trailing {VOLUME_TRAILING_DAYS}-day average",
-                "qualifier": f"volume_{entity}",
-                "query": (
-                    "with daily as (select business_date, sum(rows_loaded) as n "
-                    f"from {dataset}.ingested_files where entity = '{entity}' group by business_date), "
-                    "latest as (select max(business_date) as d from daily) "
-                    "select coalesce((select n from daily, latest where business_date = latest.d) "
-                    "/ nullif((select avg(n) from daily, latest where business_date < latest.d "
-                    f"and business_date >= latest.d - {VOLUME_TRAILING_DAYS}), 0), 1.0)"
-                ),
-                "threshold": {"must_be_between": {"greater_than_or_equal": lo, "less_than_or_equal": hi}},
-            }})
+            checks.append(
+                {
+                    "metric": {
+                        "name": f"{entity} rows on the latest day vs the trailing {VOLUME_TRAILING_DAYS}-day average",
+                        "qualifier": f"volume_{entity}",
+                        "query": (
+                            "with daily as (select business_date, sum(rows_loaded) as n "
+                            f"from {dataset}.ingested_files where entity = '{entity}' group by business_date), "
+                            "latest as (select max(business_date) as d from daily) "
+                            "select coalesce((select n from daily, latest where business_date = latest.d) "
+                            "/ nullif((select avg(n) from daily, latest where business_date < latest.d "
+                            f"and business_date >= latest.d - {VOLUME_TRAILING_DAYS}), 0), 1.0)"
+                        ),
+                        "threshold": {"must_be_between": {"greater_than_or_equal": lo, "less_than_or_equal": hi}},
+                    }
+                }
+            )
     return checks
 
 
@@ -96,13 +109,19 @@ def _retention_checks(table: str, rules: list) -> list[dict]:
     for rule in (r for r in rules if r.table == table):
         what = f"{rule.column} nulled" if rule.expiry == "null_out" else f"rows {rule.expiry}d"
         extra = f' and t."{rule.column}" is not null' if rule.column else ""
-        checks.append({"failed_rows": {
-            "name": f"no rows past retention ({rule.days} days, then {what})",
-            "qualifier": f"retention_{table.split('.')[1]}_{rule.column or 'rows'}",
-            "query": (f"select * from {table} as t where cast({rule.anchor} as date) "
-                      f"< cast('${{var.AS_OF}}' as date) - {rule.days}{extra}"),
-            "threshold": {"must_be": 0, "level": "warn"},
-        }})
+        checks.append(
+            {
+                "failed_rows": {
+                    "name": f"no rows past retention ({rule.days} days, then {what})",
+                    "qualifier": f"retention_{table.split('.')[1]}_{rule.column or 'rows'}",
+                    "query": (
+                        f"select * from {table} as t where cast({rule.anchor} as date) "
+                        f"< cast('${{var.AS_OF}}' as date) - {rule.days}{extra}"
+                    ),
+                    "threshold": {"must_be": 0, "level": "warn"},
+                }
+            }
+        )
     return checks
 
 
@@ -112,11 +131,15 @@ def _pii_checks(columns: dict[str, dict]) -> dict[str, list[dict]]:
         data_type = (col.get("data_type") or "").lower()
         if any(t in data_type for t in NOT_TEXT):
             continue
-        out[name] = [{"failed_rows": {
-            "name": "no mobile, e-mail or ID-card number in clear",
-            "qualifier": f"pii_{name}",
-            "expression": f"regexp_matches(cast(\"{name}\" as varchar), '{PII_REGEX}')",
-        }}]
+        out[name] = [
+            {
+                "failed_rows": {
+                    "name": "no mobile, e-mail or ID-card number in clear",
+                    "qualifier": f"pii_{name}",
+                    "expression": f"regexp_matches(cast(\"{name}\" as varchar), '{PII_REGEX}')",
+                }
+            }
+        ]
     return out
 
 
@@ -135,7 +158,7 @@ def _contract(dataset: str, description: str, columns: dict[str, list[dict]], ch
 
 def _with_qualifier(check: dict) -> dict:
     """Soda needs a qualifier to tell two checks of one type apart: derive it from the name."""
-    (kind, spec), = check.items()
+    ((kind, spec),) = check.items()
     spec = dict(spec or {})
     if "qualifier" not in spec and spec.get("name"):
         spec["qualifier"] = re.sub(r"[^a-z0-9]+", "_", spec["name"].lower()).strip("_")[:60]
@@ -162,10 +185,14 @@ def build_contracts(manifest: dict | None = None) -> dict[str, dict[str, dict]]:
         columns: dict[str, list] = {}
         for col in fmt.columns:
             columns[col.name] = [{"missing": {"name": "required value present"}}] if col.required else []
-        checks: list[dict] = [{"duplicate": {
-            "name": f"key ({', '.join(fmt.primary_key)}) unique within each file",
-            "columns": [*fmt.primary_key, "_source_file"],
-        }}]
+        checks: list[dict] = [
+            {
+                "duplicate": {
+                    "name": f"key ({', '.join(fmt.primary_key)}) unique within each file",
+                    "columns": [*fmt.primary_key, "_source_file"],
+                }
+            }
+        ]
         checks += _retention_checks(dataset, retention)
         _merge(columns, checks, hand.get("raw", {}).get(dataset))
         out["raw"][dataset] = _contract(dataset, f"Raw {fmt.system}/{fmt.entity}: {fmt.description}", columns, checks)
@@ -175,10 +202,15 @@ def build_contracts(manifest: dict | None = None) -> dict[str, dict[str, dict]]:
         entities = [f.entity for f in export.for_system(system)]
         checks = _freshness_and_volume(dataset, entities, systems) + _retention_checks(name, retention)
         checks += _retention_checks(f"{dataset}.quarantined_rows", retention)
-        columns = {"source_file": [{"duplicate": {"name": "each file recorded once"}}], "business_date": [],
-                   "entity": [], "rows_loaded": []}
+        columns = {
+            "source_file": [{"duplicate": {"name": "each file recorded once"}}],
+            "business_date": [],
+            "entity": [],
+            "rows_loaded": [],
+        }
         out["raw"][name] = _contract(
-            name, f"Every {system} export file seen: freshness and volume per entity.", columns, checks)
+            name, f"Every {system} export file seen: freshness and volume per entity.", columns, checks
+        )
 
     manifest = manifest if manifest is not None else load_manifest()
     for node in sorted(manifest.get("nodes", {}).values(), key=lambda n: n["unique_id"]):
@@ -192,7 +224,8 @@ def build_contracts(manifest: dict | None = None) -> dict[str, dict[str, dict]]:
         _merge(columns, checks, hand.get(node["schema"], {}).get(dataset))
         if columns or checks:
             out[node["schema"]][dataset] = _contract(
-                dataset, (node.get("description") or node["name"]).strip().split("\n")[0], columns, checks)
+                dataset, (node.get("description") or node["name"]).strip().split("\n")[0], columns, checks
+            )
 
     for dataset, extra in (hand.get("staging") or {}).items():
         columns, checks = {}, []
@@ -202,8 +235,11 @@ def build_contracts(manifest: dict | None = None) -> dict[str, dict[str, dict]]:
 
 
 def load_manifest() -> dict:
+    """The dbt manifest, parsed again when older than the project (same rule as Dagster's)."""
+    from orchestration.modeling import _manifest_is_stale
+
     path = DBT_PROJECT_DIR / "target" / "manifest.json"
-    if not path.exists():
+    if _manifest_is_stale(path):
         from mallcrm.dbt_runner import run_dbt
 
         run_dbt(["parse"], quiet=True)
@@ -222,8 +258,11 @@ def render(contract: dict) -> str:
 
 
 def contract_files(contracts: dict[str, dict[str, dict]]) -> dict[Path, str]:
-    return {CONTRACTS_DIR / layer / f"{dataset}.yml": render(c)
-            for layer, items in contracts.items() for dataset, c in items.items()}
+    return {
+        CONTRACTS_DIR / layer / f"{dataset}.yml": render(c)
+        for layer, items in contracts.items()
+        for dataset, c in items.items()
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -232,13 +271,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     files = contract_files(build_contracts())
     existing = set(CONTRACTS_DIR.rglob("*.yml")) if CONTRACTS_DIR.exists() else set()
-    stale = sorted(str(p.relative_to(PROJECT_ROOT)) for p, text in files.items()
-                   if not p.exists() or p.read_text(encoding="utf-8") != text)
+    stale = sorted(
+        str(p.relative_to(PROJECT_ROOT))
+        for p, text in files.items()
+        if not p.exists() or p.read_text(encoding="utf-8") != text
+    )
     extra = sorted(str(p.relative_to(PROJECT_ROOT)) for p in existing - set(files))
     if args.check:
         if stale or extra:
-            print("quality contracts out of date (run `python -m quality.generate`): "
-                  + ", ".join(stale + extra), file=sys.stderr)
+            print(
+                "quality contracts out of date (run `python -m quality.generate`): " + ", ".join(stale + extra),
+                file=sys.stderr,
+            )
             return 1
         print(f"{len(files)} quality contracts up to date")
         return 0
@@ -247,8 +291,10 @@ def main(argv: list[str] | None = None) -> int:
     for path, text in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-    print(f"wrote {len(files)} contracts to {CONTRACTS_DIR.relative_to(PROJECT_ROOT)} "
-          f"({len(stale)} changed, {len(extra)} removed)")
+    print(
+        f"wrote {len(files)} contracts to {CONTRACTS_DIR.relative_to(PROJECT_ROOT)} "
+        f"({len(stale)} changed, {len(extra)} removed)"
+    )
     return 0
 
 

@@ -24,15 +24,23 @@ class HealthReport:
 
     @property
     def text(self) -> str:
-        verdict = ("HEALTHY" if not self.problems
-                   else f"{len(self.problems)} PROBLEM(S):\n" + "\n".join(f"  - {p}" for p in self.problems))
+        verdict = (
+            "HEALTHY"
+            if not self.problems
+            else f"{len(self.problems)} PROBLEM(S):\n" + "\n".join(f"  - {p}" for p in self.problems)
+        )
         return "\n".join([*self.lines, "", verdict])
 
 
 def _schemas(con, table: str) -> list[str]:
-    return [r[0] for r in con.execute(
-        "select table_schema from information_schema.tables where table_name = ? "
-        "and table_schema like 'raw\\_%' escape '\\' order by 1", [table]).fetchall()]
+    return [
+        r[0]
+        for r in con.execute(
+            "select table_schema from information_schema.tables where table_name = ? "
+            "and table_schema like 'raw\\_%' escape '\\' order by 1",
+            [table],
+        ).fetchall()
+    ]
 
 
 def _section(report: HealthReport, title: str, rows: list[str]) -> None:
@@ -47,8 +55,10 @@ def _freshness(con, now: datetime) -> list[str]:
             f"from {schema}.ingested_files group by entity order by entity"
         ).fetchall():
             age = f"{(now - loaded).total_seconds() / 3600:,.0f} h ago" if loaded else "never"
-            rows.append(f"  {schema + '.' + entity:<34} latest business day {latest_day}  last load {age}  "
-                        f"{files} files{f', {refused} refused' if refused else ''}")
+            rows.append(
+                f"  {schema + '.' + entity:<34} latest business day {latest_day}  last load {age}  "
+                f"{files} files{f', {refused} refused' if refused else ''}"
+            )
     return rows
 
 
@@ -58,8 +68,9 @@ def _dagster_runs(home: str | None) -> list[str]:
         return [f"  no Dagster run storage in {home} (runs started with `make dev` appear here)"]
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
-        rows = con.execute("select pipeline_name, status, create_timestamp, run_id from runs "
-                           "order by create_timestamp desc limit 5").fetchall()
+        rows = con.execute(
+            "select pipeline_name, status, create_timestamp, run_id from runs order by create_timestamp desc limit 5"
+        ).fetchall()
     except sqlite3.Error as exc:
         return [f"  Dagster run storage unreadable: {exc}"]
     finally:
@@ -68,7 +79,9 @@ def _dagster_runs(home: str | None) -> list[str]:
 
 
 def _dlt_loads(con) -> list[str]:
-    parts = [f"select '{s}' as ds, load_id, status, inserted_at from {s}._dlt_loads" for s in _schemas(con, "_dlt_loads")]
+    parts = [
+        f"select '{s}' as ds, load_id, status, inserted_at from {s}._dlt_loads" for s in _schemas(con, "_dlt_loads")
+    ]
     if not parts:
         return []
     rows = con.execute(" union all ".join(parts) + " order by inserted_at desc limit 6").fetchall()
@@ -79,20 +92,24 @@ def _quarantine(con) -> list[str]:
     parts = [f"select system, entity, rule from {s}.quarantined_rows" for s in _schemas(con, "quarantined_rows")]
     if not parts:
         return []
-    rows = con.execute(f"select system, entity, rule, count(*) from ({' union all '.join(parts)}) "
-                       "group by all order by 4 desc, 1, 2, 3").fetchall()
+    rows = con.execute(
+        f"select system, entity, rule, count(*) from ({' union all '.join(parts)}) "
+        "group by all order by 4 desc, 1, 2, 3"
+    ).fetchall()
     return [f"  {n:>6}  {system}/{entity}: {rule}" for system, entity, rule, n in rows]
 
 
 def _privacy_requests(con) -> list[str]:
-    exists = con.execute("select count(*) from information_schema.tables "
-                         "where table_schema = 'privacy' and table_name = 'requests'").fetchone()[0]
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'privacy' and table_name = 'requests'"
+    ).fetchone()[0]
     if not exists:
         return ["  none tracked (no privacy.requests table in this warehouse)"]
-    rows = con.execute("select request_id, request_type, deadline, status from privacy.requests "
-                       "where status <> 'done' order by deadline").fetchall()
-    return [f"  {rid}  {kind:<10} due {deadline}  {status}" for rid, kind, deadline, status in rows] or [
-        "  none open"]
+    rows = con.execute(
+        "select request_id, request_type, deadline, status from privacy.requests "
+        "where status <> 'done' order by deadline"
+    ).fetchall()
+    return [f"  {rid}  {kind:<10} due {deadline}  {status}" for rid, kind, deadline, status in rows] or ["  none open"]
 
 
 def health_report(settings: Settings, dagster_home: str | None, now: datetime) -> HealthReport:
@@ -117,8 +134,11 @@ def health_report(settings: Settings, dagster_home: str | None, now: datetime) -
     results = run_checks(settings)
     failed = [r for r in results if r.outcome in ("failed", "error")]
     warned = [r for r in results if r.outcome == "warned"]
-    _section(report, f"data-quality checks: {len(results)} run, {len(failed)} failed, {len(warned)} warned",
-             [f"  FAILED {r.reason}" for r in failed] + [f"  warn   {r.reason}" for r in warned])
+    _section(
+        report,
+        f"data-quality checks: {len(results)} run, {len(failed)} failed, {len(warned)} warned",
+        [f"  FAILED {r.reason}" for r in failed] + [f"  warn   {r.reason}" for r in warned],
+    )
     _section(report, "quarantined rows by reason", quarantine)
     _section(report, "open privacy requests", requests)
     report.problems += [f"check failed: {r.reason}" for r in failed]

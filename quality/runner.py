@@ -30,8 +30,7 @@ from quality.generate import CATALOG, CONTRACTS_DIR, DATA_SOURCE, LAYERS
 os.environ.setdefault("SODA_CORE_TELEMETRY_ENABLED", "false")
 
 # The diagnostic of each Soda check type that says how many rows (or how far) it failed.
-MEASURES = ("failed_rows_count", "invalid_count", "missing_count", "duplicate_count",
-            "freshness_in_days", "row_count")
+MEASURES = ("failed_rows_count", "invalid_count", "missing_count", "duplicate_count", "freshness_in_days", "row_count")
 
 
 @dataclass(frozen=True)
@@ -75,9 +74,13 @@ def reference_time(con: duckdb.DuckDBPyConnection) -> datetime:
     if value:
         parsed = datetime.fromisoformat(value)
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    schemas = [r[0] for r in con.execute(
-        "select table_schema from information_schema.tables where table_name = 'ingested_files' "
-        "and table_schema like 'raw\\_%' escape '\\'").fetchall()]
+    schemas = [
+        r[0]
+        for r in con.execute(
+            "select table_schema from information_schema.tables where table_name = 'ingested_files' "
+            "and table_schema like 'raw\\_%' escape '\\'"
+        ).fetchall()
+    ]
     latest: date | None = None
     if schemas:
         union = " union all ".join(f"select max(business_date) from {s}.ingested_files" for s in schemas)
@@ -88,8 +91,9 @@ def reference_time(con: duckdb.DuckDBPyConnection) -> datetime:
 
 
 def _existing_tables(con) -> set[str]:
-    return {f"{s}.{t}" for s, t in con.execute(
-        "select table_schema, table_name from information_schema.tables").fetchall()}
+    return {
+        f"{s}.{t}" for s, t in con.execute("select table_schema, table_name from information_schema.tables").fetchall()
+    }
 
 
 def _contract_file(path: Path, catalog: str, tmp: Path) -> Path:
@@ -106,8 +110,18 @@ def _results(layer: str, dataset: str, verification) -> list[CheckResult]:
     out = []
     for contract_result in verification.contract_verification_results:
         if contract_result.errored_without_results or not contract_result.check_results:
-            out.append(CheckResult(layer, dataset, "contract", None, "error", None, "error",
-                                   {"error": contract_result.get_errors_str()[:500]}))
+            out.append(
+                CheckResult(
+                    layer,
+                    dataset,
+                    "contract",
+                    None,
+                    "error",
+                    None,
+                    "error",
+                    {"error": contract_result.get_errors_str()[:500]},
+                )
+            )
             continue
         for r in contract_result.check_results:
             values = dict(r.diagnostic_metric_values or {})
@@ -118,18 +132,28 @@ def _results(layer: str, dataset: str, verification) -> list[CheckResult]:
                 measure, failing = "value", r.threshold_value
             else:
                 failing = values.get(measure)
-            outcome = ("failed" if r.is_failed else "warned" if r.is_warned
-                       else "passed" if r.is_passed else "error")
+            outcome = "failed" if r.is_failed else "warned" if r.is_warned else "passed" if r.is_passed else "error"
             detail = {k: v for k, v in values.items() if isinstance(v, int | float)}
             if outcome == "error":
                 detail["error"] = contract_result.get_errors_str()[:500] or "not evaluated"
-            out.append(CheckResult(layer, dataset, r.check.name, r.check.column_name, outcome,
-                                   None if failing is None else float(failing), measure, detail))
+            out.append(
+                CheckResult(
+                    layer,
+                    dataset,
+                    r.check.name,
+                    r.check.column_name,
+                    outcome,
+                    None if failing is None else float(failing),
+                    measure,
+                    detail,
+                )
+            )
     return out
 
 
-def run_checks(settings: Settings, layers: list[str] | None = None,
-               datasets: list[str] | None = None) -> list[CheckResult]:
+def run_checks(
+    settings: Settings, layers: list[str] | None = None, datasets: list[str] | None = None
+) -> list[CheckResult]:
     """Verify the contracts of these layers/datasets; a contract whose table is missing
     is reported as an error (the table should have been built)."""
     from soda_core.contracts import verify_contract_locally
@@ -148,12 +172,24 @@ def run_checks(settings: Settings, layers: list[str] | None = None,
             for layer, path in contract_paths(layers, datasets):
                 dataset = path.stem
                 if dataset not in tables:
-                    results.append(CheckResult(layer, dataset, "table exists", None, "error", None, "error",
-                                               {"error": f"table {dataset} not found in {settings.warehouse}"}))
+                    results.append(
+                        CheckResult(
+                            layer,
+                            dataset,
+                            "table exists",
+                            None,
+                            "error",
+                            None,
+                            "error",
+                            {"error": f"table {dataset} not found in {settings.warehouse}"},
+                        )
+                    )
                     continue
                 verification = verify_contract_locally(
-                    data_sources=[source], contract_file_path=str(_contract_file(path, catalog, Path(tmp))),
-                    variables={"AS_OF": as_of}, data_timestamp=as_of,
+                    data_sources=[source],
+                    contract_file_path=str(_contract_file(path, catalog, Path(tmp))),
+                    variables={"AS_OF": as_of},
+                    data_timestamp=as_of,
                 )
                 results.extend(_results(layer, dataset, verification))
     finally:

@@ -25,8 +25,9 @@ def test_every_layer_has_contracts_and_raw_covers_every_export():
     kinds = [next(iter(c)) for c in raw["checks"]]
     assert "duplicate" in kinds and "failed_rows" in kinds
     # retention comes from privacy/policy.yml, as a warning (the privacy purge fixes it)
-    retention = [c["failed_rows"] for c in raw["checks"]
-                 if "retention" in (c.get("failed_rows") or {}).get("qualifier", "")]
+    retention = [
+        c["failed_rows"] for c in raw["checks"] if "retention" in (c.get("failed_rows") or {}).get("qualifier", "")
+    ]
     assert retention and all(r["threshold"]["level"] == "warn" for r in retention)
 
 
@@ -41,17 +42,20 @@ def test_contract_files_are_valid_soda_yaml():
     assert (CONTRACTS_DIR / "raw" / "raw_pos.transactions.yml") in files
 
 
-@pytest.mark.parametrize("value, personal", [
-    ("13812345678", True),
-    ("call me on 13812345678 please", True),
-    ("zhang.wei@qq.com", True),
-    ("11010519491231002X", True),
-    ("138****5678", False),
-    ("z***@qq.com", False),
-    ("M0000123", False),
-    ("a" * 20 + "13812345678" + "b" * 33, False),  # inside a hex token
-    ("2026-05-20", False),
-])
+@pytest.mark.parametrize(
+    "value, personal",
+    [
+        ("13812345678", True),
+        ("call me on 13812345678 please", True),
+        ("zhang.wei@qq.com", True),
+        ("11010519491231002X", True),
+        ("138****5678", False),
+        ("z***@qq.com", False),
+        ("M0000123", False),
+        ("a" * 20 + "13812345678" + "b" * 33, False),  # inside a hex token
+        ("2026-05-20", False),
+    ],
+)
 def test_personal_data_pattern(value, personal):
     found = duckdb.connect().execute("select regexp_matches(?, ?)", [value, PII_REGEX]).fetchall()[0][0]
     assert found is personal
