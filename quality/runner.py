@@ -151,6 +151,60 @@ def _results(layer: str, dataset: str, verification) -> list[CheckResult]:
     return out
 
 
+def marketing_consent_checks(con, settings: Settings) -> list[CheckResult]:
+    """The marketing role file (privacy/publish.py) holds only consenting adult members.
+
+    A SQL check beside the Soda contracts: it spans two DuckDB files, which a Soda contract
+    (one dataset of one data source) cannot. It catches a role file published before a
+    consent was withdrawn as well as a publishing bug."""
+    path = settings.warehouse_dir / "roles" / "marketing.duckdb"
+    if not path.exists():
+        return []
+    consent_cols = [
+        r[0]
+        for r in con.execute(
+            "select column_name from information_schema.columns where table_schema = 'marts' "
+            "and table_name = 'mart_member_360' and column_name like 'has\\_consent\\_marketing\\_%' escape '\\'"
+        ).fetchall()
+    ]
+    consenting = " or ".join(f'c."{c}"' for c in consent_cols) or "false"
+    optouts = con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'privacy' "
+        "and table_name = 'marketing_optouts'"
+    ).fetchone()[0]
+    allowed = (
+        f"select c.member_id from marts.mart_member_360 as c where ({consenting}) "
+        "and c.member_id not in (select m.member_id from marts.dim_member as m where m.is_minor)"
+        + (" and c.member_id not in (select o.member_id from privacy.marketing_optouts as o)" if optouts else "")
+    )
+    con.execute(f"attach '{path}' as marketing_role (read_only)")
+    try:
+        tables = con.execute(
+            "select table_schema, table_name from information_schema.columns where table_catalog = 'marketing_role' "
+            "and column_name = 'member_id'"
+        ).fetchall()
+        out = []
+        for schema, table in tables:
+            bad = con.execute(
+                f'select count(*) from marketing_role."{schema}"."{table}" as t '
+                f"where t.member_id is not null and t.member_id not in ({allowed})"
+            ).fetchone()[0]
+            out.append(
+                CheckResult(
+                    "publish",
+                    f"roles/marketing.{table}",
+                    "only consenting adult members",
+                    "member_id",
+                    "failed" if bad else "passed",
+                    float(bad),
+                    "failed_rows_count",
+                )
+            )
+        return out
+    finally:
+        con.execute("detach marketing_role")
+
+
 def run_checks(
     settings: Settings, layers: list[str] | None = None, datasets: list[str] | None = None
 ) -> list[CheckResult]:
@@ -192,6 +246,8 @@ def run_checks(
                     data_timestamp=as_of,
                 )
                 results.extend(_results(layer, dataset, verification))
+            if layers is None and datasets is None:
+                results.extend(marketing_consent_checks(con, settings))
     finally:
         con.close()
     return results
