@@ -7,6 +7,7 @@ import sys
 from datetime import UTC, datetime
 
 import click
+import duckdb
 
 from mallcrm.settings import PROJECT_ROOT, load_settings
 
@@ -36,6 +37,8 @@ def check(layers, datasets, show_all) -> None:
         results = run_checks(settings, list(layers) or None, list(datasets) or None)
     except FileNotFoundError as exc:
         raise click.ClickException(str(exc)) from exc
+    except duckdb.IOException as exc:  # another process (a build, a Dagster run) holds the file
+        raise click.ClickException(f"cannot open the warehouse now: {exc}") from exc
     shown = [r for r in results if show_all or r.outcome != "passed"]
     rows = [
         (
@@ -73,7 +76,10 @@ def doctor() -> None:
 
     settings = load_settings()
     home = os.environ.get("DAGSTER_HOME") or str(PROJECT_ROOT / ".dagster_home")
-    report = health_report(settings, dagster_home=home, now=datetime.now(UTC))
+    try:
+        report = health_report(settings, dagster_home=home, now=datetime.now(UTC))
+    except duckdb.IOException as exc:
+        raise click.ClickException(f"cannot open the warehouse now: {exc}") from exc
     click.echo(report.text)
     if report.problems:
         sys.exit(1)
