@@ -59,6 +59,37 @@ def _contract_check(settings: Settings, layer: str, dataset: str) -> dg.AssetChe
     return _check
 
 
+ROLE_FILES_KEY = dg.AssetKey(["publish", "role_files"])
+
+
+def _marketing_consent_check(settings: Settings) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=ROLE_FILES_KEY,
+        name="marketing_file_only_consenting_adults",
+        blocking=True,
+        description="The marketing role file holds only members with an active marketing consent, "
+        "not minors and not opted out (quality.runner.marketing_consent_checks; docs/operations.md).",
+    )
+    def _check() -> dg.AssetCheckResult:
+        from mallcrm.warehouse import connect
+        from quality.runner import marketing_consent_checks
+
+        con = connect(settings.warehouse)
+        try:
+            results = marketing_consent_checks(con, settings)
+        finally:
+            con.close()
+        failed = [r for r in results if r.outcome != "passed"]
+        return dg.AssetCheckResult(
+            passed=bool(results) and not failed,
+            description="; ".join(r.reason for r in failed)
+            or (f"{len(results)} tables checked" if results else "no marketing role file found"),
+            metadata=check_metadata(results),
+        )
+
+    return _check
+
+
 def build_quality_definitions(settings: Settings, asset_keys: set[dg.AssetKey] | None = None) -> dg.Definitions:
     """One blocking check per contract whose table is an asset (all, unless `asset_keys` narrows)."""
     checks = []
@@ -66,4 +97,6 @@ def build_quality_definitions(settings: Settings, asset_keys: set[dg.AssetKey] |
         key = dg.AssetKey(path.stem.split("."))
         if asset_keys is None or key in asset_keys:
             checks.append(_contract_check(settings, layer, path.stem))
+    if asset_keys is None or ROLE_FILES_KEY in asset_keys:
+        checks.append(_marketing_consent_check(settings))
     return dg.Definitions(asset_checks=checks)
