@@ -1,0 +1,175 @@
+"""The fault suite: a killed run, a second writer, a full disk.
+
+A run killed with SIGKILL during ingestion, and again during the dbt build, then run
+again, must leave the warehouse equal to an uninterrupted run's: same tables, same row
+counts, same order-independent checksum of every row. Columns that record *when* a row was
+loaded or *which load* wrote it legitimately differ and are left out of the checksum
+(VOLATILE below). A second writer is refused while one runs; a full disk gives a clear
+error and a re-run completes the warehouse.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import generate_mall
+
+pytestmark = pytest.mark.integration
+
+TINY = {"members": 120, "stores": 4, "days": 12}
+VOLATILE = (
+    "_dlt_load_id", "_dlt_id", "_loaded_at", "loaded_at", "quarantined_at", "inserted_at", "ingested_at", "built_at",
+)
+MALLCRM = [sys.executable, "-m", "mallcrm.cli"]
+
+
+def _env(root: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(MALLCRM_INBOX=str(root / "inbox"), MALLCRM_WAREHOUSE=str(root / "warehouse" / "mallcrm.duckdb"))
+    env.pop("MALLCRM_DLT_DIR", None)
+    return env
+
+
+def _run(root: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([*MALLCRM, *args], env=_env(root), capture_output=True, text=True, timeout=600, **kwargs)
+
+
+def _start(root: Path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([*MALLCRM, *args], env=_env(root), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+
+
+def _kill_when(process: subprocess.Popen, ready, timeout: float = 300) -> None:
+    """SIGKILL `process` as soon as `ready()` holds (polled), failing if it ends first."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert process.poll() is None, f"the run ended before the kill point:\n{process.stdout.read()}"
+        assert time.monotonic() < deadline, "the kill point never came"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+
+
+def fingerprint(warehouse: Path, schemas: tuple[str, ...] | None = None) -> dict[str, tuple[int, int]]:
+    """{schema.table: (rows, order-independent checksum of the non-volatile columns)}."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        tables = con.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_type = 'BASE TABLE' and table_schema not like '%_staging' order by 1, 2"
+        ).fetchall()
+        out = {}
+        for schema, table in tables:
+            if schemas and schema not in schemas or table.startswith("_dlt"):
+                continue
+            columns = [c for (c,) in con.execute(
+                "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
+                "order by ordinal_position", [schema, table]).fetchall() if c not in VOLATILE]
+            row = ", ".join(f'"{c}"' for c in columns)
+            out[f"{schema}.{table}"] = con.execute(
+                f'select count(*), coalesce(sum(hash(row({row}))::hugeint), 0) from "{schema}"."{table}"'
+            ).fetchone()
+        return out
+    finally:
+        con.close()
+
+
+def _raw_schemas(prints: dict) -> tuple[str, ...]:
+    return tuple(sorted({name.split(".")[0] for name in prints if name.startswith("raw_")}))
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory) -> Path:
+    inbox = tmp_path_factory.mktemp("fault_exports") / "inbox"
+    generate_mall(inbox, **TINY)
+    return inbox
+
+
+def _mall(tmp_path: Path, exports: Path) -> Path:
+    shutil.copytree(exports, tmp_path / "inbox")
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, exports) -> dict:
+    """An uninterrupted ingest + build of the tiny mall."""
+    root = _mall(tmp_path_factory.mktemp("reference"), exports)
+    assert _run(root, "ingest").returncode == 0
+    build = _run(root, "build")
+    assert build.returncode == 0, build.stdout[-3000:]
+    return fingerprint(root / "warehouse" / "mallcrm.duckdb")
+
+
+def test_sigkill_during_ingestion_then_rerun_equals_an_uninterrupted_run(tmp_path, exports, reference):
+    root = _mall(tmp_path, exports)
+    warehouse = root / "warehouse" / "mallcrm.duckdb"
+    process = _start(root, "ingest")
+    # kill once dlt has begun writing the warehouse (the first systems are loaded, others not)
+    _kill_when(process, lambda: warehouse.exists() and warehouse.stat().st_size > 2_000_000)
+    assert process.returncode == -signal.SIGKILL
+    rerun = _run(root, "ingest")
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    raw = _raw_schemas(reference)
+    assert fingerprint(warehouse, raw) == {k: v for k, v in reference.items() if k.split(".")[0] in raw}
+
+
+def test_sigkill_during_the_dbt_build_then_rerun_equals_an_uninterrupted_run(tmp_path, exports, reference):
+    root = _mall(tmp_path, exports)
+    assert _run(root, "ingest").returncode == 0
+    log = root / "build.log"
+    with open(log, "w", encoding="utf-8") as out:
+        process = subprocess.Popen([*MALLCRM, "build"], env=_env(root), stdout=out, stderr=subprocess.STDOUT)
+        # kill in the middle of the marts: some built, others not
+        _kill_when(process, lambda: log.read_text(encoding="utf-8").count("OK created sql table model marts.") >= 3)
+    rerun = _run(root, "build")
+    assert rerun.returncode == 0, rerun.stdout[-3000:]
+    assert fingerprint(root / "warehouse" / "mallcrm.duckdb") == reference
+
+
+def test_a_second_run_while_one_is_going_is_refused(tmp_path, exports):
+    root = _mall(tmp_path, exports)
+    first = _start(root, "ingest")
+    lock = root / "warehouse" / "mallcrm.duckdb.lock"
+    try:
+        deadline = time.monotonic() + 120
+        while not (lock.exists() and lock.read_text(encoding="utf-8").strip()):
+            assert first.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        second = _run(root, "build")
+        assert second.returncode == 75
+        assert "is being written by" in second.stderr and "mallcrm ingest" in second.stderr
+        assert "Nothing was changed" in second.stderr
+    finally:
+        first.wait(timeout=600)
+    assert first.returncode == 0
+
+
+def _limit_file_size() -> None:
+    # A file may not grow past 3 MB, as on a full disk: writes fail with EFBIG
+    # instead of the process being killed by SIGXFSZ.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (3_000_000, 3_000_000))
+
+
+def test_a_full_disk_gives_a_clear_error_and_a_rerun_completes(tmp_path, exports, reference):
+    root = _mall(tmp_path, exports)
+    full = subprocess.run([*MALLCRM, "ingest"], env=_env(root), capture_output=True, text=True, timeout=600,
+                          preexec_fn=_limit_file_size)
+    assert full.returncode != 0
+    assert "mallcrm.duckdb" in full.stderr and "Traceback" not in full.stderr, full.stderr[-2000:]
+    rerun = _run(root, "ingest")
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    raw = _raw_schemas(reference)
+    assert fingerprint(root / "warehouse" / "mallcrm.duckdb", raw) == {
+        k: v for k, v in reference.items() if k.split(".")[0] in raw
+    }
