@@ -69,7 +69,14 @@ def run_ingestion(settings: Settings | None = None, systems: list[str] | None = 
     report.unmatched = log.unmatched
     for system in systems or contract.systems:
         source = system_source(system, lambda: settings.inbox, lambda: settings.warehouse, log)
-        make_pipeline(system, settings).run(source)
+        pipeline = make_pipeline(system, settings)
+        if pipeline.has_pending_data:
+            # A run that died (killed, disk full) left packages behind: finish them first.
+            # `run` would load them and skip extracting, leaving today's files for a
+            # third run; the source then reads the completed `ingested_files`.
+            pipeline.normalize()
+            pipeline.load()
+        pipeline.run(source)
     report.files = log.files
     return report
 

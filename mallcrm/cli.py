@@ -91,14 +91,41 @@ class BusyError(click.ClickException):
     exit_code = 75  # EX_TEMPFAIL: try again later
 
 
+def _storage_error(error: BaseException) -> BaseException | None:
+    """The disk-level cause (full disk, file too large, read-only) inside an error chain."""
+    import duckdb
+
+    markers = ("No space left", "File too large", "Read-only file system", "Could not write file")
+    seen, found = set(), None
+    while error is not None and id(error) not in seen:  # the deepest match says it plainest
+        seen.add(id(error))
+        if isinstance(error, OSError | duckdb.IOException) or any(m in str(error) for m in markers):
+            found = error
+        error = error.__cause__ or error.__context__
+    return found
+
+
 @contextmanager
 def _writing(command: str) -> Iterator[None]:
-    """Hold the warehouse's run lock for a writing command, or refuse with a clear message."""
+    """Hold the warehouse's run lock for a writing command, or refuse with a clear message.
+
+    A disk that is full or read-only ends the command with one sentence naming the
+    warehouse; every step is idempotent, so the operator frees space and runs it again."""
+    warehouse = load_settings().warehouse
     try:
-        with warehouse_lock(load_settings().warehouse, f"mallcrm {command}"):
+        with warehouse_lock(warehouse, f"mallcrm {command}"):
             yield
     except WarehouseBusy as error:
         raise BusyError(str(error)) from None
+    except Exception as error:
+        cause = _storage_error(error)
+        if cause is None:
+            raise
+        raise click.ClickException(
+            f"could not write the warehouse {warehouse} ({type(cause).__name__}: {str(cause).strip()[:300]}). "
+            f"Free disk space or fix permissions, then run `mallcrm {command}` again: "
+            "what was committed stays, what was not is redone."
+        ) from None
 
 
 def _check_systems(ctx, param, systems: tuple[str, ...]) -> tuple[str, ...]:

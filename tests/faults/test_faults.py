@@ -155,10 +155,10 @@ def test_a_second_run_while_one_is_going_is_refused(tmp_path, exports):
 
 
 def _limit_file_size() -> None:
-    # A file may not grow past 3 MB, as on a full disk: writes fail with EFBIG
+    # A file may not grow past 800 kB, as on a full disk: writes fail with EFBIG
     # instead of the process being killed by SIGXFSZ.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (3_000_000, 3_000_000))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (800_000, 800_000))
 
 
 def test_a_full_disk_gives_a_clear_error_and_a_rerun_completes(tmp_path, exports, reference):
