@@ -93,6 +93,12 @@ clv_scores as (
 
 ),
 
+member_segments as (
+
+    select * from {{ source_or_empty('ml_scores', 'member_segments') }}
+
+),
+
 spend as (
 
     select * from {{ ref('int_member__spend_windows') }}
@@ -231,6 +237,14 @@ clv as (
 
 ),
 
+segment as (
+
+    select member_id, max(segment_name) as segment_name
+    from member_segments
+    group by member_id
+
+),
+
 final as (
 
     select
@@ -301,7 +315,8 @@ final as (
 
         ----------  ML scores (NULL until the ML jobs have run)
         cast(churn.churn_probability as decimal(9, 6)) as churn_probability,
-        {{ cast_amount('clv.predicted_clv') }} as predicted_clv
+        {{ cast_amount('clv.predicted_clv') }} as predicted_clv,
+        segment.segment_name as behaviour_segment
 
     from members
     cross join as_of
@@ -329,6 +344,8 @@ final as (
         on members.member_id = churn.member_id
     left join clv
         on members.member_id = clv.member_id
+    left join segment
+        on members.member_id = segment.member_id
     where members.registration_date <= as_of.as_of_date
 
 )
