@@ -180,3 +180,15 @@ def test_a_full_disk_gives_a_clear_error_and_a_rerun_completes(tmp_path, exports
     assert fingerprint(root / "warehouse" / "mallcrm.duckdb", raw) == {
         k: v for k, v in reference.items() if k.split(".")[0] in raw
     }
+
+
+def test_a_warehouse_directory_that_cannot_be_written_gives_a_clear_error(tmp_path, exports):
+    """Root ignores file modes, so the unwritable place is /proc, where no process may
+    create anything; the command names the path and leaves nothing behind."""
+    root = _mall(tmp_path, exports)
+    env = _env(root) | {"MALLCRM_WAREHOUSE": "/proc/mallcrm-warehouse/mallcrm.duckdb"}
+    result = subprocess.run([*MALLCRM, "ingest"], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("Error: could not write the warehouse /proc/mallcrm-warehouse/mallcrm.duckdb"), last
+    assert not Path("/proc/mallcrm-warehouse").exists()
