@@ -90,6 +90,7 @@ def _empty(message: str) -> html.Div:
 def lifecycle(wh: Warehouse, filters: Filters) -> list:
     kpis = wh.run("lifecycle_kpis", filters)
     stages = wh.run("lifecycle_stages", filters)
+    scores = wh.run("member_scores_by_stage", filters)
     if kpis.empty:
         return [_empty("No lifecycle snapshots in the selected dates.")]
     latest = kpis.iloc[-1]
@@ -114,6 +115,9 @@ def lifecycle(wh: Warehouse, filters: Filters) -> list:
                                           title="Lifecycle KPIs by month")),
         _graph("lifecycle-stages", px.area(stages, x="snapshot_month", y="member_count", color="lifecycle_stage",
                                            title="Members by lifecycle stage")),
+        _graph("lifecycle-churn", px.bar(scores, x="lifecycle_stage", y="avg_churn_probability",
+                                         hover_data=["scored_member_count", "predicted_clv_amount"],
+                                         title="Mean churn probability by stage (ML scores; empty until scored)")),
         _table("lifecycle_kpis", kpis),
     ]
 
@@ -223,6 +227,7 @@ def campaigns(wh: Warehouse, filters: Filters) -> list:
 def rfm(wh: Warehouse, filters: Filters) -> list:
     segments = wh.run("rfm_segments", filters)
     migration = wh.run("rfm_migration", filters)
+    behaviour = wh.run("behaviour_segments", filters)
     if segments.empty:
         return [_empty("No RFM snapshots in the selected dates.")]
     latest_month = segments.snapshot_month.max()
@@ -247,6 +252,9 @@ def rfm(wh: Warehouse, filters: Filters) -> list:
         _graph("rfm-classes", px.pie(by_class, names="rfm_class_label", values="member_count",
                                      title="8-class customer value (RFM八类)")),
         _graph("rfm-migration", migration_fig),
+        _graph("behaviour-segments", px.bar(behaviour, x="behaviour_segment", y="member_count",
+                                            hover_data=["avg_churn_probability", "avg_predicted_clv"],
+                                            title="Behavioural segments (K-means model)")),
         _table("rfm_segments", segments),
     ]
 
@@ -326,11 +334,12 @@ def nps(wh: Warehouse, filters: Filters) -> list:
 
 
 PAGES: tuple[Page, ...] = (
-    Page("/lifecycle", "Member lifecycle", "会员生命周期", ("lifecycle_kpis", "lifecycle_stages"), lifecycle),
+    Page("/lifecycle", "Member lifecycle", "会员生命周期",
+         ("lifecycle_kpis", "lifecycle_stages", "member_scores_by_stage"), lifecycle),
     Page("/basket", "Product association", "商品关联", ("basket_rules",), basket),
     Page("/traffic", "Foot traffic", "客流热力", ("traffic_heatmap", "zone_dwell", "traffic_conversion"), traffic),
     Page("/campaigns", "Campaign ROI", "营销ROI", ("campaign_roi",), campaigns),
-    Page("/rfm", "RFM segments", "RFM客群", ("rfm_segments", "rfm_migration"), rfm),
+    Page("/rfm", "RFM segments", "RFM客群", ("rfm_segments", "rfm_migration", "behaviour_segments"), rfm),
     Page("/loyalty", "Loyalty", "会员忠诚度", ("loyalty_tiers", "points_liability"), loyalty),
     Page("/nps", "NPS and complaints", "NPS与投诉", ("nps_monthly", "nps_by_segment", "complaint_sla"), nps),
 )
