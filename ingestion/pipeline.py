@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import dlt
+from dlt.common.storages.load_package import PackageStorage
 
 from ingestion.contracts import load_contract
 from ingestion.sources import IngestLog, scan_inbox, system_source
@@ -59,6 +61,46 @@ class IngestReport:
         return [f for f in self.files if f["status"] == "duplicate"]
 
 
+def undo_uncommitted_jobs(pipeline: dlt.Pipeline) -> dict[str, int]:
+    """Delete what a killed load wrote for jobs dlt will run again; returns rows per table.
+
+    dlt marks a job done only after the warehouse committed it, so a run killed between the
+    two leaves a "started" job whose rows are already in the table. Retrying it would load
+    them twice (append tables: `ingested_files`, ledgers, quarantine). Every row carries the
+    `_dlt_load_id` of its package, and a package's table is written by one job, so deleting
+    the package's rows from that table makes the retry exact. Jobs that recorded their commit
+    (a pending transition) are not retried by dlt and are left alone.
+    """
+    undone: dict[str, int] = {}
+    for load_id in pipeline.list_normalized_load_packages():
+        package = pipeline.get_load_package_info(load_id)
+        transitions = Path(package.package_path) / PackageStorage.PENDING_TRANSITIONS_FOLDER
+        tables = {
+            job.job_file_info.table_name
+            for job in package.jobs.get("started_jobs", [])
+            if job.job_file_info.file_format != "sql"
+            and not (transitions / Path(job.file_path).name).exists()
+        }
+        if not tables:
+            continue
+        with pipeline.sql_client() as client:
+            for table in sorted(tables):
+                if not client.has_dataset() or table not in _tables_with_load_id(client):
+                    continue
+                rows = client.execute_sql(
+                    f"delete from {client.make_qualified_table_name(table)} where _dlt_load_id = %s "
+                    "returning 1", load_id)
+                undone[table] = undone.get(table, 0) + len(rows or [])
+    return undone
+
+
+def _tables_with_load_id(client) -> set[str]:
+    rows = client.execute_sql(
+        "select table_name from information_schema.columns where table_schema = %s "
+        "and column_name = '_dlt_load_id'", client.dataset_name)
+    return {row[0] for row in rows}
+
+
 def run_ingestion(settings: Settings | None = None, systems: list[str] | None = None) -> IngestReport:
     """Load every new file of the inbox; returns what happened to each file."""
     settings = settings or load_settings()
@@ -75,6 +117,7 @@ def run_ingestion(settings: Settings | None = None, systems: list[str] | None = 
             # `run` would load them and skip extracting, leaving today's files for a
             # third run; the source then reads the completed `ingested_files`.
             pipeline.normalize()
+            undo_uncommitted_jobs(pipeline)
             pipeline.load()
         pipeline.run(source)
     report.files = log.files

@@ -128,6 +128,35 @@ def test_sigkill_during_ingestion_then_rerun_equals_an_uninterrupted_run(tmp_pat
     assert fingerprint(warehouse, raw) == {k: v for k, v in reference.items() if k.split(".")[0] in raw}
 
 
+# Dies in the narrowest window of a load: the warehouse has committed a job's rows, dlt has
+# not yet recorded it. Only the append tables' jobs (ingested_files) are cut this way.
+DIE_AFTER_COMMIT = """
+import os
+from dlt.common.storages.load_package import PackageStorage
+record = PackageStorage.save_pending_transition
+def die_before_recording(self, load_id, file_name, *args, **kwargs):
+    if file_name.startswith("ingested_files."):
+        os._exit(137)
+    return record(self, load_id, file_name, *args, **kwargs)
+PackageStorage.save_pending_transition = die_before_recording
+from mallcrm.cli import main
+main(["ingest"])
+"""
+
+
+def test_a_run_killed_after_a_commit_but_before_dlt_recorded_it_loads_nothing_twice(tmp_path, exports, reference):
+    root = _mall(tmp_path, exports)
+    died = subprocess.run([sys.executable, "-c", DIE_AFTER_COMMIT], env=_env(root), capture_output=True, text=True,
+                          timeout=600)
+    assert died.returncode == 137, died.stdout + died.stderr
+    rerun = _run(root, "ingest")
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    raw = _raw_schemas(reference)
+    assert fingerprint(root / "warehouse" / "mallcrm.duckdb", raw) == {
+        k: v for k, v in reference.items() if k.split(".")[0] in raw
+    }
+
+
 def test_sigkill_during_the_dbt_build_then_rerun_equals_an_uninterrupted_run(tmp_path, exports, reference):
     root = _mall(tmp_path, exports)
     assert _run(root, "ingest").returncode == 0
