@@ -54,3 +54,17 @@ def test_duckdb_udf_matches_python():
     assert got == (token("13812345678", "mobile", load_key(env)), None, "v9", False)
     register_udfs(conn, {})  # re-registering replaces the functions
     assert conn.execute("select pii_key_is_demo()").fetchall()[0][0] is True
+
+
+def test_duckdb_udf_hashes_repeated_values_and_nulls_like_python():
+    # the UDF hashes each distinct value once (cache): repeats and NULLs must not shift rows
+    conn = duckdb.connect()
+    env = {"MALLCRM_HMAC_KEY": "k2", "MALLCRM_HMAC_KEY_VERSION": "v2"}
+    register_udfs(conn, env)
+    rows = conn.execute(
+        "select v, pii_hmac(v) from (select case when i % 7 = 0 then null else 'device-' || (i % 50) end as v "
+        "from range(5000) t(i))"
+    ).fetchall()
+    key = load_key(env)
+    assert len(rows) == 5000
+    assert all(t == (None if v is None else token(v, "device_id", key)) for v, t in rows)

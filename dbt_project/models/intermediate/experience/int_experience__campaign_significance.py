@@ -58,9 +58,7 @@ def welch_t_test(
     return t, df, float(2.0 * stdtr(df, -abs(t)))
 
 
-def sample_ratio_test(
-    n_treatment: float, n_control: float, control_share: float
-) -> tuple[float, float]:
+def sample_ratio_test(n_treatment: float, n_control: float, control_share: float) -> tuple[float, float]:
     """Chi-square goodness of fit of the arm sizes to the planned split: (chi2, p), 1 df."""
     from scipy.special import chdtrc
 
@@ -83,60 +81,91 @@ STAT_COLUMNS = [
 ]
 
 
-def campaign_statistics(arms):
-    """The test columns for a pandas frame shaped like int_experience__campaign_arms.
-
-    Returns one row per input row: campaign_arm_id and STAT_COLUMNS, NULL (pandas NA)
-    where a test does not apply (control rows, campaigns without a control arm, arms
-    too small for a variance).
-    """
-    import pandas as pd
-
+def arm_statistics(rows: list[dict]) -> dict[str, list]:
+    """The test columns for rows shaped like int_experience__campaign_arms (dicts): one
+    list per STAT_COLUMNS name, one value per row, None where a test does not apply
+    (control rows, campaigns without a control arm, arms too small for a variance)."""
     values = {name: [] for name in STAT_COLUMNS}
-    for row in arms.itertuples(index=False):
+    for row in rows:
         stats = [math.nan] * len(STAT_COLUMNS)
-        if row.arm == "treatment" and not _missing(row.control_member_count):
+        if row["arm"] == "treatment" and not _missing(row["control_member_count"]):
             z, p_z = two_proportion_z_test(
-                float(row.converted_count), float(row.member_count),
-                float(row.control_converted_count), float(row.control_member_count),
+                float(row["converted_count"]),
+                float(row["member_count"]),
+                float(row["control_converted_count"]),
+                float(row["control_member_count"]),
             )
             t, df, p_t = welch_t_test(
-                float(row.revenue_per_member),
-                _float(row.revenue_variance),
-                float(row.member_count),
-                float(row.control_revenue_per_member), _float(row.control_revenue_variance),
-                float(row.control_member_count),
+                float(row["revenue_per_member"]),
+                _float(row["revenue_variance"]),
+                float(row["member_count"]),
+                float(row["control_revenue_per_member"]),
+                _float(row["control_revenue_variance"]),
+                float(row["control_member_count"]),
             )
             chi, p_chi = sample_ratio_test(
-                float(row.member_count),
-                float(row.control_member_count),
-                float(row.planned_control_share),
+                float(row["member_count"]),
+                float(row["control_member_count"]),
+                float(row["planned_control_share"]),
             )
             stats = [z, p_z, t, df, p_t, chi, p_chi]
         for name, value in zip(STAT_COLUMNS, stats, strict=True):
-            values[name].append(value)
+            values[name].append(None if _missing(value) else float(value))
+    return values
+
+
+def campaign_statistics(arms):
+    """arm_statistics for a pandas frame: campaign_arm_id and STAT_COLUMNS as a frame
+    (nullable Float64, pandas NA where a test does not apply)."""
+    import pandas as pd
+
+    rows = arms.astype(object).where(arms.notna(), None).to_dict("records")
+    values = arm_statistics(rows)
     out = pd.DataFrame({"campaign_arm_id": list(arms["campaign_arm_id"])})
     for name in STAT_COLUMNS:
-        out[name] = pd.array([None if _missing(v) else v for v in values[name]], dtype="Float64")
+        out[name] = pd.array(values[name], dtype="Float64")
     return out
 
 
 def _missing(value) -> bool:
-    import pandas as pd
-
-    return value is None or bool(pd.isna(value))
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def _float(value) -> float:
     return math.nan if _missing(value) else float(value)
 
 
+def _below(values: list, alpha: float) -> list:
+    return [None if v is None else v < alpha for v in values]
+
+
+FLAG_COLUMNS = {  # flag -> (p-value column, threshold)
+    "is_conversion_significant": ("conversion_p_value", ALPHA),
+    "is_revenue_significant": ("revenue_p_value", ALPHA),
+    "has_sample_ratio_mismatch": ("srm_p_value", SRM_ALPHA),
+}
+
+
 def model(dbt, session):
     # A table: the few rows are computed once per build and the mart joins them in SQL.
+    # Plain rows in, a DuckDB relation out: building a pandas frame or a pyarrow array
+    # imports pandas (~2 s here, on the critical path of every run) for two dozen rows.
     dbt.config(materialized="table")
-    arms = dbt.ref("int_experience__campaign_arms").to_arrow_table()
-    stats = campaign_statistics(arms.to_pandas())
-    stats["is_conversion_significant"] = stats["conversion_p_value"] < ALPHA
-    stats["is_revenue_significant"] = stats["revenue_p_value"] < ALPHA
-    stats["has_sample_ratio_mismatch"] = stats["srm_p_value"] < SRM_ALPHA
-    return stats
+    arms = dbt.ref("int_experience__campaign_arms")
+    rows = [dict(zip(arms.columns, values, strict=True)) for values in arms.fetchall()]
+    values = arm_statistics(rows)
+    for flag, (p_value, alpha) in FLAG_COLUMNS.items():
+        values[flag] = _below(values[p_value], alpha)
+    result = "int_experience__campaign_significance__rows"
+    columns = [
+        "campaign_arm_id varchar",
+        *(f"{n} double" for n in STAT_COLUMNS),
+        *(f"{f} boolean" for f in FLAG_COLUMNS),
+    ]
+    session.execute(f"create or replace temp table {result} ({', '.join(columns)})")
+    records = [
+        (row["campaign_arm_id"], *(values[n][i] for n in [*STAT_COLUMNS, *FLAG_COLUMNS])) for i, row in enumerate(rows)
+    ]
+    if records:
+        session.executemany(f"insert into {result} values ({', '.join('?' * len(columns))})", records)
+    return session.table(result)
