@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from collections import Counter
+
+import duckdb
 import pytest
 
 from mallcrm.bi_copy import BI_STORAGE_VERSION, publish_bi_copy
 from mallcrm.dbt_runner import run_dbt
 from mallcrm.summary import table_counts
+from mallcrm.settings import DBT_PROJECT_DIR
 from mallcrm.warehouse import connect
 from tests.conftest import generate_mall, mall_environment
 
@@ -28,6 +33,41 @@ def test_every_mart_is_built_and_non_empty(built_mall):
     assert expected <= set(marts)
     assert {name for name, rows in marts.items() if rows == 0} == set()
     assert "main" not in table_counts(settings), "a model left objects in the default schema"
+
+
+def test_the_marts_constraints_are_held_and_enforced_by_the_warehouse(built_mall):
+    """On contract-enforced tables, not-null, range and accepted-value rules are constraints, not
+    data tests: the warehouse must hold every one declared in the ymls and refuse a row that
+    breaks one, so bad data fails the build instead of landing."""
+    settings, _, ok = built_mall
+    assert ok
+    manifest = json.loads((DBT_PROJECT_DIR / "target" / "manifest.json").read_text(encoding="utf-8"))
+    declared: Counter = Counter()
+    for node in manifest["nodes"].values():
+        config = node.get("config", {})
+        if node["resource_type"] != "model" or node["schema"] != "marts" or not config["contract"]["enforced"]:
+            continue
+        for column in node["columns"].values():
+            for constraint in column.get("constraints", []):
+                if constraint["type"] in ("not_null", "check"):
+                    declared[(node["alias"], constraint["type"].replace("_", " ").upper())] += 1
+    assert sum(declared.values()) > 300
+    con = connect(settings.warehouse)
+    try:
+        held = Counter({
+            (table, kind): n for table, kind, n in con.execute(
+                "select table_name, constraint_type, count(*) from duckdb_constraints() "
+                "where schema_name = 'marts' and constraint_type in ('NOT NULL', 'CHECK') group by all"
+            ).fetchall()
+        })
+        assert held == declared
+        con.execute("begin")
+        with pytest.raises(duckdb.ConstraintException, match="CHECK constraint"):
+            con.execute("insert into marts.mart_campaign_roi select * replace ('holdout' as arm) "
+                        "from marts.mart_campaign_roi limit 1")
+        con.execute("rollback")
+    finally:
+        con.close()
 
 
 def test_bi_copy_holds_the_marts_in_duckdb_1_4_storage(built_mall):
