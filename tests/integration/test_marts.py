@@ -10,8 +10,8 @@ import pytest
 
 from mallcrm.bi_copy import BI_STORAGE_VERSION, publish_bi_copy
 from mallcrm.dbt_runner import run_dbt
-from mallcrm.summary import table_counts
 from mallcrm.settings import DBT_PROJECT_DIR
+from mallcrm.summary import table_counts
 from mallcrm.warehouse import connect
 from tests.conftest import generate_mall, mall_environment
 
@@ -23,11 +23,27 @@ def test_every_mart_is_built_and_non_empty(built_mall):
     assert ok
     marts = table_counts(settings)["marts"]
     expected = {
-        "dim_member", "dim_store", "dim_product", "dim_date", "fct_transactions", "fct_sales_lines",
-        "fct_points_events", "mart_member_360", "mart_rfm_monthly", "mart_rfm_segment_migration",
-        "mart_lifecycle_kpis_monthly", "mart_loyalty_tiers_monthly", "mart_points_monthly",
-        "mart_family_points", "mart_vip_members", "mart_nps_monthly", "mart_complaint_sla",
-        "mart_campaign_roi", "mart_traffic_heatmap", "mart_zone_dwell_daily", "mart_traffic_conversion",
+        "dim_member",
+        "dim_store",
+        "dim_product",
+        "dim_date",
+        "fct_transactions",
+        "fct_sales_lines",
+        "fct_points_events",
+        "mart_member_360",
+        "mart_rfm_monthly",
+        "mart_rfm_segment_migration",
+        "mart_lifecycle_kpis_monthly",
+        "mart_loyalty_tiers_monthly",
+        "mart_points_monthly",
+        "mart_family_points",
+        "mart_vip_members",
+        "mart_nps_monthly",
+        "mart_complaint_sla",
+        "mart_campaign_roi",
+        "mart_traffic_heatmap",
+        "mart_zone_dwell_daily",
+        "mart_traffic_conversion",
         "mart_basket_pairs",
     }
     assert expected <= set(marts)
@@ -54,17 +70,22 @@ def test_the_marts_constraints_are_held_and_enforced_by_the_warehouse(built_mall
     assert sum(declared.values()) > 300
     con = connect(settings.warehouse)
     try:
-        held = Counter({
-            (table, kind): n for table, kind, n in con.execute(
-                "select table_name, constraint_type, count(*) from duckdb_constraints() "
-                "where schema_name = 'marts' and constraint_type in ('NOT NULL', 'CHECK') group by all"
-            ).fetchall()
-        })
+        held = Counter(
+            {
+                (table, kind): n
+                for table, kind, n in con.execute(
+                    "select table_name, constraint_type, count(*) from duckdb_constraints() "
+                    "where schema_name = 'marts' and constraint_type in ('NOT NULL', 'CHECK') group by all"
+                ).fetchall()
+            }
+        )
         assert held == declared
         con.execute("begin")
         with pytest.raises(duckdb.ConstraintException, match="CHECK constraint"):
-            con.execute("insert into marts.mart_campaign_roi select * replace ('holdout' as arm) "
-                        "from marts.mart_campaign_roi limit 1")
+            con.execute(
+                "insert into marts.mart_campaign_roi select * replace ('holdout' as arm) "
+                "from marts.mart_campaign_roi limit 1"
+            )
         con.execute("rollback")
     finally:
         con.close()
