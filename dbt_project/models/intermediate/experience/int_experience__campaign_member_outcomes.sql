@@ -9,6 +9,12 @@
       campaign, a first purchase in the window may just be the first one on record,
       and is_new_customer is NULL (unknown);
     - coupons of this campaign issued to and redeemed by the member.
+
+    Purchases are the person's: the assigned member id is resolved to its golden member
+    (int_member__identity_map) and receipts are read from fct_transactions, so campaign
+    revenue uses the same member resolution, refund netting and margin as every other
+    mart (card token, else mobile token, else the refunded sale's member). Coupons stay
+    keyed by the assigned member id, as the marketing system issues them.
 -#}
 {%- set min_history_days = var('campaign_new_customer_min_history_days', 30) %}
 
@@ -26,9 +32,15 @@ campaigns as (
 
 ),
 
-receipts as (
+transactions as (
 
-    select * from {{ ref('int_experience__member_receipts') }}
+    select * from {{ ref('fct_transactions') }}
+
+),
+
+identity_map as (
+
+    select * from {{ ref('int_member__identity_map') }}
 
 ),
 
@@ -38,9 +50,33 @@ coupon_events as (
 
 ),
 
+receipts as (
+
+    select
+        transaction_id,
+        member_id,
+        is_refund,
+        business_date,
+        net_revenue_amount,
+        margin_amount
+    from transactions
+    where member_id is not null
+
+),
+
+golden_members as (
+
+    select
+        identifier_value as member_id,
+        golden_member_id
+    from identity_map
+    where identifier_type = 'member_id'
+
+),
+
 history as (
 
-    select min(business_date) as history_start_date from receipts
+    select min(business_date) as history_start_date from transactions
 
 ),
 
@@ -59,6 +95,7 @@ assigned as (
         assignments.assignment_id,
         assignments.campaign_id,
         assignments.member_id,
+        coalesce(golden_members.golden_member_id, assignments.member_id) as golden_member_id,
         assignments.arm,
         assignments.is_treatment,
         assignments.assigned_at,
@@ -67,6 +104,7 @@ assigned as (
 
     from assignments
     inner join campaigns on assignments.campaign_id = campaigns.campaign_id
+    left join golden_members on assignments.member_id = golden_members.member_id
 
 ),
 
@@ -80,7 +118,7 @@ window_purchases as (
 
     from assigned
     inner join receipts
-        on assigned.member_id = receipts.member_id
+        on assigned.golden_member_id = receipts.member_id
         and receipts.business_date between assigned.start_date and assigned.end_date
     group by assigned.assignment_id
 
@@ -135,7 +173,7 @@ final as (
     from assigned
     cross join history
     left join window_purchases on assigned.assignment_id = window_purchases.assignment_id
-    left join first_purchases on assigned.member_id = first_purchases.member_id
+    left join first_purchases on assigned.golden_member_id = first_purchases.member_id
     left join coupons
         on assigned.campaign_id = coupons.campaign_id
         and assigned.member_id = coupons.member_id
