@@ -135,6 +135,53 @@ def expired_counts(con, policy: dict, as_of: date) -> dict[str, dict]:
     return out
 
 
+def _reads_other_table(rule: Rule, tables: set[str]) -> bool:
+    return any(table != rule.table and table in rule.anchor for table in tables)
+
+
+def apply(con, counts: dict[str, dict], dry_run: bool = False) -> dict[str, dict]:
+    """Delete, aggregate or null out the expired rows counted by `expired_counts`.
+
+    Rules whose anchor reads another table (a receipt line anchored on its receipt, a
+    consent on its member's close date) run first: once that other table is purged, the
+    anchor would find nothing, and the rows it anchored would never expire.
+    Returns per rule label the counts before and after.
+    """
+    tables = {c["rule"].table for c in counts.values()}
+    ordered = sorted(counts.items(), key=lambda item: not _reads_other_table(item[1]["rule"], tables))
+    if not dry_run:
+        con.execute(AGGREGATES_DDL)
+    out: dict[str, dict] = {}
+    for label, c in ordered:
+        rule: Rule = c["rule"]
+        entry = {
+            "rows_before": c["rows"],
+            "expired": c["expired"],
+            "expiry": rule.expiry,
+            "cutoff": str(c["cutoff"]),
+            "rows_after": c["rows"],
+        }
+        if not dry_run and c["expired"]:
+            where = f"cast({rule.anchor} as date) < date '{c['cutoff']}'"
+            if rule.expiry == "null_out":
+                not_null = f't."{rule.column}" is not null'
+                con.execute(f'update {rule.table} as t set "{rule.column}" = null where {where} and {not_null}')
+            else:
+                if rule.expiry == "aggregate":
+                    con.execute(
+                        f"insert into privacy.retention_aggregates select '{rule.table}', "
+                        f"date_trunc('month', cast({rule.anchor} as date)), count(*), now() "
+                        f"from {rule.table} as t where {where} group by all"
+                    )
+                # the anchor may read the table itself: fix the rows first
+                con.execute(f"create temp table _expired as select rowid as rid from {rule.table} as t where {where}")
+                con.execute(f"delete from {rule.table} where rowid in (select rid from _expired)")
+                con.execute("drop table _expired")
+            entry["rows_after"] = con.execute(f"select count(*) from {rule.table}").fetchall()[0][0]
+        out[label] = entry
+    return {label: out[label] for label in counts}
+
+
 def label_table(label: str) -> str:
     """'raw_pos.transactions.member_card_no' -> 'raw_pos.transactions'."""
     return ".".join(label.split(".")[:2])
@@ -154,40 +201,7 @@ def purge(
     con = connect(settings.warehouse)
     try:
         counts = expired_counts(con, policy, as_of)
-        if not dry_run:
-            con.execute(AGGREGATES_DDL)
-        for label, c in counts.items():
-            rule: Rule = c["rule"]
-            entry = {
-                "rows_before": c["rows"],
-                "expired": c["expired"],
-                "expiry": rule.expiry,
-                "cutoff": str(c["cutoff"]),
-                "rows_after": c["rows"],
-            }
-            if not dry_run and c["expired"]:
-                where = f"cast({rule.anchor} as date) < date '{c['cutoff']}'"
-                if rule.expiry == "null_out":
-                    con.execute(
-                        f'update {rule.table} as t set "{rule.column}" = null '
-                        f'where {where} and t."{rule.column}" is not null'
-                    )
-                else:
-                    if rule.expiry == "aggregate":
-                        con.execute(
-                            f"insert into privacy.retention_aggregates select '{rule.table}', "
-                            f"date_trunc('month', cast({rule.anchor} as date)), count(*), now() "
-                            f"from {rule.table} as t where {where} group by all"
-                        )
-                    # the anchor may read the table itself: fix the rows first
-                    con.execute(
-                        f"create temp table _expired as select rowid as rid from {rule.table} as t where {where}"
-                    )
-                    con.execute(f"delete from {rule.table} where rowid in (select rid from _expired)")
-                    con.execute("drop table _expired")
-                after = con.execute(f"select count(*) from {rule.table}").fetchall()[0][0]
-                entry["rows_after"] = after
-            result.tables[label] = entry
+        result.tables = apply(con, counts, dry_run)
     finally:
         con.close()
     if dry_run:

@@ -219,9 +219,6 @@ def run_checks(
     results: list[CheckResult] = []
     try:
         as_of = reference_time(con).isoformat()
-        # Retention anchors from privacy/policy.yml look up a receipt's time by id; raw keeps
-        # corrected versions (and a dirty file's duplicate lines) of a receipt, whose times agree.
-        con.execute("set scalar_subquery_error_on_multiple_rows = false")
         catalog = con.execute("select current_database()").fetchone()[0]
         tables = _existing_tables(con)
         source = DuckDBDataSourceImpl.from_existing_cursor(con, DATA_SOURCE)
