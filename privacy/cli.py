@@ -96,6 +96,24 @@ def audit_verify() -> None:
     click.echo(f"audit log intact: {len(read_entries(settings))} entries ({log_path(settings)})")
 
 
+@privacy.command("suppression-check")
+def suppression_check() -> None:
+    """Check the suppression list can be matched with the keys at hand; exit 1 saying why not."""
+    from privacy.suppression import KEY_VERSION, SuppressionKeyError, list_path, load_entries, load_matchers
+
+    settings = load_settings()
+    try:
+        matchers = load_matchers(settings)
+    except SuppressionKeyError as error:
+        click.secho(f"SUPPRESSION LIST UNUSABLE: {error}", fg="red")
+        sys.exit(1)
+    click.echo(f"suppression list: {len(load_entries(settings))} entries ({list_path(settings)})")
+    for key, listed in matchers:
+        kind = "suppression key" if key.version == KEY_VERSION else f"masking key {key.version} (older entries)"
+        demo = ", PUBLIC DEMO KEY" if key.is_demo else ""
+        click.echo(f"  {len(listed)} token(s) matched under the {kind}, fingerprint {key.fingerprint}{demo}")
+
+
 @privacy.command()
 def report() -> None:
     """Write the compliance report (HTML and Markdown)."""

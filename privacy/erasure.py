@@ -14,7 +14,8 @@
    delete rows whose normalized value matches; *_token columns -> delete rows whose
    token is the person's token; quarantined_rows.raw_record -> delete lines containing
    a needle. Counts before/after per table go to the audit log.
-3. Add the person's tokens to the suppression list (privacy/suppression.py).
+3. Add the person's tokens to the suppression list (privacy/suppression.py, under its own
+   key, checked before step 2 so a missing or wrong key stops the erasure before it starts).
 4. Leftovers outside the tables: dlt load packages (completed and pending) and run
    traces in MALLCRM_DLT_DIR are deleted; an earlier access export of the person is
    deleted; files in the model registry are checked for the person.
@@ -37,6 +38,7 @@ from mallcrm.warehouse import connect
 from privacy import audit
 from privacy.paths import models_dir, privacy_dir
 from privacy.suppression import add as add_suppression
+from privacy.suppression import check_key as check_suppression_key
 from privacy.tokens import load_key, normalize, token
 
 MEMBERS = "raw_membership.members"
@@ -294,6 +296,8 @@ def republish(settings: Settings) -> list[str]:
 
 def erase(settings: Settings, identifiers: dict[str, set[str]], request_id: str) -> ErasureResult:
     """Erase one person everywhere (see module docstring); every step goes to the audit."""
+    # before deleting anything: without a usable suppression key the person could not be kept out later
+    suppression_key = check_suppression_key(settings)
     con = connect(settings.warehouse)
     try:
         person = resolve_person(con, identifiers)
@@ -325,6 +329,8 @@ def erase(settings: Settings, identifiers: dict[str, set[str]], request_id: str)
             "tables": tables,
             "rows_removed": result.rows_removed,
             "suppression_tokens_added": suppressed,
+            "suppression_key_fingerprint": suppression_key.fingerprint,
+            "suppression_key_is_demo": suppression_key.is_demo,
             "dlt_files_removed": removed,
             "access_exports_removed": len(access_exports),
             "model_files_holding_person": len(model_files),

@@ -181,9 +181,17 @@ def _evidence(entry: dict) -> str:
     parts = [f"{t}: {v['before']}→{v['after']}" for t, v in tables.items()]
     return (
         f"{d.get('rows_removed', 0)} rows removed in {len(tables)} tables, "
-        f"{d.get('suppression_tokens_added', 0)} tokens suppressed, file compacted "
+        f"{d.get('suppression_tokens_added', 0)} tokens suppressed{_suppression_key(d)}, file compacted "
         f"{d.get('compacted_bytes')}; " + "; ".join(parts[:8]) + (" …" if len(parts) > 8 else "")
     )
+
+
+def _suppression_key(details: dict) -> str:
+    """Which suppression key the erasure's tokens were made under (its fingerprint, never the key)."""
+    fingerprint = details.get("suppression_key_fingerprint")
+    if not fingerprint:
+        return ""
+    return f" (suppression key {fingerprint}{', PUBLIC DEMO KEY' if details.get('suppression_key_is_demo') else ''})"
 
 
 def _summary(diff) -> str:

@@ -23,6 +23,9 @@ TEST_HMAC_KEY = "integration-test-key-0123456789abcdef"
 TEST_HMAC_KEY_VERSION = "it-1"
 os.environ["MALLCRM_HMAC_KEY"] = TEST_HMAC_KEY
 os.environ["MALLCRM_HMAC_KEY_VERSION"] = TEST_HMAC_KEY_VERSION
+# The suppression list's own long-lived key (privacy/suppression.py): required beside a real masking key.
+TEST_SUPPRESSION_KEY = "integration-test-suppression-key-fedcba9876543210"
+os.environ["MALLCRM_SUPPRESSION_KEY"] = TEST_SUPPRESSION_KEY
 
 SMALL = {"members": 300, "stores": 10, "days": 45, "start_date": date(2026, 5, 20)}
 

@@ -272,6 +272,45 @@ def test_resending_an_old_export_does_not_bring_the_member_back(story):
     assert files_holding(story["root"], [person["mobile"], person["email"]], skip=("inbox",)) == {}
 
 
+def test_a_masking_key_rotation_does_not_bring_the_member_back(story, monkeypatch):
+    """The suppression list has its own key: after the masking key rotates (new key, new
+    version), the old export re-sent once more still keeps the erased member out."""
+    settings, person = story["settings"], story["person"]
+    card_token_before = token(person["card_no"], "card_no")
+    monkeypatch.setenv("MALLCRM_HMAC_KEY", "rotated-masking-key-for-the-erasure-test-42")
+    monkeypatch.setenv("MALLCRM_HMAC_KEY_VERSION", "it-rotated")
+    assert token(person["card_no"], "card_no") != card_token_before
+    source = next(
+        p
+        for p in sorted((settings.inbox / "membership").glob("members_*.csv"))
+        if person["mobile"] in p.read_text(encoding="utf-8") and "_v" not in p.stem
+    )
+    # re-exported in another order (the same bytes under a new name would be skipped as a duplicate)
+    header, *rows = source.read_text(encoding="utf-8").splitlines()
+    resent = source.with_name(source.stem + "_v10.csv")
+    resent.write_text("\n".join([header, *reversed(rows)]) + "\n", encoding="utf-8")
+    lines = len(rows)
+    report = run_ingestion(settings, systems=["membership"])
+    record = next(f for f in report.files if f["source_file"].endswith(resent.name))
+    assert record["rows_suppressed"] >= 1
+    assert record["rows_loaded"] + record["rows_quarantined"] + record["rows_suppressed"] == lines
+    con = connect(settings.warehouse)
+    try:
+        assert not con.execute(
+            "select count(*) from raw_membership.members where member_id = ?", [person["member_id"]]
+        ).fetchall()[0][0]
+        assert (
+            con.execute(
+                "select count(*) from raw_membership.members where _source_file = ?", [record["source_file"]]
+            ).fetchall()[0][0]
+            == record["rows_loaded"]
+            > 0
+        )
+    finally:
+        con.close()
+    assert files_holding(story["root"], [person["mobile"], person["email"]], skip=("inbox",)) == {}
+
+
 def test_retention_purge_leaves_no_record_older_than_its_policy(story):
     settings = story["settings"]
     as_of = date(2026, 11, 1)  # the small mall's wifi dwell (90 days) has expired by then
