@@ -84,8 +84,8 @@ def requests(process) -> None:
 
 @privacy.command("audit-verify")
 def audit_verify() -> None:
-    """Verify the hash chain of the audit log; exit 1 naming the first altered entry."""
-    from privacy.audit import log_path, read_entries, verify
+    """Verify the keyed chain of the audit log; exit 1 naming every broken entry."""
+    from privacy.audit import KEY_ENV, chain_summary, log_path, verify
 
     settings = load_settings()
     problems = verify(settings)
@@ -93,7 +93,22 @@ def audit_verify() -> None:
         for p in problems:
             click.secho(f"TAMPERED {p}", fg="red")
         sys.exit(1)
-    click.echo(f"audit log intact: {len(read_entries(settings))} entries ({log_path(settings)})")
+    s = chain_summary(settings)
+    click.echo(
+        f"audit log intact: {s['entries']} entries ({log_path(settings)}); {s['keyed']} keyed (HMAC-SHA256, "
+        f"audit key {s['key_fingerprint']}), {s['unkeyed']} older sha256-only"
+    )
+    if s["demo_key"]:
+        click.secho(f"WARNING: {KEY_ENV} is unset: the chain is keyed with the public DEMO key", fg="yellow")
+
+
+@privacy.command("audit-seal")
+def audit_seal() -> None:
+    """Append a keyed entry after older sha256-chained entries (once, after upgrading)."""
+    from privacy.audit import seal
+
+    entry = seal(load_settings())
+    click.echo("audit log already ends with a keyed entry" if entry is None else f"sealed: entry {entry['seq']}")
 
 
 @privacy.command("suppression-check")

@@ -235,7 +235,14 @@ def render(settings: Settings, today: date | None = None) -> str:
         if e.get("action") == "policy_change" and e["seq"] > last_seq
     ]
     problems = audit.verify(settings)
-    chain = f"{len(entries)} entries, intact" if not problems else f"**BROKEN**: {problems[0]}"
+    summary = audit.chain_summary(settings)
+    chain = (
+        f"{len(entries)} entries, intact ({summary['keyed']} keyed with HMAC-SHA256 under audit key "
+        f"{summary['key_fingerprint']}{', the PUBLIC DEMO KEY' if summary['demo_key'] else ''}; "
+        f"{summary['unkeyed']} older sha256-only)"
+        if not problems
+        else f"**BROKEN**: {problems[0]}"
+    )
     version, sha = audit.policy_fingerprint()
     env = Environment(autoescape=False, trim_blocks=True, keep_trailing_newline=True)
     return env.from_string(MARKDOWN).render(

@@ -26,6 +26,9 @@ os.environ["MALLCRM_HMAC_KEY_VERSION"] = TEST_HMAC_KEY_VERSION
 # The suppression list's own long-lived key (privacy/suppression.py): required beside a real masking key.
 TEST_SUPPRESSION_KEY = "integration-test-suppression-key-fedcba9876543210"
 os.environ["MALLCRM_SUPPRESSION_KEY"] = TEST_SUPPRESSION_KEY
+# The audit chain's HMAC key (privacy/audit.py).
+TEST_AUDIT_KEY = "integration-test-audit-key-0123456789"
+os.environ["MALLCRM_AUDIT_KEY"] = TEST_AUDIT_KEY
 
 SMALL = {"members": 300, "stores": 10, "days": 45, "start_date": date(2026, 5, 20)}
 

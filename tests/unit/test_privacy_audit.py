@@ -1,7 +1,9 @@
-"""The audit log: hash chain, tamper detection, policy-change entries."""
+"""The audit log: keyed (HMAC) chain, older sha256 entries, tamper detection, policy-change entries."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 
 import pytest
@@ -76,3 +78,117 @@ def test_policy_change_is_recorded_with_a_diff(settings, tmp_path, monkeypatch):
     assert "version" in diff["changed"] and "classes.sensitive.max_retention_days" in diff["changed"]
     assert changes[1]["details"]["old_version"] == "1.0.0" and changes[1]["details"]["new_version"] == "1.0.1"
     assert audit.verify(settings) == []
+
+
+def _legacy_log(settings, n: int) -> list[dict]:
+    """A log written by the older sha256 chain (no `chain`, no key)."""
+    entries, prev = [], audit.GENESIS
+    for seq in range(1, n + 1):
+        entry = {
+            "seq": seq,
+            "at": f"2026-11-0{seq}T00:00:00+00:00",
+            "action": "erasure",
+            "subject": f"R-{seq}",
+            "details": {"rows_removed": seq},
+            "policy_version": "1.0.0",
+            "policy_sha256": "0" * 64,
+            "prev_hash": prev,
+        }
+        entry["hash"] = prev = hashlib.sha256(
+            json.dumps(entry, sort_keys=True, ensure_ascii=False, default=str).encode()
+        ).hexdigest()
+        entries.append(entry)
+    audit.log_path(settings).parent.mkdir(parents=True, exist_ok=True)
+    _write_lines(settings, entries)
+    return entries
+
+
+def test_entries_are_hmac_keyed_with_the_audit_key(settings, monkeypatch):
+    monkeypatch.setenv("MALLCRM_AUDIT_KEY", "audit-secret")
+    audit.record(settings, "erasure", "R-1", {"rows_removed": 1})
+    entry = audit.read_entries(settings)[-1]
+    key = audit.load_audit_key()
+    assert entry["chain"] == audit.CHAIN and entry["key_fingerprint"] == key.fingerprint
+    body = {k: entry[k] for k in audit.KEYED_FIELDS}
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, default=str).encode()
+    assert entry["hash"] == hmac.new(b"audit-secret", canonical, hashlib.sha256).hexdigest()
+    assert audit.verify(settings) == []
+    # the same log checked with another key cannot be verified, and says so
+    monkeypatch.setenv("MALLCRM_AUDIT_KEY", "another-secret")
+    problems = audit.verify(settings)
+    assert problems and all("cannot be verified" in p.message for p in problems)
+
+
+def test_a_forger_without_the_key_cannot_rewrite_the_chain(settings, monkeypatch):
+    monkeypatch.setenv("MALLCRM_AUDIT_KEY", "audit-secret")
+    for n in range(4):
+        audit.record(settings, "erasure", f"R-{n}", {"rows_removed": n})
+    original = audit.read_entries(settings)
+
+    # 1. change one count and recompute every hash from there with a guessed key (the demo key)
+    forged = [dict(e) for e in original]
+    forged[2]["details"] = {"rows_removed": 99}
+    guessed = audit.load_audit_key({})
+    for i in range(2, len(forged)):
+        forged[i]["prev_hash"] = forged[i - 1]["hash"]
+        forged[i]["hash"] = audit.entry_hash(forged[i], guessed)
+    _write_lines(settings, forged)
+    problems = audit.verify(settings)  # every re-hashed entry (the policy_change entry is seq 1)
+    assert [p.seq for p in problems] == [3, 4, 5] and all("altered" in p.message for p in problems)
+
+    # 2. rewrite from entry 3 on in the older, unkeyed sha256 format
+    forged = [dict(e) for e in original]
+    for i in range(2, len(forged)):
+        for k in ("chain", "key_fingerprint"):
+            forged[i].pop(k)
+        forged[i]["prev_hash"] = forged[i - 1]["hash"]
+        forged[i]["hash"] = audit.entry_hash(forged[i])
+    _write_lines(settings, forged)
+    problems = audit.verify(settings)
+    assert problems[0].seq == 3 and "downgraded" in problems[0].message
+
+    # 3. rewrite the whole file in the older format: the log no longer ends keyed
+    forged = [{k: v for k, v in e.items() if k not in ("chain", "key_fingerprint")} for e in original]
+    for i, entry in enumerate(forged):
+        entry["prev_hash"] = forged[i - 1]["hash"] if i else audit.GENESIS
+        entry["hash"] = audit.entry_hash(entry)
+    _write_lines(settings, forged)
+    problems = audit.verify(settings)
+    assert [p.seq for p in problems] == [len(forged)] and "ends with an unkeyed entry" in problems[0].message
+
+
+def test_older_sha256_logs_still_verify_and_are_sealed_by_the_next_entry(settings, monkeypatch):
+    monkeypatch.setenv("MALLCRM_AUDIT_KEY", "audit-secret")
+    legacy = _legacy_log(settings, 3)
+    # as written by the older chain: intact, but not yet sealed under a real key
+    problems = audit.verify(settings)
+    assert [p.seq for p in problems] == [3] and "audit-seal" in problems[0].message
+    sealed = audit.seal(settings)
+    assert sealed["action"] == "audit_chain_keyed" and sealed["prev_hash"] == legacy[-1]["hash"]
+    assert audit.seal(settings) is None  # already ends keyed
+    audit.record(settings, "erasure", "R-9", {"rows_removed": 9})
+    assert audit.verify(settings) == []
+    summary = audit.chain_summary(settings)
+    assert (summary["unkeyed"], summary["keyed"]) == (3, 3)  # + the policy_change entry
+    # an older entry is still protected by its sha256 and the keyed entry after it
+    entries = audit.read_entries(settings)
+    entries[1]["details"]["rows_removed"] = 99
+    _write_lines(settings, entries)
+    assert [p.seq for p in audit.verify(settings)] == [2]
+
+
+def test_audit_verify_command_names_the_entry_and_warns_about_the_demo_key(settings, monkeypatch):
+    from click.testing import CliRunner
+
+    from mallcrm.cli import main
+
+    monkeypatch.delenv("MALLCRM_AUDIT_KEY")
+    for n in range(3):
+        audit.record(settings, "erasure", f"R-{n}", {"rows_removed": n})
+    ok = CliRunner().invoke(main, ["privacy", "audit-verify"])
+    assert ok.exit_code == 0 and "intact: 4 entries" in ok.output and "DEMO" in ok.output, ok.output
+    entries = audit.read_entries(settings)
+    entries[2]["subject"] = "R-X"
+    _write_lines(settings, entries)
+    bad = CliRunner().invoke(main, ["privacy", "audit-verify"])
+    assert bad.exit_code == 1 and "TAMPERED entry 3 " in bad.output and "altered" in bad.output
