@@ -24,7 +24,7 @@ from bench.harness import ALL_GROUPS, RESULTS_DIR, format_table, run_bench
     default=5,
     show_default=True,
     type=click.IntRange(1),
-    help="Alternating runs per compared pair (pairs slower than 60 s run once).",
+    help="Alternating rounds per compared group (a group whose first round takes over 60 s runs once).",
 )
 @click.option(
     "--only", "groups", multiple=True, type=click.Choice(ALL_GROUPS), help="Only these stage groups (default: all)."
