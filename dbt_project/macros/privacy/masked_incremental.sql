@@ -5,18 +5,16 @@
 
       - rows loaded within var `incremental_lookback_days` (3) of the latest `_loaded_at`
         already in the table: the new day, late files, a re-run of the last days;
-      - every row, when the table holds any row under another key version than the
-        current one (`pii_key_version` <> MALLCRM_HMAC_KEY_VERSION): a key rotation
-        re-keys the whole table on the next run, daily or full. One `exists` probe
-        (it stops at the first old row) instead of a semi-join of the whole table on
-        its key: the daily run pays for the new day, not for the history;
+      - rows the table holds under another key version than the current one
+        (`pii_key_version` <> MALLCRM_HMAC_KEY_VERSION): a key rotation re-keys every
+        row on the next run, daily or full;
       - everything, when the table is empty (nothing to measure the lookback from).
 
     Rows deleted upstream are not seen here: retention purge and erasure delete from
     the masked tables themselves or rebuild them with --full-refresh (privacy/).
     Outside an incremental run the filter is empty (full build).
 -#}
-{% macro masked_incremental_filter(loaded_at='_loaded_at') -%}
+{% macro masked_incremental_filter(unique_key, loaded_at='_loaded_at') -%}
     {%- if is_incremental() -%}
     {%- set days = var('incremental_lookback_days', 3) -%}
     where {{ loaded_at }} >= (
@@ -26,8 +24,8 @@
             )
             from {{ this }}
         )
-        or exists (
-            select 1 from {{ this }}
+        or {{ unique_key }} in (
+            select {{ unique_key }} from {{ this }}
             where pii_key_version is null or pii_key_version <> pii_key_version()
         )
     {%- endif -%}
