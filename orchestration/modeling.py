@@ -36,6 +36,21 @@ def _manifest_is_stale(manifest: Path) -> bool:
     return any(p.exists() and p.stat().st_mtime > built for p in sources)
 
 
+def dagster_target_path(project: DbtProject) -> Path:
+    """One fixed artifacts folder for Dagster's dbt runs, so each run finds the previous
+    run's partial_parse.msgpack.
+
+    dagster-dbt gives every run a new folder and seeds it with target/'s msgpack, which
+    was written by whichever command ran last. dbt keys partial parsing on the profile,
+    which holds the warehouse path: after a test run, a bench or a build of another
+    warehouse it is "Unable to do partial parsing because profile has changed", a full
+    parse of the project in every run (about 15 s on the demo mall). Runs that build
+    dbt take the `duckdb_warehouse` pool one at a time (dagster.yaml), so they never
+    share the folder at once.
+    """
+    return Path(project.project_dir) / "target" / "dagster"
+
+
 class MallDbtTranslator(DagsterDbtTranslator):
     def get_group_name(self, dbt_resource_props) -> str | None:
         # Group by layer: staging, intermediate, marts (the folder under models/).
@@ -59,6 +74,6 @@ def build_dbt_assets(settings: Settings) -> tuple[dg.AssetsDefinition, DbtProjec
     )
     def mallcrm_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterable:
         export_dbt_environment(settings)
-        yield from dbt.cli(["build"], context=context).stream()
+        yield from dbt.cli(["build"], context=context, target_path=dagster_target_path(project)).stream()
 
     return mallcrm_dbt_assets, project

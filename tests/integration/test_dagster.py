@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import shutil
+import time
 
 import dagster as dg
 import pytest
 
 from ingestion.contracts import load_contract
+from mallcrm.settings import DBT_PROJECT_DIR
 from mallcrm.summary import table_counts
 from orchestration.definitions import build_definitions
 from tests.conftest import mall_environment
@@ -65,6 +67,7 @@ def test_refresh_job_materializes_the_same_warehouse_as_the_cli(tmp_path, small_
     cli_settings, _, cli_ok = built_mall
     assert cli_ok
     shutil.copytree(small_mall_exports[0], tmp_path / "inbox")
+    started = time.time()
     with mall_environment(tmp_path) as settings:
         definitions = build_definitions(settings)
         result = definitions.resolve_job_def("refresh_warehouse").execute_in_process(
@@ -73,6 +76,10 @@ def test_refresh_job_materializes_the_same_warehouse_as_the_cli(tmp_path, small_
         assert result.success
         via_dagster = table_counts(settings)
     assert via_dagster == table_counts(cli_settings)
+    # dbt wrote to the one folder the next run partial-parses from (dagster_target_path)
+    artifacts = DBT_PROJECT_DIR / "target" / "dagster"
+    assert (artifacts / "run_results.json").stat().st_mtime >= started
+    assert (artifacts / "partial_parse.msgpack").stat().st_mtime >= started
 
 
 def test_sensor_requests_a_run_only_for_new_files(tmp_path, small_mall_exports):
