@@ -124,20 +124,20 @@ def alternate(
     """Run `stages` in turn, `reps` rounds, so a ratio compares runs made side by side.
 
     When the first round takes more than LONG_RUN_SECONDS in all, that round is the only
-    one: the ratio of such long runs moves less with the machine's noise, and repeating
-    them would put the whole bench past its time budget.
+    one: repeating it would put the whole bench past its time budget (the ratio then
+    carries one round's noise, docs/performance.md).
     """
     runs: dict[str, list[Measurement]] = {s: [] for s in stages}
     rounds = reps
-    for i in range(reps):
-        if i >= rounds:
-            break
+    i = 0
+    while i < rounds:
         for stage in stages:
             m = run(stage, workdir, env)
             runs[stage].append(m)
             log(f"  {stage:<14} run {i + 1}/{rounds}: {m.seconds:8.2f} s  peak {m.peak_rss_bytes / 2**20:7.0f} MiB")
         if i == 0 and sum(r[0].seconds for r in runs.values()) > LONG_RUN_SECONDS:
             rounds = 1
+        i += 1
     return {s: StageSummary(s, r) for s, r in runs.items()}
 
 
