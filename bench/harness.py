@@ -4,6 +4,9 @@ Each stage runs in its own Python process so its peak memory is its own: the har
 samples the resident set of the child's whole process tree (dbt and DuckDB threads,
 dbt subprocesses under Dagster) from /proc every 0.1 s, and also keeps the kernel's
 ru_maxrss of the largest single process from wait4().
+
+The settings reach each stage as environment variables (child_environment); the stage
+points them at its work directory (bench.stages.stage_settings).
 """
 
 from __future__ import annotations
@@ -16,11 +19,11 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mallcrm.settings import PROJECT_ROOT, load_settings
+from mallcrm.core.settings import PROJECT_ROOT, Settings, child_environment, load_settings
 
 RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
 # A group of alternating stages whose first round takes longer than this in total is
@@ -164,19 +167,20 @@ def run_bench(
     workdir: Path | None = None,
     results_dir: Path = RESULTS_DIR,
     log=print,
+    settings: Settings | None = None,
 ) -> dict:
-    """Run the benchmark; returns the report (also written to results_dir)."""
-    settings = load_settings()
-    workdir = Path(workdir or settings.warehouse_dir / "bench" / f"S{scale:g}")
+    """Run the benchmark with `settings` (default: load_settings()); returns the report
+    (also written to results_dir).
+
+    The stages get the settings' DuckDB limits, keys and time zone; their warehouses,
+    inboxes, ML registry and Dagster home are under the work directory."""
+    settings = settings or load_settings()
+    # absolute: the stages run with the project root as working directory
+    workdir = Path(workdir or settings.warehouse_dir / "bench" / f"S{scale:g}").resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
-    for key in ("SODA_CORE_TELEMETRY_ENABLED", "DBT_SEND_ANONYMOUS_USAGE_STATS", "RUNTIME__DLTHUB_TELEMETRY"):
-        env.setdefault(key, "false")
-    env.setdefault("DO_NOT_TRACK", "1")
-    env["MALLCRM_DUCKDB_MEMORY_LIMIT"] = settings.duckdb_memory_limit
-    env["MALLCRM_DUCKDB_THREADS"] = str(settings.duckdb_threads)
-    env.setdefault("DAGSTER_HOME", str(workdir / "dagster_home"))
-    Path(env["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    settings = replace(settings, dagster_home=workdir / "dagster_home")
+    settings.dagster_home.mkdir(parents=True, exist_ok=True)
+    env = child_environment(settings)
     started_at = datetime.now(UTC)
     started = time.perf_counter()
     summaries: dict[str, StageSummary] = {}

@@ -4,32 +4,60 @@ A stage prints one JSON line `{"seconds": .., "rows": .., ...}` as its last line
 seconds cover the work only (not the interpreter's imports), so ratios compare work with
 work; the harness measures the process's peak memory around it.
 
+Every stage that does pipeline work calls the pipeline step of mallcrm.steps, the same
+function as the CLI and Dagster; the baselines (DuckDB's own readers, the compiled SQL run
+directly, dbt as a subprocess) are the comparison, not the pipeline.
+
+The stage process gets the harness's settings as environment variables
+(mallcrm.core.settings.child_environment) and points them at the work directory
+(`stage_settings`).
+
 Work directory layout (all under WORKDIR):
     inbox/      the exports but the last day      held/   the last day's exports
     base/       warehouse after ingesting inbox/ (dlt), history back-dated (see below)
     full/       base/ after a full dbt build       run/    scratch copy for one repetition
+    models/     the ML registry
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
+import subprocess
 import sys
 import time
+from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
+from bench.scale import config_for_scale
+from mallcrm import steps
+from mallcrm.core.dbt import dbt_args, run_dbt
+from mallcrm.core.settings import Settings, child_environment, load_settings
+from mallcrm.core.warehouse import connect
+from ml.models import MODELS
+from privacy.dbt_plugin import register_udfs
+
 WAREHOUSE_NAME = "mallcrm.duckdb"
+# The dbt of this virtual environment, whatever the PATH (orchestration/definitions.py
+# uses the same one; importing it would build all of Dagster's definitions).
+DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
 
 
-def _settings(warehouse_dir: Path, inbox: Path):
-    """Settings for a warehouse directory, exported so dbt and dlt see the same paths."""
-    os.environ["MALLCRM_WAREHOUSE"] = str(warehouse_dir / WAREHOUSE_NAME)
-    os.environ["MALLCRM_INBOX"] = str(inbox)
-    os.environ.pop("MALLCRM_DLT_DIR", None)
-    from mallcrm.settings import load_settings
-
-    return load_settings()
+def stage_settings(workdir: Path, warehouse_dir: str = "run", inbox: str = "inbox") -> Settings:
+    """The harness's settings (from this process's environment) pointed at a warehouse
+    directory and an inbox of the work directory. dlt's state, the privacy folder and
+    the requests inbox follow them; the ML registry is the work directory's."""
+    warehouse = workdir / warehouse_dir / WAREHOUSE_NAME
+    return replace(
+        load_settings(),
+        warehouse=warehouse,
+        inbox=workdir / inbox,
+        dlt_dir=warehouse.parent / ".dlt",
+        models_dir=workdir / "models",
+        privacy_dir=None,
+        requests_dir=None,
+    )
 
 
 def fresh_copy(source: Path, target: Path) -> None:
@@ -54,14 +82,12 @@ def _raw_rows(con) -> int:
 
 def stage_generate(workdir: Path, scale: float) -> dict:
     """Simulate the mall, then hold back the last day's files for the daily run."""
-    from bench.scale import config_for_scale
-    from simulator.generate import generate
-
     for folder in ("inbox", "held"):
         shutil.rmtree(workdir / folder, ignore_errors=True)
+    settings = stage_settings(workdir)
     config = config_for_scale(scale)
     started = time.perf_counter()
-    report = generate(config, workdir / "inbox", progress=False)
+    report = steps.generate(settings, config, inbox=workdir / "inbox", progress=False)
     seconds = time.perf_counter() - started
     last = max(Path(f).stem.rsplit("_", 1)[-1] for f in report.files)
     held = 0
@@ -86,11 +112,9 @@ def stage_generate(workdir: Path, scale: float) -> dict:
 def stage_ingest_dlt(workdir: Path) -> dict:
     """dlt end to end (the project's ingestion) into a fresh warehouse: run/."""
     shutil.rmtree(workdir / "run", ignore_errors=True)
-    settings = _settings(workdir / "run", workdir / "inbox")
-    from ingestion.pipeline import run_ingestion
-
+    settings = stage_settings(workdir)
     started = time.perf_counter()
-    report = run_ingestion(settings)
+    report = steps.ingest(settings, command="bench ingest_dlt")
     seconds = time.perf_counter() - started
     totals = report.totals()
     if report.refused:
@@ -109,18 +133,13 @@ def _files_by_table(inbox: Path) -> dict[tuple[str, str], list[Path]]:
 def stage_ingest_duckdb(workdir: Path) -> dict:
     """DuckDB's own readers (read_csv / read_json / read_parquet) of the same files, one
     table per entity, into a fresh database file: the floor dlt is compared with."""
-    import duckdb
-
     target = workdir / "run_duckdb"
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
-    from mallcrm.settings import load_settings
-
-    settings = load_settings()
+    settings = stage_settings(workdir, "run_duckdb")
     started = time.perf_counter()
-    con = duckdb.connect(str(target / WAREHOUSE_NAME))
-    con.execute(f"set memory_limit = '{settings.duckdb_memory_limit}'")
-    con.execute(f"set threads = {settings.duckdb_threads}")
+    # a plain DuckDB file with the warehouse's memory limit and threads
+    con = connect(settings)
     rows = 0
     for (system, entity), paths in _files_by_table(workdir / "inbox").items():
         # one glob per entity: DuckDB expands it itself (a 365-file list with
@@ -149,9 +168,7 @@ def stage_prepare_base(workdir: Path) -> dict:
     base = workdir / "base"
     shutil.rmtree(base, ignore_errors=True)
     (workdir / "run").rename(base)
-    from mallcrm.warehouse import connect
-
-    con = connect(base / WAREHOUSE_NAME)
+    con = connect(stage_settings(workdir, "base"))
     tables = con.execute(
         """
         select table_schema, table_name from information_schema.columns
@@ -176,53 +193,35 @@ def stage_prepare_base(workdir: Path) -> dict:
 # --- dbt --------------------------------------------------------------------------------
 
 
-def _prepared_manifest(target_path: Path):
+def _prepared_manifest(settings: Settings, target_path: Path):
     """Parse once (partial parsing) and hand the manifest to every later invocation."""
-    from dbt.cli.main import dbtRunner
-
-    from mallcrm.dbt_runner import dbt_args
-
     started = time.perf_counter()
-    result = dbtRunner().invoke(dbt_args(["parse", "--quiet"], target_path))
-    if not result.success:
-        raise RuntimeError(f"dbt parse failed: {result.exception}")
-    return result.result, time.perf_counter() - started
+    parsed = run_dbt(["parse"], settings, quiet=True, target_path=target_path)
+    if not parsed:
+        raise RuntimeError("dbt parse failed")
+    return parsed.result, time.perf_counter() - started
 
 
-def _dbt_build(manifest, args: list[str], target_path: Path) -> tuple[float, dict]:
-    from collections import Counter
-
-    from dbt.cli.main import dbtRunner
-
-    from mallcrm.dbt_runner import dbt_args
-
+def _dbt_build(settings: Settings, manifest, args: list[str], target_path: Path, command: str) -> tuple[float, dict]:
+    """steps.build with the manifest parsed off the clock; raises if a node failed."""
     started = time.perf_counter()
-    result = dbtRunner(manifest=manifest).invoke(dbt_args(["build", "--quiet", *args], target_path))
+    result = steps.build(settings, args, quiet=True, command=command, target_path=target_path, manifest=manifest)
     seconds = time.perf_counter() - started
-    if result.exception is not None:
-        raise RuntimeError(f"dbt build failed: {result.exception}")
-    statuses: Counter = Counter()
-    kinds: Counter = Counter()
-    for node in result.result.results:
-        statuses[str(getattr(node.status, "value", node.status))] += 1
-        kinds[node.node.resource_type] += 1
-    if not result.success:
-        failed = [r.node.unique_id for r in result.result.results if str(r.status) in ("error", "fail")]
-        raise RuntimeError(f"dbt build had failures: {failed[:10]}")
-    return seconds, {"statuses": dict(statuses), "nodes": dict(kinds)}
+    if not result:
+        raise RuntimeError(f"dbt build had failures: {result.failed[:10]}")
+    kinds = Counter(node.node.resource_type for node in result.result.results)
+    return seconds, {"statuses": dict(result.statuses), "nodes": dict(kinds)}
 
 
 def stage_dbt_full(workdir: Path) -> dict:
     """Full `dbt build` (models, seeds, data and unit tests) on a copy of base/; keeps the
     result as full/ and the executed SQL in target_full/ for the direct-SQL baseline."""
     fresh_copy(workdir / "base", workdir / "run")
-    settings = _settings(workdir / "run", workdir / "inbox")
+    settings = stage_settings(workdir)
     target = workdir / "target_full"
-    manifest, parse_seconds = _prepared_manifest(target)
-    seconds, info = _dbt_build(manifest, ["--full-refresh"], target)
-    from mallcrm.warehouse import connect
-
-    con = connect(settings.warehouse)
+    manifest, parse_seconds = _prepared_manifest(settings, target)
+    seconds, info = _dbt_build(settings, manifest, ["--full-refresh"], target, "bench dbt_full")
+    con = connect(settings)
     rows = _raw_rows(con)
     con.close()
     shutil.rmtree(workdir / "full", ignore_errors=True)
@@ -236,15 +235,12 @@ def stage_direct_sql(workdir: Path) -> dict:
     with read_csv, data and unit tests as `select count(*) from (<compiled test>)`. Python
     models cannot run as SQL: their dbt execution time is added (stated in the JSON)."""
     fresh_copy(workdir / "base", workdir / "run")
-    settings = _settings(workdir / "run", workdir / "inbox")
+    settings = stage_settings(workdir)
     target = workdir / "target_full"
     manifest = json.loads((target / "manifest.json").read_text())
     results = json.loads((target / "run_results.json").read_text())["results"]
     nodes = {**manifest["nodes"], **manifest.get("unit_tests", {})}
-    from mallcrm.warehouse import connect
-    from privacy.dbt_plugin import register_udfs
-
-    con = connect(settings.warehouse)
+    con = connect(settings)
     register_udfs(con)
     python_seconds = off_clock = 0.0
     executed = 0
@@ -292,38 +288,34 @@ def stage_direct_sql(workdir: Path) -> dict:
 def stage_ingest_day(workdir: Path) -> dict:
     """run/ = full/ plus the held-back day ingested with dlt (the daily load)."""
     fresh_copy(workdir / "full", workdir / "run")
-    settings = _settings(workdir / "run", workdir / "held")
-    from ingestion.pipeline import run_ingestion
-
+    settings = stage_settings(workdir, inbox="held")
     started = time.perf_counter()
-    report = run_ingestion(settings)
+    report = steps.ingest(settings, command="bench ingest_day")
     return {"seconds": time.perf_counter() - started, "rows": report.totals()["rows_loaded"]}
 
 
 def stage_dbt_daily(workdir: Path) -> dict:
     """The daily run (`dbt build --selector daily`) on run/ as left by ingest_day."""
-    _settings(workdir / "run", workdir / "held")
+    settings = stage_settings(workdir, inbox="held")
     target = workdir / "target_daily"
-    manifest, parse_seconds = _prepared_manifest(target)
-    seconds, info = _dbt_build(manifest, ["--selector", "daily"], target)
+    manifest, parse_seconds = _prepared_manifest(settings, target)
+    seconds, info = _dbt_build(settings, manifest, ["--selector", "daily"], target, "bench dbt_daily")
     return {
         "seconds": seconds,
         "rows": None,
         "parse_seconds": parse_seconds,
         **info,
-        "incremental_matches_full": _incremental_matches_full(workdir, manifest),
+        "incremental_matches_full": _incremental_matches_full(settings, workdir),
     }
 
 
 INCREMENTAL_MEMBER_MODELS = ("int_member__daily_activity",)
 
 
-def _incremental_matches_full(workdir: Path, manifest) -> dict[str, bool]:
+def _incremental_matches_full(settings: Settings, workdir: Path) -> dict[str, bool]:
     """Off the clock: each member-incremental table equals its full recomputation."""
-    from mallcrm.warehouse import connect
-
     compiled = json.loads((workdir / "target_full" / "manifest.json").read_text())["nodes"]
-    con = connect(workdir / "run" / WAREHOUSE_NAME)
+    con = connect(settings)
     checks = {}
     for name in INCREMENTAL_MEMBER_MODELS:
         node = compiled[f"model.mallcrm.{name}"]
@@ -340,31 +332,23 @@ def _incremental_matches_full(workdir: Path, manifest) -> dict[str, bool]:
 # --- Dagster against plain dbt ----------------------------------------------------------
 
 
-def _parse_off_the_clock(target_path: Path) -> None:
+def _parse_off_the_clock(settings: Settings, target_path: Path) -> None:
     """`dbt parse` into `target_path` for this run's profile before the clock starts, as a
     daily schedule finds it: both sides of dagster_vs_dbt then time a build with partial
     parsing, not a first parse (the profile holds the warehouse path, which is new here)."""
-    import subprocess
-
-    from mallcrm.dbt_runner import dbt_args
-
-    dbt = str(Path(sys.executable).parent / "dbt")
-    subprocess.run([dbt, *dbt_args(["parse", "--quiet"], target_path)], check=True)
+    env = child_environment(settings)
+    subprocess.run([DBT_EXECUTABLE, *dbt_args(["parse", "--quiet"], target_path)], check=True, env=env)
 
 
 def stage_dbt_cli(workdir: Path) -> dict:
     """Plain `dbt build` as a subprocess (what Dagster runs underneath) on a copy of base/."""
-    import subprocess
-
     fresh_copy(workdir / "base", workdir / "run")
-    settings = _settings(workdir / "run", workdir / "inbox")
-    from mallcrm.dbt_runner import dbt_args, export_dbt_environment
-
-    export_dbt_environment(settings)
-    _parse_off_the_clock(workdir / "target_cli")
-    dbt = str(Path(sys.executable).parent / "dbt")
+    settings = stage_settings(workdir)
+    _parse_off_the_clock(settings, workdir / "target_cli")
+    env = child_environment(settings)
     started = time.perf_counter()
-    done = subprocess.run([dbt, *dbt_args(["build", "--quiet"], workdir / "target_cli")], check=False)
+    build = [DBT_EXECUTABLE, *dbt_args(["build", "--quiet"], workdir / "target_cli")]
+    done = subprocess.run(build, check=False, env=env)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"dbt build exited {done.returncode}")
@@ -372,22 +356,27 @@ def stage_dbt_cli(workdir: Path) -> dict:
 
 
 def stage_dagster(workdir: Path) -> dict:
-    """Dagster materializes the project's dbt assets (same definition as the UI's) on a copy
-    of base/, in process with an ephemeral instance."""
-    fresh_copy(workdir / "base", workdir / "run")
-    settings = _settings(workdir / "run", workdir / "inbox")
+    """Dagster materializes the project's dbt assets (same definition and resources as the
+    UI's) on a copy of base/, in process with an ephemeral instance."""
+    # Lazy: orchestration/ is Dagster (about 80 MiB and 2 s of imports), which no other
+    # stage's process should carry into its peak memory.
     import dagster as dg
     from dagster_dbt import DbtCliResource
 
-    from orchestration.definitions import DBT_EXECUTABLE
-    from orchestration.modeling import build_dbt_assets, dagster_target_path
+    from orchestration.modeling import DAGSTER_TARGET_PATH, build_dbt_assets
+    from orchestration.resources import WRITER, warehouse_writer
 
+    fresh_copy(workdir / "base", workdir / "run")
+    settings = stage_settings(workdir)
     assets, project = build_dbt_assets(settings)
-    _parse_off_the_clock(dagster_target_path(project))
+    _parse_off_the_clock(settings, DAGSTER_TARGET_PATH)
     started = time.perf_counter()
     result = dg.materialize(
         [assets],
-        resources={"dbt": DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE)},
+        resources={
+            "dbt": DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE),
+            WRITER: warehouse_writer(settings),
+        },
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=True,
     )
@@ -399,30 +388,40 @@ def stage_dagster(workdir: Path) -> dict:
 
 
 def stage_ml(workdir: Path) -> dict:
-    """Train and score churn and CLV on full/ (registry under the work directory)."""
+    """Train and score every model of ml.models.MODELS on full/ (registry under the work
+    directory), one model at a time so each one's seconds are reported too."""
     fresh_copy(workdir / "full", workdir / "run")
-    settings = _settings(workdir / "run", workdir / "inbox")
-    from ml import pipeline
-    from ml.registry import Registry
-
-    registry = Registry(workdir / "models")
+    settings = stage_settings(workdir)
+    models: dict[str, dict] = {}
+    rows = 0
     started = time.perf_counter()
-    for train in (pipeline.train_clv, pipeline.train_churn):
-        train(settings, registry, promote=True)
-    scored = pipeline.score_all(settings, registry)
-    return {"seconds": time.perf_counter() - started, "rows": sum(scored.values())}
+    for spec in MODELS:
+        model_started = time.perf_counter()
+        (trained,) = steps.train(settings, [spec.name], promote=True, command="bench ml")
+        trained_at = time.perf_counter()
+        (scored,) = steps.score(settings, [spec.name], command="bench ml")
+        scored_at = time.perf_counter()
+        rows += scored.rows
+        models[spec.name] = {
+            "train_seconds": round(trained_at - model_started, 3),
+            "score_seconds": round(scored_at - trained_at, 3),
+            "promoted": trained.promoted,
+            "rows": scored.rows,
+            "table": scored.table,
+        }
+    return {"seconds": time.perf_counter() - started, "rows": rows, "models": models}
 
 
 def stage_publish(workdir: Path) -> dict:
     """BI copy (DuckDB 1.4 storage) and role files from run/ (as left by the ML stage)."""
-    settings = _settings(workdir / "run", workdir / "inbox")
-    from mallcrm.bi_copy import publish_bi_copy
-    from privacy.publish import publish_role_files
-
+    settings = stage_settings(workdir)
     started = time.perf_counter()
-    copy = publish_bi_copy(settings)
-    publish_role_files(settings)
-    return {"seconds": time.perf_counter() - started, "rows": sum(copy.tables.values())}
+    publication = steps.publish(settings)
+    return {
+        "seconds": time.perf_counter() - started,
+        "rows": sum(publication.bi_copy.tables.values()),
+        "role_files": len(publication.role_files),
+    }
 
 
 STAGES = {

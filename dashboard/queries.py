@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from mallcrm.settings import PROJECT_ROOT
+from mallcrm.core.settings import PROJECT_ROOT
 
 QUERY_DIR = PROJECT_ROOT / "reports" / "sources" / "mallcrm"
 FILTER_KINDS = ("date", "store", "segment")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ingestion.contracts import Contract, load_contract
+from mallcrm.core.contract import Contract, load_contract
 
 HEADER = """# Source exports
 

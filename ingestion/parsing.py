@@ -28,8 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ingestion.contracts import Column, ExportFormat, InboxFile
-from mallcrm.settings import load_settings
+from mallcrm.core.contract import Column, ExportFormat, InboxFile
 
 QUARANTINE_SCHEMA = pa.schema(
     [
@@ -197,7 +196,7 @@ def _not_after_export_day(column: Column) -> str:
     )
 
 
-def _rule_filter(con, export: ExportFormat, relation: str) -> tuple[pa.Table, list[tuple]]:
+def _rule_filter(con, export: ExportFormat, relation: str, tz: str) -> tuple[pa.Table, list[tuple]]:
     """Split typed rows (with `_source_file`, `_source_line`) by the contract's row rules.
 
     Returns the good rows and (file, line, rule, predicate, raw json) for the bad ones.
@@ -209,7 +208,6 @@ def _rule_filter(con, export: ExportFormat, relation: str) -> tuple[pa.Table, li
     cases = " ".join(f"when not coalesce(({pred}), false) then {_sql_str(name)}" for name, pred in checks)
     failed = f"case {cases} end" if checks else "cast(null as varchar)"
     con.execute(f"create or replace temp table _checked as select *, {failed} as _failed_rule from {relation}")
-    tz = load_settings().timezone
     cols = ", ".join(_as_instant(c, tz) for c in export.columns)
     good = con.sql(
         f"select {cols}, _source_file, _source_line from _checked where _failed_rule is null"
@@ -353,7 +351,7 @@ def _typed_select(export: ExportFormat, value_sql, source_sql: str) -> str:
     return f"select _source_file, _source_line, _raw, case {failures} end as _type_error, {casts} from ({source_sql})"
 
 
-def _split_typed(con, export: ExportFormat, select_sql: str) -> tuple[pa.Table, list[tuple]]:
+def _split_typed(con, export: ExportFormat, select_sql: str, tz: str) -> tuple[pa.Table, list[tuple]]:
     con.execute(f"create or replace temp table _typed as {select_sql}")
     bad = [
         (f, line, f"type:{col}", f"value of {col} is not a valid {export.column(col).type}", raw)
@@ -362,7 +360,7 @@ def _split_typed(con, export: ExportFormat, select_sql: str) -> tuple[pa.Table, 
         ).fetchall()
     ]
     con.execute("create or replace temp view _valid as select * from _typed where _type_error is null")
-    good, rule_bad = _rule_filter(con, export, "_valid")
+    good, rule_bad = _rule_filter(con, export, "_valid", tz)
     con.execute("drop view _valid; drop table _typed")
     return good, bad + rule_bad
 
@@ -370,7 +368,7 @@ def _split_typed(con, export: ExportFormat, select_sql: str) -> tuple[pa.Table, 
 GroupResult = tuple[pa.Table | None, list[tuple], list[FileOutcome], list[pa.Table]]
 
 
-def _parse_jsonl_group(con, files: list[InboxFile]) -> GroupResult:
+def _parse_jsonl_group(con, files: list[InboxFile], tz: str) -> GroupResult:
     export = files[0].export
     outcomes, refused_q, line_tables = [], [], []
     for file in files:
@@ -428,12 +426,13 @@ def _parse_jsonl_group(con, files: list[InboxFile]) -> GroupResult:
             lambda c: f"json_extract_string(line, '$.{c}')",
             f"select *, line as _raw from _lines where list_contains({keep_sql}, _source_file) and json_valid(line)",
         ),
+        tz,
     )
     con.unregister("_lines")
     return good, bad + more_bad, outcomes, refused_q
 
 
-def _parse_parquet_group(con, files: list[InboxFile]) -> GroupResult:
+def _parse_parquet_group(con, files: list[InboxFile], tz: str) -> GroupResult:
     export = files[0].export
     outcomes, refused_q, readable = [], [], []
     for file in files:
@@ -468,7 +467,7 @@ def _parse_parquet_group(con, files: list[InboxFile]) -> GroupResult:
         f"from read_parquet({paths}, filename = true, file_row_number = true, union_by_name = true) r "
         f"join _paths p using (filename)"
     )
-    good, bad = _split_typed(con, export, _typed_select(export, lambda c: f'cast("{c}" as varchar)', source))
+    good, bad = _split_typed(con, export, _typed_select(export, lambda c: f'cast("{c}" as varchar)', source), tz)
     con.unregister("_paths")
     return good, bad, outcomes, refused_q
 
@@ -517,13 +516,13 @@ def _explain(rule: str, detail: str) -> str:
     return detail
 
 
-def _parse_group(con, files: list[InboxFile], tmpdir: Path):
+def _parse_group(con, files: list[InboxFile], tmpdir: Path, tz: str):
     """Parse files of one entity; returns (rows, bad tuples, outcomes, refused quarantine tables)."""
     fmt = files[0].export.format
     if fmt == "jsonl":
-        return _parse_jsonl_group(con, files)
+        return _parse_jsonl_group(con, files, tz)
     if fmt == "parquet":
-        return _parse_parquet_group(con, files)
+        return _parse_parquet_group(con, files, tz)
     outcomes, refused_q, by_header = [], [], {}
     for file in files:
         prepared = _prepare_csv(file, tmpdir)
@@ -557,7 +556,7 @@ def _parse_group(con, files: list[InboxFile], tmpdir: Path):
     if not tables:
         return None, bad, outcomes, refused_q
     con.register("_parsed", pa.concat_tables(tables))
-    good, rule_bad = _rule_filter(con, files[0].export, "_parsed")
+    good, rule_bad = _rule_filter(con, files[0].export, "_parsed", tz)
     con.unregister("_parsed")
     return good, bad + rule_bad, outcomes, refused_q
 
@@ -566,14 +565,14 @@ def _with_loaded_at(rows: pa.Table, loaded_at: datetime) -> pa.Table:
     return rows.append_column("_loaded_at", pa.array([loaded_at] * rows.num_rows, pa.timestamp("us", tz="UTC")))
 
 
-def parse_batch(files: list[InboxFile], loaded_at: datetime) -> ParsedBatch:
+def parse_batch(files: list[InboxFile], loaded_at: datetime, timezone: str) -> ParsedBatch:
     """Parse, type and rule-check files of ONE entity together. Bad content never raises:
     it is quarantined or the file refused."""
     assert len({(f.export.system, f.export.entity) for f in files}) <= 1, "one entity per batch"
     con = _connection()
     with tempfile.TemporaryDirectory(prefix="mallcrm-parse-") as tmp:
         try:
-            rows, bad, outcomes, refused_q = _parse_group(con, files, Path(tmp))
+            rows, bad, outcomes, refused_q = _parse_group(con, files, Path(tmp), timezone)
         finally:
             con.close()
     quarantine = pa.concat_tables([*refused_q, _bad_rows_table(bad, {f.relpath: f for f in files})])
@@ -605,9 +604,9 @@ def batches(files: list[InboxFile]) -> Iterator[list[InboxFile]]:
         yield batch
 
 
-def parse_file(file: InboxFile, loaded_at: datetime) -> ParsedFile:
+def parse_file(file: InboxFile, loaded_at: datetime, timezone: str) -> ParsedFile:
     """One file on its own (tests, diagnostics)."""
-    result = parse_batch([file], loaded_at)
+    result = parse_batch([file], loaded_at, timezone)
     return ParsedFile(result.outcomes[0], result.rows, result.quarantine.sort_by("source_line"))
 
 

@@ -2,42 +2,27 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import dlt
 from dlt.common.storages.load_package import PackageStorage
 
-from ingestion.contracts import load_contract
 from ingestion.sources import IngestLog, scan_inbox, system_source
-from mallcrm.settings import Settings, load_settings
-
-# dlt must leave no copy of loaded data behind: completed load packages are deleted
-# and the staging dataset truncated. Telemetry is off (the machines are offline).
-DLT_ENVIRONMENT = {
-    "LOAD__DELETE_COMPLETED_JOBS": "true",
-    "LOAD__TRUNCATE_STAGING_DATASET": "true",
-    "RUNTIME__DLTHUB_TELEMETRY": "false",
-    "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID": "true",
-}
-
-
-def configure_dlt() -> None:
-    for key, value in DLT_ENVIRONMENT.items():
-        os.environ.setdefault(key, value)
+from mallcrm.core.contract import load_contract
+from mallcrm.core.settings import Settings, export_environment
 
 
 def make_pipeline(system: str, settings: Settings) -> dlt.Pipeline:
-    configure_dlt()
     contract = load_contract()
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    export_environment(settings)  # dlt reads its load options from the environment
     return dlt.pipeline(
         pipeline_name=f"mallcrm_{system}",
         destination=dlt.destinations.duckdb(str(settings.warehouse)),
         dataset_name=contract.dataset(system),
         pipelines_dir=str(settings.dlt_dir),
-        progress="log" if os.environ.get("MALLCRM_DLT_PROGRESS") else None,
+        progress="log" if settings.dlt_progress else None,
     )
 
 
@@ -101,16 +86,17 @@ def _tables_with_load_id(client) -> set[str]:
     return {row[0] for row in rows}
 
 
-def run_ingestion(settings: Settings | None = None, systems: list[str] | None = None) -> IngestReport:
-    """Load every new file of the inbox; returns what happened to each file."""
-    settings = settings or load_settings()
+def run_ingestion(settings: Settings, systems: list[str] | None = None) -> IngestReport:
+    """Load every new file of the inbox; returns what happened to each file.
+
+    Call it through mallcrm.steps.ingest, which holds the write lock."""
     contract = load_contract()
     report = IngestReport()
     log = IngestLog()
     scan_inbox(settings.inbox, contract, log)
     report.unmatched = log.unmatched
     for system in systems or contract.systems:
-        source = system_source(system, lambda: settings.inbox, lambda: settings.warehouse, log)
+        source = system_source(system, settings, log)
         pipeline = make_pipeline(system, settings)
         if pipeline.has_pending_data:
             # A run that died (killed, disk full) left packages behind: finish them first.

@@ -13,7 +13,7 @@ same bytes under another name are recorded as a duplicate and not loaded twice.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,9 +22,10 @@ import dlt
 import pyarrow as pa
 from dlt.extract.source import DltSource
 
-from ingestion.contracts import Contract, ExportFormat, InboxFile, load_contract, match_file
 from ingestion.parsing import FileOutcome, batches, count_lines, parse_batch
-from mallcrm.warehouse import connect
+from mallcrm.core.contract import Contract, ExportFormat, InboxFile, load_contract, match_file
+from mallcrm.core.settings import Settings
+from mallcrm.core.warehouse import connect
 from privacy.suppression import SUPPRESSED_TABLE, suppress_erased
 
 FILES_TABLE = "ingested_files"
@@ -68,11 +69,11 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def already_ingested(warehouse: Path, dataset: str) -> dict[str, str]:
+def already_ingested(settings: Settings, dataset: str) -> dict[str, str]:
     """(file -> sha256) of files this dataset has recorded, loaded or not."""
-    if not warehouse.exists():
+    if not settings.warehouse.exists():
         return {}
-    con = connect(warehouse)
+    con = connect(settings)
     try:
         exists = con.execute(
             "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
@@ -138,7 +139,7 @@ def _with_quarantined_at(quarantine: pa.Table, loaded_at: datetime) -> pa.Table:
 
 def entity_files(
     export: ExportFormat,
-    inbox: Path,
+    settings: Settings,
     seen: dict[str, str],
     log: IngestLog,
     loaded_at: datetime,
@@ -147,6 +148,7 @@ def entity_files(
     seen_shas = {sha: name for name, sha in seen.items()}
     fresh: list[tuple[InboxFile, str]] = []
     whole_file: list[tuple[FileOutcome, str]] = []
+    inbox = settings.inbox
     for file in scan_inbox(inbox / export.system, load_contract(), base=inbox):
         if file.export.entity != export.entity:
             continue
@@ -169,7 +171,8 @@ def entity_files(
 
     shas = dict((f.relpath, sha) for f, sha in fresh)
     for batch in batches([f for f, _ in fresh]):
-        parsed, suppressed = suppress_erased(parse_batch(batch, loaded_at), export, loaded_at)  # erased people
+        parsed = parse_batch(batch, loaded_at, settings.timezone)
+        parsed, suppressed = suppress_erased(parsed, export, loaded_at, settings)  # erased people
         if suppressed is not None:
             yield dlt.mark.with_table_name(suppressed, SUPPRESSED_TABLE)
         if parsed.rows is not None and parsed.rows.num_rows:
@@ -187,13 +190,8 @@ def entity_files(
         yield dlt.mark.with_table_name(pa.Table.from_pylist(records, schema=FILES_SCHEMA), FILES_TABLE)
 
 
-def system_source(
-    system: str,
-    inbox_fn: Callable[[], Path],
-    warehouse_fn: Callable[[], Path],
-    log: IngestLog | None = None,
-) -> DltSource:
-    """The dlt source of one source system. Paths are read when the run starts."""
+def system_source(system: str, settings: Settings, log: IngestLog | None = None) -> DltSource:
+    """The dlt source of one source system."""
     contract = load_contract()
     exports = contract.for_system(system)
     dataset = contract.dataset(system)
@@ -202,8 +200,8 @@ def system_source(
     def make_resource(export: ExportFormat):
         def files() -> Iterator:
             loaded_at = datetime.now(UTC).replace(microsecond=0)
-            seen = already_ingested(warehouse_fn(), dataset)
-            yield from entity_files(export, inbox_fn(), seen, run_log, loaded_at)
+            seen = already_ingested(settings, dataset)
+            yield from entity_files(export, settings, seen, run_log, loaded_at)
 
         return dlt.resource(
             files,

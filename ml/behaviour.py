@@ -6,15 +6,13 @@ segmentation, basket rules and recommendations (the churn/CLV twins are in
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 
-from mallcrm.settings import Settings
-from mallcrm.warehouse import connect
+from mallcrm.core.settings import Settings
+from mallcrm.core.warehouse import connect
 from ml import basket, cards, plots, recommend, segmentation
-from ml.pipeline import TrainResult, _now, write_scores
+from ml.pipeline import TrainResult, _now
 from ml.registry import Registry
 
 SEGMENTATION = "segmentation"
@@ -26,7 +24,7 @@ TOP_RULES = 50  # rules per level written back for cross-promotion
 
 
 def _sql(settings: Settings, query: str, params=None) -> pd.DataFrame:
-    con = connect(settings.warehouse)
+    con = connect(settings)
     try:
         return con.sql(query, params=params).df()
     finally:
@@ -63,7 +61,7 @@ def load_segment_features(settings: Settings) -> pd.DataFrame:
 
 
 def train_segmentation(settings: Settings, registry: Registry | None = None, promote: bool = True) -> TrainResult:
-    registry = registry or Registry()
+    registry = registry or Registry(settings.models_dir)
     frame = load_segment_features(settings)
     if frame.empty:
         raise ValueError(f"{SEGMENT_FEATURES_TABLE} is empty: build the dbt project first")
@@ -100,7 +98,7 @@ def train_segmentation(settings: Settings, registry: Registry | None = None, pro
 
 
 def score_segmentation(settings: Settings, registry: Registry | None = None) -> pd.DataFrame:
-    registry = registry or Registry()
+    registry = registry or Registry(settings.models_dir)
     current = _current(registry, SEGMENTATION)
     model: segmentation.SegmentationModel = current.load_artifact()
     frame = load_segment_features(settings)
@@ -118,7 +116,6 @@ def score_segmentation(settings: Settings, registry: Registry | None = None) -> 
     out["cutoff_date"] = pd.to_datetime(frame["cutoff_date"]).dt.date.to_numpy()
     out["model_version"] = current.version
     out["scored_at"] = _now()
-    write_scores(settings, "member_segments", out)
     return out
 
 
@@ -146,7 +143,7 @@ def load_basket_pairs(settings: Settings, level: str, start, end) -> pd.DataFram
 def train_basket_rules(
     settings: Settings, registry: Registry | None = None, promote: bool = True, window_days: int = 365
 ) -> TrainResult:
-    registry = registry or Registry()
+    registry = registry or Registry(settings.models_dir)
     end = _data_end(settings)
     split = end - pd.Timedelta(days=HOLDOUT_DAYS)
     start = end - pd.Timedelta(days=window_days)
@@ -199,14 +196,13 @@ def train_basket_rules(
 
 
 def score_basket_rules(settings: Settings, registry: Registry | None = None) -> pd.DataFrame:
-    registry = registry or Registry()
+    registry = registry or Registry(settings.models_dir)
     current = _current(registry, BASKET)
     rules: pd.DataFrame = current.load_artifact().copy()
     rules["rule_rank"] = rules.groupby("level").cumcount().astype("int32") + 1
     rules["cutoff_date"] = pd.Timestamp(current.metrics["window"]["end"]).date()
     rules["model_version"] = current.version
     rules["scored_at"] = _now()
-    write_scores(settings, "basket_rules", rules)
     return rules
 
 
@@ -226,7 +222,7 @@ def load_member_items(settings: Settings, start, end) -> pd.DataFrame:
 def train_recommendations(
     settings: Settings, registry: Registry | None = None, promote: bool = True, window_days: int = 365
 ) -> TrainResult:
-    registry = registry or Registry()
+    registry = registry or Registry(settings.models_dir)
     end = _data_end(settings)
     split = end - pd.Timedelta(days=HOLDOUT_DAYS)
     start = end - pd.Timedelta(days=window_days)
@@ -260,7 +256,7 @@ def train_recommendations(
 
 
 def score_recommendations(settings: Settings, registry: Registry | None = None, window_days: int = 365) -> pd.DataFrame:
-    registry = registry or Registry()
+    registry = registry or Registry(settings.models_dir)
     current = _current(registry, RECOMMENDATIONS)
     model: recommend.ItemCF = current.load_artifact()
     end = _data_end(settings)
@@ -281,14 +277,4 @@ def score_recommendations(settings: Settings, registry: Registry | None = None, 
     out["cutoff_date"] = end.date()
     out["model_version"] = current.version
     out["scored_at"] = _now()
-    write_scores(settings, "member_recommendations", out)
     return out
-
-
-TRAINERS = {SEGMENTATION: train_segmentation, BASKET: train_basket_rules, RECOMMENDATIONS: train_recommendations}
-SCORERS = {SEGMENTATION: score_segmentation, BASKET: score_basket_rules, RECOMMENDATIONS: score_recommendations}
-SCORE_TABLES = {SEGMENTATION: "member_segments", BASKET: "basket_rules", RECOMMENDATIONS: "member_recommendations"}
-
-
-def metrics_json(result: TrainResult) -> str:
-    return json.dumps(result.metrics, indent=2, default=str)

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingRegressor
 
-from mallcrm.settings import Settings
-from mallcrm.warehouse import connect
+from mallcrm.core.settings import Settings
+from mallcrm.core.warehouse import connect
 from ml import cards, churn, clv, plots
 from ml.registry import ModelVersion, Registry
 
@@ -31,7 +31,7 @@ SCORES_SCHEMA = "ml_scores"
 
 
 def load_features(settings: Settings) -> pd.DataFrame:
-    con = connect(settings.warehouse)
+    con = connect(settings)
     try:
         return con.sql(f"select * from {FEATURES_TABLE}").df()
     finally:
@@ -40,7 +40,7 @@ def load_features(settings: Settings) -> pd.DataFrame:
 
 def load_purchases(settings: Settings) -> pd.DataFrame:
     """Member sales receipts (refunds excluded): member_id, business_date, amount."""
-    con = connect(settings.warehouse)
+    con = connect(settings)
     try:
         return con.sql(
             """
@@ -83,7 +83,7 @@ class TrainResult:
 def train_churn(
     settings: Settings, registry: Registry | None = None, promote: bool = True, max_train_snapshots: int = 3
 ) -> TrainResult:
-    registry = registry or Registry()
+    registry = registry or Registry(settings.models_dir)
     features, purchases = load_features(settings), load_purchases(settings)
     if features.empty:
         raise ValueError(f"{FEATURES_TABLE} is empty: build the dbt project first")
@@ -129,7 +129,7 @@ def train_churn(
 
 
 def score_churn(settings: Settings, registry: Registry | None = None) -> pd.DataFrame:
-    registry = registry or Registry()
+    registry = registry or Registry(settings.models_dir)
     current = registry.current(CHURN)
     if current is None:
         raise LookupError("no promoted churn model: run `mallcrm ml train` first")
@@ -150,7 +150,6 @@ def score_churn(settings: Settings, registry: Registry | None = None) -> pd.Data
     scores["horizon_days"] = int(model.horizon_days)
     scores["model_version"] = current.version
     scores["scored_at"] = _now()
-    write_scores(settings, "churn_scores", scores)
     return scores
 
 
@@ -196,7 +195,7 @@ def _ml_frame(features, purchases, cutoff, horizon) -> pd.DataFrame:
 
 
 def train_clv(settings: Settings, registry: Registry | None = None, promote: bool = True) -> TrainResult:
-    registry = registry or Registry()
+    registry = registry or Registry(settings.models_dir)
     features, purchases = load_features(settings), load_purchases(settings)
     if features.empty:
         raise ValueError(f"{FEATURES_TABLE} is empty: build the dbt project first")
@@ -354,7 +353,7 @@ def _decile_table(predicted: pd.Series, actual: pd.Series) -> list[dict]:
 
 
 def score_clv(settings: Settings, registry: Registry | None = None) -> pd.DataFrame:
-    registry = registry or Registry()
+    registry = registry or Registry(settings.models_dir)
     current = registry.current(CLV)
     if current is None:
         raise LookupError("no promoted CLV model: run `mallcrm ml train` first")
@@ -389,7 +388,6 @@ def score_clv(settings: Settings, registry: Registry | None = None) -> pd.DataFr
     scores["horizon_days"] = horizon
     scores["model_version"] = current.version
     scores["scored_at"] = _now()
-    write_scores(settings, "clv_scores", scores)
     return scores
 
 
@@ -402,7 +400,7 @@ def _now() -> datetime:
 
 def write_scores(settings: Settings, table: str, scores: pd.DataFrame) -> None:
     """Replace `ml_scores.<table>` with the latest scoring run in one transaction."""
-    con = connect(settings.warehouse)
+    con = connect(settings)
     try:
         con.execute(f"create schema if not exists {SCORES_SCHEMA}")
         con.register("_scores_df", scores)
@@ -412,13 +410,3 @@ def write_scores(settings: Settings, table: str, scores: pd.DataFrame) -> None:
         con.unregister("_scores_df")
     finally:
         con.close()
-
-
-def train_all(settings: Settings, registry: Registry | None = None) -> list[TrainResult]:
-    registry = registry or Registry()
-    return [train_clv(settings, registry), train_churn(settings, registry)]
-
-
-def score_all(settings: Settings, registry: Registry | None = None) -> dict[str, int]:
-    registry = registry or Registry()
-    return {"clv_scores": len(score_clv(settings, registry)), "churn_scores": len(score_churn(settings, registry))}

@@ -3,13 +3,12 @@
 A version folder holds the artifact (`model.joblib` or `params.json`), `metrics.json`
 and `card.md`. `CURRENT` holds the version the scorers use; only a model that passed
 its promotion gate (beats its baseline) is written there. The root is
-`MALLCRM_MODELS_DIR` (default `<project>/models`), so tests use temporary folders.
+`settings.models_dir` (MALLCRM_MODELS_DIR, default `<project>/models`).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,14 +17,7 @@ from typing import Any
 
 import joblib
 
-from mallcrm.settings import PROJECT_ROOT
-
 _VERSION = re.compile(r"^\d{8}T\d{6}Z(-\d+)?$")
-
-
-def models_dir() -> Path:
-    value = Path(os.environ.get("MALLCRM_MODELS_DIR", "models")).expanduser()
-    return value if value.is_absolute() else PROJECT_ROOT / value
 
 
 def new_version(now: datetime | None = None) -> str:
@@ -49,8 +41,8 @@ class ModelVersion:
 
 
 class Registry:
-    def __init__(self, root: Path | None = None):
-        self.root = Path(root) if root is not None else models_dir()
+    def __init__(self, root: Path):
+        self.root = Path(root)
 
     def register(
         self,

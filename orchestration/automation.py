@@ -7,9 +7,9 @@ import json
 
 import dagster as dg
 
-from ingestion.contracts import load_contract
 from ingestion.sources import scan_inbox
-from mallcrm.settings import Settings
+from mallcrm.core.contract import load_contract
+from mallcrm.core.settings import Settings
 from orchestration.ml import GROUP as ML_GROUP
 
 refresh_job = dg.define_asset_job(
@@ -19,22 +19,22 @@ refresh_job = dg.define_asset_job(
     description="Load new exports with dlt, then build and test the dbt project.",
 )
 
-daily_schedule = dg.ScheduleDefinition(
-    name="daily_refresh",
-    job=refresh_job,
-    cron_schedule="0 6 * * *",
-    execution_timezone="Asia/Shanghai",
-    description="Every morning at 06:00 mall time, after the source systems' nightly exports.",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-)
+
+def build_daily_schedule(settings: Settings) -> dg.ScheduleDefinition:
+    return dg.ScheduleDefinition(
+        name="daily_refresh",
+        job=refresh_job,
+        cron_schedule="0 6 * * *",
+        execution_timezone=settings.timezone,
+        description="Every morning at 06:00 mall time, after the source systems' nightly exports.",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+    )
 
 
 def inbox_fingerprint(settings: Settings) -> tuple[str, int]:
     """A digest of (file, size, mtime) of every contract file in the inbox, and their count."""
     files = scan_inbox(settings.inbox, load_contract())
-    entries = sorted(
-        (f.relpath, f.path.stat().st_size, int(f.path.stat().st_mtime)) for f in files
-    )
+    entries = sorted((f.relpath, f.path.stat().st_size, int(f.path.stat().st_mtime)) for f in files)
     digest = hashlib.sha256(json.dumps(entries).encode()).hexdigest()
     return digest, len(entries)
 

@@ -1,144 +1,127 @@
-"""dlt assets: one per export entity, keyed [raw_<system>, <entity>] so dbt sources attach.
+"""Ingestion assets: one multi-asset per source system, keyed [raw_<system>, <entity>] so
+the dbt sources attach to them.
 
 Upstream of each sits an external asset [inbox, <system>, <entity>] that stands for the
 export files themselves, so lineage runs unbroken from the inbox to every staging model.
+The work is `mallcrm.steps.ingest`, the same function the CLI runs (with its recovery
+from killed runs and the write lock).
 """
-
 
 from collections.abc import Iterable
 
 import dagster as dg
-from dagster import AssetExecutionContext
-from dagster_dlt import DagsterDltResource, DagsterDltTranslator
-from dagster_dlt.translator import DltResourceTranslatorData
 
-from ingestion.contracts import load_contract
-from ingestion.pipeline import make_pipeline
-from ingestion.sources import FILES_TABLE, QUARANTINE_TABLE, IngestLog, system_source
-from mallcrm.settings import Settings
+from ingestion.pipeline import IngestReport
+from ingestion.sources import FILES_TABLE, QUARANTINE_TABLE
+from mallcrm import steps
+from mallcrm.core.contract import load_contract
+from mallcrm.core.settings import Settings
+from orchestration.resources import WRITER
 from privacy.suppression import SUPPRESSED_TABLE
 
 INGESTION_GROUP = "ingestion"
-
-
-class MallDltTranslator(DagsterDltTranslator):
-    def __init__(self, system: str):
-        self.system = system
-
-    def get_asset_spec(self, data: DltResourceTranslatorData) -> dg.AssetSpec:
-        contract = load_contract()
-        export = contract.get(self.system, data.resource.name)
-        spec = super().get_asset_spec(data)
-        return spec.replace_attributes(
-            key=dg.AssetKey([export.dataset, export.entity]),
-            deps=[dg.AssetKey(["inbox", self.system, export.entity])],
-            group_name=INGESTION_GROUP,
-            description=f"Raw {self.system}/{export.entity} rows loaded by dlt: {export.description}",
-            kinds={"dlt", "duckdb"},
-        )
+POOL = "duckdb_warehouse"
 
 
 def inbox_specs() -> list[dg.AssetSpec]:
     """The export files in the inbox, as external assets (nothing materializes them here)."""
+    contract = load_contract()
     return [
         dg.AssetSpec(
             key=dg.AssetKey(["inbox", e.system, e.entity]),
             description=f"{e.system}/{e.entity}_<YYYYMMDD>.{e.extension} files in the inbox — {e.description}",
             group_name="inbox",
             kinds={e.format},
-            metadata={"contract_version": load_contract().version, "primary_key": ", ".join(e.primary_key)},
+            metadata={"contract_version": contract.version, "primary_key": ", ".join(e.primary_key)},
         )
-        for e in load_contract().formats
+        for e in contract.formats
     ]
 
 
-def _summary_metadata(log: IngestLog) -> dict:
-    refused = [f for f in log.files if f["status"] == "refused"]
+def _summary_metadata(files: list[dict]) -> dict:
+    refused = [f for f in files if f["status"] == "refused"]
     return {
-        "files": len(log.files),
-        "rows_loaded": sum(f["rows_loaded"] for f in log.files),
-        "rows_quarantined": sum(f["rows_quarantined"] for f in log.files),
+        "files": len(files),
+        "rows_loaded": sum(f["rows_loaded"] for f in files),
+        "rows_quarantined": sum(f["rows_quarantined"] for f in files),
+        "rows_suppressed": sum(f.get("rows_suppressed", 0) for f in files),
         "refused_files": dg.MetadataValue.md(
             "\n".join(f"- `{f['source_file']}`: {f['reason']}" for f in refused) or "none"
         ),
     }
 
 
-def _bookkeeping_specs(system: str) -> list[dg.AssetSpec]:
-    dataset = load_contract().dataset(system)
-    inbox = [dg.AssetKey(["inbox", system, e.entity]) for e in load_contract().for_system(system)]
-    return [
+def _specs(system: str) -> list[dg.AssetSpec]:
+    contract = load_contract()
+    dataset = contract.dataset(system)
+    exports = contract.for_system(system)
+    inbox = [dg.AssetKey(["inbox", system, e.entity]) for e in exports]
+    entity_specs = [
         dg.AssetSpec(
-            key=dg.AssetKey([dataset, FILES_TABLE]),
-            deps=inbox,
+            key=dg.AssetKey([dataset, e.entity]),
+            deps=[dg.AssetKey(["inbox", system, e.entity])],
             group_name=INGESTION_GROUP,
-            description=f"One row per {system} export file seen: rows in file = loaded + quarantined.",
+            description=f"Raw {system}/{e.entity} rows loaded by dlt: {e.description}",
             kinds={"dlt", "duckdb"},
-        ),
-        dg.AssetSpec(
-            key=dg.AssetKey([dataset, QUARANTINE_TABLE]),
-            deps=inbox,
-            group_name=INGESTION_GROUP,
-            description=f"Rows of {system} exports that broke the contract: file, line, rule, reason.",
-            kinds={"dlt", "duckdb"},
-        ),
-        dg.AssetSpec(
-            key=dg.AssetKey([dataset, SUPPRESSED_TABLE]),
-            deps=inbox,
-            group_name=INGESTION_GROUP,
-            description=f"Per {system} file, rows of erased people kept out by the privacy suppression list.",
-            kinds={"dlt", "duckdb"},
-        ),
+        )
+        for e in exports
     ]
+    bookkeeping = {
+        FILES_TABLE: f"One row per {system} export file seen: rows in file = loaded + quarantined.",
+        QUARANTINE_TABLE: f"Rows of {system} exports that broke the contract: file, line, rule, reason.",
+        SUPPRESSED_TABLE: f"Per {system} file, rows of erased people kept out by the privacy suppression list.",
+    }
+    return entity_specs + [
+        dg.AssetSpec(
+            key=dg.AssetKey([dataset, table]),
+            deps=inbox,
+            group_name=INGESTION_GROUP,
+            description=text,
+            kinds={"dlt", "duckdb"},
+        )
+        for table, text in bookkeeping.items()
+    ]
+
+
+def _results(system: str, report: IngestReport) -> Iterable[dg.MaterializeResult]:
+    contract = load_contract()
+    dataset = contract.dataset(system)
+    for export in contract.for_system(system):
+        mine = [f for f in report.files if f["entity"] == export.entity]
+        yield dg.MaterializeResult(asset_key=dg.AssetKey([dataset, export.entity]), metadata=_summary_metadata(mine))
+    whole = _summary_metadata(report.files)
+    yield dg.MaterializeResult(asset_key=dg.AssetKey([dataset, FILES_TABLE]), metadata=whole)
+    yield dg.MaterializeResult(
+        asset_key=dg.AssetKey([dataset, QUARANTINE_TABLE]), metadata={"rows_quarantined": whole["rows_quarantined"]}
+    )
+    yield dg.MaterializeResult(
+        asset_key=dg.AssetKey([dataset, SUPPRESSED_TABLE]), metadata={"rows_suppressed": whole["rows_suppressed"]}
+    )
 
 
 def _system_assets(system: str, settings: Settings) -> dg.AssetsDefinition:
     """All entities of one system load together: their file bookkeeping is shared, so a
     subset run could record a file as loaded for one entity and not another."""
-    translator = MallDltTranslator(system)
-    pipeline = make_pipeline(system, settings)
-    definition_source = system_source(system, lambda: settings.inbox, lambda: settings.warehouse)
-    entity_specs = [
-        translator.get_asset_spec(DltResourceTranslatorData(resource=r, pipeline=pipeline))
-        for r in definition_source.resources.values()
-    ]
 
     @dg.multi_asset(
         name=f"ingest_{system}",
-        specs=[*entity_specs, *_bookkeeping_specs(system)],
+        specs=_specs(system),
         can_subset=False,
-        pool="duckdb_warehouse",
-        description=f"Load new {system} exports from the inbox with dlt (one pipeline per source system).",
+        pool=POOL,
+        required_resource_keys={WRITER},
+        description=f"Load new {system} exports from the inbox with dlt (mallcrm.steps.ingest).",
     )
-    def _assets(context: AssetExecutionContext, dlt: DagsterDltResource) -> Iterable:
-        log = IngestLog()
-        source = system_source(system, lambda: settings.inbox, lambda: settings.warehouse, log)
-        for event in dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline,
-                             dagster_dlt_translator=translator):
-            entity = event.asset_key.path[-1]
-            mine = IngestLog(files=[f for f in log.files if f["entity"] == entity])
-            yield dg.MaterializeResult(
-                asset_key=event.asset_key, metadata={**(event.metadata or {}), **_summary_metadata(mine)}
-            )
-        dataset = load_contract().dataset(system)
-        yield dg.MaterializeResult(asset_key=dg.AssetKey([dataset, FILES_TABLE]), metadata=_summary_metadata(log))
-        yield dg.MaterializeResult(
-            asset_key=dg.AssetKey([dataset, QUARANTINE_TABLE]),
-            metadata={"rows_quarantined": sum(f["rows_quarantined"] for f in log.files)},
-        )
-        yield dg.MaterializeResult(
-            asset_key=dg.AssetKey([dataset, SUPPRESSED_TABLE]),
-            metadata={"rows_suppressed": sum(f.get("rows_suppressed", 0) for f in log.files)},
-        )
-        refused = [f for f in log.files if f["status"] == "refused"]
-        if refused:
+    def _assets(context: dg.AssetExecutionContext) -> Iterable:
+        report = steps.ingest(settings, [system], command=f"dagster ingest {system}")
+        yield from _results(system, report)
+        if report.refused:
             context.log.error(
                 "refused files (rows quarantined): "
-                + "; ".join(f"{f['source_file']}: {f['reason']}" for f in refused)
+                + "; ".join(f"{f['source_file']}: {f['reason']}" for f in report.refused)
             )
 
     return _assets
 
 
-def build_dlt_assets(settings: Settings) -> list[dg.AssetsDefinition]:
-    return [_system_assets(system, settings) for system in load_contract().systems]
+def build_ingestion_assets(settings: Settings) -> list:
+    return [*inbox_specs(), *(_system_assets(system, settings) for system in load_contract().systems)]

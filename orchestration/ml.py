@@ -1,136 +1,73 @@
-"""ML assets: weekly training (candidate -> blocking gate -> promotion), daily scoring.
+"""ML assets for every model of ml.models.MODELS: weekly training (candidate -> blocking
+gate -> promotion) and daily scoring.
 
     ml/<model>_model_candidate --[check: <model>_beats_baseline, blocking]--> ml/<model>_model
     ml_scores/<table>   (daily; the dbt source `ml_scores`)
 
-for churn, clv (ml.pipeline) and segmentation, basket_rules, recommendations
-(ml.behaviour). Score tables: churn_scores, clv_scores, member_segments, basket_rules,
-member_recommendations.
-
 The score assets carry the keys dagster-dbt gives the dbt source `ml_scores` tables
 ([source_name, table]), so the member marts that read them sit downstream in the
-lineage. Everything here writes the one DuckDB file: assets share the dbt pool.
-Wire in with `dg.Definitions.merge(..., build_ml_definitions(settings))`.
+lineage. The work is mallcrm.steps.train / score, as in the CLI.
 """
 
 import dagster as dg
-from dagster import AssetExecutionContext
 
-from mallcrm.settings import Settings
+from mallcrm import steps
+from mallcrm.core.settings import Settings
+from ml.models import MODELS, ModelSpec
+from ml.registry import Registry
+from orchestration.resources import WRITER, warehouse_writer
+from quality.runner import score_table_health
 
 GROUP = "ml"
 POOL = "duckdb_warehouse"
-# dbt asset keys (MallDbtTranslator: [schema, model]).
-FEATURES_KEY = dg.AssetKey(["ml_features", "ml_member_features"])
-TRANSACTIONS_KEY = dg.AssetKey(["marts", "fct_transactions"])
-CHURN_SCORES_KEY = dg.AssetKey(["ml_scores", "churn_scores"])
-CLV_SCORES_KEY = dg.AssetKey(["ml_scores", "clv_scores"])
-SEGMENT_FEATURES_KEY = dg.AssetKey(["ml_features", "ml_member_segment_features"])
-SALES_LINES_KEY = dg.AssetKey(["marts", "fct_sales_lines"])
-SEGMENTS_KEY = dg.AssetKey(["ml_scores", "member_segments"])
-BASKET_RULES_KEY = dg.AssetKey(["ml_scores", "basket_rules"])
-RECOMMENDATIONS_KEY = dg.AssetKey(["ml_scores", "member_recommendations"])
-
-# model -> (upstream dbt assets, score table key)
-MODELS = {
-    "churn": ([FEATURES_KEY, TRANSACTIONS_KEY], CHURN_SCORES_KEY),
-    "clv": ([FEATURES_KEY, TRANSACTIONS_KEY], CLV_SCORES_KEY),
-    "segmentation": ([SEGMENT_FEATURES_KEY], SEGMENTS_KEY),
-    "basket_rules": ([SALES_LINES_KEY], BASKET_RULES_KEY),
-    "recommendations": ([SALES_LINES_KEY], RECOMMENDATIONS_KEY),
-}
-# score table -> SQL returning (rows, duplicate keys, out-of-range values)
-_SCORE_CHECKS = {
-    "churn_scores": "select count(*), count(*) - count(distinct member_id), count(*) filter (where "
-    "churn_probability is null or churn_probability < 0 or churn_probability > 1) from {t}",
-    "clv_scores": "select count(*), count(*) - count(distinct member_id), count(*) filter (where "
-    "predicted_clv is null or predicted_clv < 0 or predicted_clv > 1e12) from {t}",
-    "member_segments": "select count(*), count(*) - count(distinct member_id), count(*) filter (where "
-    "segment_name is null or segment_id < 0) from {t}",
-    "basket_rules": "select count(*), count(*) - count(distinct (level, antecedents, consequents)), count(*) "
-    "filter (where lift <= 1 or confidence not between 0 and 1 or support not between 0 and 1) "
-    "from {t}",
-    "member_recommendations": "select count(*), count(*) - count(distinct (member_id, sku)), count(*) filter "
-    "(where rank < 1 or rank > 10 or score is null) from {t}",
-}
 
 
-def _candidate_metadata(result) -> dict:
-    m = result.metrics
-    meta = {
+def _key(relation: str) -> dg.AssetKey:
+    """The asset key of a warehouse relation `schema.table` (dbt models: [schema, model])."""
+    return dg.AssetKey(relation.split("."))
+
+
+def _candidate_metadata(spec: ModelSpec, result) -> dict:
+    return {
         "version": result.version.version,
         "path": dg.MetadataValue.path(str(result.version.path)),
         "card": dg.MetadataValue.md((result.version.path / "card.md").read_text()),
-        "gate_passed": bool(m["gate"]["passed"]),
+        "gate_passed": bool(result.metrics["gate"]["passed"]),
+        **spec.card_metrics(result.metrics),
     }
-    if result.model in ("segmentation", "basket_rules", "recommendations"):
-        meta["detail"] = m["gate"]["detail"]
-    elif result.model == "churn":
-        meta.update(
-            {
-                "roc_auc": m["validation"]["roc_auc"],
-                "baseline_roc_auc": m["baseline"]["roc_auc"],
-                "pr_auc": m["validation"]["pr_auc"],
-                "baseline_pr_auc": m["baseline"]["pr_auc"],
-                "lift_top_decile": m["validation"]["lift_top_decile"],
-            }
-        )
-    else:
-        meta.update(
-            {
-                "winner": m["winner"],
-                "bgnbd_holdout_mae": m["bgnbd_gamma_gamma"]["mae"],
-                "naive_baseline_mae": m["baseline"]["mae"],
-            }
-        )
-    return meta
 
 
-def _trainer(model: str):
-    from ml import behaviour, pipeline
-
-    return {"churn": pipeline.train_churn, "clv": pipeline.train_clv, **behaviour.TRAINERS}[model]
-
-
-def _scorer(model: str):
-    from ml import behaviour, pipeline
-
-    return {"churn": pipeline.score_churn, "clv": pipeline.score_clv, **behaviour.SCORERS}[model]
-
-
-def _model_assets(settings: Settings, model: str):
-    from ml.registry import Registry
-
-    candidate_key = dg.AssetKey(["ml", f"{model}_model_candidate"])
-    promoted_key = dg.AssetKey(["ml", f"{model}_model"])
+def _model_assets(settings: Settings, spec: ModelSpec):
+    candidate_key = dg.AssetKey(["ml", f"{spec.name}_model_candidate"])
+    promoted_key = dg.AssetKey(["ml", f"{spec.name}_model"])
 
     @dg.asset(
         key=candidate_key,
         group_name=GROUP,
-        deps=MODELS[model][0],
+        deps=[_key(r) for r in spec.reads],
         pool=POOL,
-        description=f"Train a new {model} model version on the point-in-time features and register it "
+        required_resource_keys={WRITER},
+        description=f"Train a new {spec.title} version on the point-in-time features and register it "
         "(models/<model>/<version>/, not yet promoted).",
     )
-    def candidate(context: AssetExecutionContext) -> dg.MaterializeResult:
-        result = _trainer(model)(settings, Registry(), promote=False)
-        context.log.info(f"{model} {result.version.version}: {result.reason}")
-        return dg.MaterializeResult(metadata=_candidate_metadata(result))
+    def candidate(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        (result,) = steps.train(settings, [spec.name], promote=False, command=f"dagster train {spec.name}")
+        context.log.info(f"{spec.name} {result.version.version}: {result.reason}")
+        return dg.MaterializeResult(metadata=_candidate_metadata(spec, result))
 
     @dg.asset_check(
         asset=candidate_key,
-        name=f"{model}_beats_baseline",
+        name=f"{spec.name}_beats_baseline",
         blocking=True,
         description="Blocking: the candidate must beat its baseline on the time-split holdout, "
         "else it is not promoted.",
     )
     def beats_baseline() -> dg.AssetCheckResult:
-        registry = Registry()
-        versions = registry.versions(model)
+        registry = Registry(settings.models_dir)
+        versions = registry.versions(spec.name)
         if not versions:
             return dg.AssetCheckResult(passed=False, metadata={"reason": "no candidate registered"})
-        metrics = registry.get(model, versions[-1]).metrics
-        gate = metrics["gate"]
+        gate = registry.get(spec.name, versions[-1]).metrics["gate"]
         return dg.AssetCheckResult(
             passed=bool(gate["passed"]),
             severity=dg.AssetCheckSeverity.ERROR,
@@ -141,101 +78,94 @@ def _model_assets(settings: Settings, model: str):
         key=promoted_key,
         group_name=GROUP,
         deps=[candidate_key],
-        description=f"Point models/{model}/CURRENT at the newest candidate (runs only when the blocking check passed).",
+        description=f"Point models/{spec.name}/CURRENT at the newest candidate (runs only when the "
+        "blocking check passed).",
     )
-    def promoted(context: AssetExecutionContext) -> dg.MaterializeResult:
-        registry = Registry()
-        version = registry.versions(model)[-1]
-        if not registry.get(model, version).metrics["gate"]["passed"]:
-            raise dg.Failure(f"{model} {version} did not pass its gate; not promoted")
-        registry.promote(model, version)
+    def promoted(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        registry = Registry(settings.models_dir)
+        version = registry.versions(spec.name)[-1]
+        if not registry.get(spec.name, version).metrics["gate"]["passed"]:
+            raise dg.Failure(f"{spec.name} {version} did not pass its gate; not promoted")
+        registry.promote(spec.name, version)
         return dg.MaterializeResult(metadata={"version": version})
 
     return candidate, beats_baseline, promoted, promoted_key
 
 
-def _score_asset(settings: Settings, model: str, key: dg.AssetKey, promoted_key: dg.AssetKey):
+def _score_asset(settings: Settings, spec: ModelSpec, promoted_key: dg.AssetKey):
+    key = _key(spec.score_relation)
+
     @dg.asset(
         key=key,
         group_name=GROUP,
-        deps=[promoted_key, *MODELS[model][0]],
+        deps=[promoted_key, *(_key(r) for r in spec.reads)],
         pool=POOL,
-        description=f"Score every member with the promoted {model} model into {'.'.join(key.path)} "
+        required_resource_keys={WRITER},
+        description=f"Score with the promoted {spec.title} model into {spec.score_relation} "
         "(read by the member marts as a dbt source).",
     )
-    def scores(context: AssetExecutionContext) -> dg.MaterializeResult:
-        from ml.registry import Registry
-
-        df = _scorer(model)(settings, Registry())
+    def scores(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        (result,) = steps.score(settings, [spec.name], command=f"dagster score {spec.name}")
+        if result.model_version is None:
+            raise dg.Failure(f"no promoted {spec.name} model in {settings.models_dir}: run the ml_train job first")
+        frame = result.frame
+        cutoff = str(frame["cutoff_date"].iloc[0]) if len(frame) and "cutoff_date" in frame else ""
         return dg.MaterializeResult(
-            metadata={
-                "rows": len(df),
-                "model_version": str(df["model_version"].iloc[0]) if len(df) else "",
-                "cutoff_date": str(df["cutoff_date"].iloc[0]) if len(df) and "cutoff_date" in df else "",
-            }
+            metadata={"rows": result.rows, "model_version": result.model_version, "cutoff_date": cutoff}
         )
 
     @dg.asset_check(
         asset=key,
-        name=f"{model}_scores_valid",
+        name=f"{spec.name}_scores_valid",
         blocking=True,
         description="Rows written, no duplicate keys, scores within their ranges.",
     )
     def scores_valid() -> dg.AssetCheckResult:
-        from mallcrm.warehouse import connect
-
-        con = connect(settings.warehouse)
-        try:
-            rows, dupes, bad = con.sql(_SCORE_CHECKS[key.path[-1]].format(t=".".join(key.path))).fetchall()[0]
-        finally:
-            con.close()
-        return dg.AssetCheckResult(
-            passed=bool(rows > 0 and dupes == 0 and bad == 0),
-            metadata={"rows": rows, "duplicate_keys": dupes, "out_of_range": bad},
-        )
+        health = score_table_health(settings, spec.score_check_sql, spec.score_relation)
+        return dg.AssetCheckResult(passed=health.passed, metadata=health.metadata)
 
     return scores, scores_valid
 
 
-def build_ml_definitions(settings: Settings) -> dg.Definitions:
-    assets, checks = [], []
-    score_keys, train_keys = [], []
-    for model, (_, score_key) in MODELS.items():
-        candidate, gate, promoted, promoted_key = _model_assets(settings, model)
-        scores, valid = _score_asset(settings, model, score_key, promoted_key)
+def build_ml_definitions(settings: Settings, writer: dg.ResourceDefinition | None = None) -> dg.Definitions:
+    """The ML assets, checks, jobs and schedules; `writer` is the shared write-lock resource."""
+    assets, checks, score_keys, train_keys = [], [], [], []
+    for spec in MODELS:
+        candidate, gate, promoted, promoted_key = _model_assets(settings, spec)
+        scores, valid = _score_asset(settings, spec, promoted_key)
         assets += [candidate, promoted, scores]
         checks += [gate, valid]
         train_keys += [candidate.key, promoted_key]
-        score_keys.append(score_key)
-
+        score_keys.append(scores.key)
+    names = ", ".join(spec.name for spec in MODELS)
     train_job = dg.define_asset_job(
         "ml_train",
         selection=dg.AssetSelection.assets(*train_keys),
-        description="Train churn, CLV, segmentation, basket-rule and recommendation candidates; promote "
-        "those that beat their baselines.",
+        description=f"Train candidates of {names}; promote those that beat their baselines.",
     )
     score_job = dg.define_asset_job(
         "ml_score",
         selection=dg.AssetSelection.assets(*score_keys),
-        description="Score every member with the promoted models (ml_scores.*).",
+        description=f"Score with the promoted {names} models (ml_scores.*).",
     )
     return dg.Definitions(
         assets=assets,
         asset_checks=checks,
         jobs=[train_job, score_job],
+        resources={WRITER: writer or warehouse_writer(settings)},
         schedules=[
             dg.ScheduleDefinition(
                 name="ml_weekly_training",
                 job=train_job,
                 cron_schedule="0 4 * * 1",
-                execution_timezone="Asia/Shanghai",
+                execution_timezone=settings.timezone,
                 description="Mondays 04:00 mall time: retrain, gate, promote.",
             ),
             dg.ScheduleDefinition(
                 name="ml_daily_scoring",
                 job=score_job,
                 cron_schedule="30 6 * * *",
-                execution_timezone="Asia/Shanghai",
+                execution_timezone=settings.timezone,
                 description="Daily 06:30 mall time, after the 06:00 warehouse refresh.",
             ),
         ],

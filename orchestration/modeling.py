@@ -1,54 +1,36 @@
 """dbt assets: every model, seed and test of dbt_project/, built with `dbt build`.
 
 dbt sources are keyed [source_name, table] = [raw_<system>, <entity>] by dagster-dbt's
-default translator, which is exactly the key of the dlt asset that loads them.
+default translator, which is exactly the key of the ingestion asset that loads them.
+dagster-dbt runs dbt as a child process so that each node becomes an asset event; the
+settings reach it through the environment (mallcrm.core.settings.export_environment)
+and the run holds the warehouse's write lock (orchestration/resources.py).
 """
-
 
 from collections.abc import Iterable
 from pathlib import Path
 
 import dagster as dg
-from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
-from mallcrm.dbt_runner import export_dbt_environment, run_dbt
-from mallcrm.settings import DBT_PROJECT_DIR, Settings
+from mallcrm.core.dbt import TARGET_DIR, ensure_manifest
+from mallcrm.core.settings import DBT_PROJECT_DIR, Settings, export_environment
+from orchestration.resources import WRITER
 
 
 def dbt_project(settings: Settings) -> DbtProject:
-    """The dbt project, with its manifest parsed if missing (no manual step anywhere)."""
-    export_dbt_environment(settings)
-    project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-    if _manifest_is_stale(project.manifest_path):
-        run_dbt(["parse"], settings)
-    return project
+    """The dbt project, with its manifest parsed if missing or stale (no manual step anywhere)."""
+    ensure_manifest(settings)
+    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 
-def _manifest_is_stale(manifest: Path) -> bool:
-    """Missing, or older than any file dbt parses: the asset graph must match the project."""
-    if not manifest.exists():
-        return True
-    built = manifest.stat().st_mtime
-    sources = [DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR / "profiles.yml"]
-    for folder in ("models", "macros", "tests", "seeds", "snapshots", "analyses"):
-        sources.extend(p for p in (DBT_PROJECT_DIR / folder).rglob("*") if p.is_file())
-    return any(p.exists() and p.stat().st_mtime > built for p in sources)
-
-
-def dagster_target_path(project: DbtProject) -> Path:
-    """One fixed artifacts folder for Dagster's dbt runs, so each run finds the previous
-    run's partial_parse.msgpack.
-
-    dagster-dbt gives every run a new folder and seeds it with target/'s msgpack, which
-    was written by whichever command ran last. dbt keys partial parsing on the profile,
-    which holds the warehouse path: after a test run, a bench or a build of another
-    warehouse it is "Unable to do partial parsing because profile has changed", a full
-    parse of the project in every run (about 15 s on the demo mall). Runs that build
-    dbt take the `duckdb_warehouse` pool one at a time (dagster.yaml), so they never
-    share the folder at once.
-    """
-    return Path(project.project_dir) / "target" / "dagster"
+# One fixed artifacts folder for Dagster's dbt runs, so each run finds the previous run's
+# partial_parse.msgpack. dagster-dbt would give every run a new folder seeded with
+# target/'s msgpack, which dbt keys on the profile (the warehouse path): after a test, a
+# bench or another warehouse's build, every run would parse the whole project again
+# (about 15 s on the demo mall). Runs take the write lock one at a time, so they never
+# share the folder at once.
+DAGSTER_TARGET_PATH: Path = TARGET_DIR / "dagster"
 
 
 class MallDbtTranslator(DagsterDbtTranslator):
@@ -67,13 +49,13 @@ def build_dbt_assets(settings: Settings) -> tuple[dg.AssetsDefinition, DbtProjec
     @dbt_assets(
         manifest=project.manifest_path,
         project=project,
-        dagster_dbt_translator=MallDbtTranslator(
-            settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
-        ),
+        dagster_dbt_translator=MallDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)),
         pool="duckdb_warehouse",
+        required_resource_keys={WRITER, "dbt"},
     )
-    def mallcrm_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterable:
-        export_dbt_environment(settings)
-        yield from dbt.cli(["build"], context=context, target_path=dagster_target_path(project)).stream()
+    def mallcrm_dbt_assets(context: dg.AssetExecutionContext) -> Iterable:
+        export_environment(settings)
+        dbt: DbtCliResource = context.resources.dbt
+        yield from dbt.cli(["build"], context=context, target_path=DAGSTER_TARGET_PATH).stream()
 
     return mallcrm_dbt_assets, project

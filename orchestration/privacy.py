@@ -3,23 +3,30 @@
     privacy_daily: process_requests -> retention_purge -> audit_chain_check
 
 Ops, not assets: they change what the warehouse holds rather than produce a table, and
-must stay out of the `refresh_warehouse` asset job. Plain code lives in privacy/.
+must stay out of the `refresh_warehouse` asset job. The work is mallcrm.steps.process_requests and purge, as in the CLI.
 Wire in with `dg.Definitions.merge(..., build_privacy_definitions(settings))`.
 """
 
 import dagster as dg
 
-from mallcrm.settings import Settings
+from mallcrm import steps
+from mallcrm.core.settings import Settings
+from orchestration.resources import WRITER, warehouse_writer
+from privacy.audit import verify
 
 POOL = "duckdb_warehouse"
 
 
-def build_privacy_definitions(settings: Settings) -> dg.Definitions:
-    @dg.op(pool=POOL, description="Act on the data-subject requests waiting in the requests inbox.")
-    def process_requests(context: dg.OpExecutionContext) -> int:
-        from privacy.requests import process_inbox
+def build_privacy_definitions(settings: Settings, writer: dg.ResourceDefinition | None = None) -> dg.Definitions:
+    """The privacy job and its schedule; `writer` is the shared write-lock resource."""
 
-        done, problems = process_inbox(settings)
+    @dg.op(
+        pool=POOL,
+        required_resource_keys={WRITER},
+        description="Act on the data-subject requests waiting in the requests inbox.",
+    )
+    def process_requests(context: dg.OpExecutionContext) -> int:
+        done, problems = steps.process_requests(settings)
         for d in done:
             context.log.info(f"request {d['request_id']} ({d['type']}): {d['status']}")
         for p in problems:
@@ -29,11 +36,13 @@ def build_privacy_definitions(settings: Settings) -> dg.Definitions:
             raise dg.Failure(f"{len(failed)} request(s) failed: {', '.join(d['request_id'] for d in failed)}")
         return len(done)
 
-    @dg.op(pool=POOL, description="Apply privacy/policy.yml retention to every table; counts to the audit log.")
+    @dg.op(
+        pool=POOL,
+        required_resource_keys={WRITER},
+        description="Apply privacy/policy.yml retention to every table; counts to the audit log.",
+    )
     def retention_purge(context: dg.OpExecutionContext, _requests: int) -> int:
-        from privacy.retention import purge
-
-        result = purge(settings)
+        result = steps.purge(settings)
         for label, t in result.tables.items():
             if t["expired"]:
                 context.log.info(f"{label}: {t['expiry']} {t['expired']} of {t['rows_before']}")
@@ -44,8 +53,6 @@ def build_privacy_definitions(settings: Settings) -> dg.Definitions:
 
     @dg.op(description="Verify the audit log's hash chain; fails naming the first altered entry.")
     def audit_chain_check(context: dg.OpExecutionContext, _purged: int) -> None:
-        from privacy.audit import verify
-
         problems = verify(settings)
         if problems:
             raise dg.Failure("audit log tampered: " + "; ".join(str(p) for p in problems))
@@ -58,8 +65,10 @@ def build_privacy_definitions(settings: Settings) -> dg.Definitions:
         name="privacy_daily_schedule",
         job=privacy_daily,
         cron_schedule="0 3 * * *",
-        execution_timezone="Asia/Shanghai",
+        execution_timezone=settings.timezone,
         description="Every night at 03:00 mall time, before the 06:00 refresh.",
         default_status=dg.DefaultScheduleStatus.RUNNING,
     )
-    return dg.Definitions(jobs=[privacy_daily], schedules=[schedule])
+    return dg.Definitions(
+        jobs=[privacy_daily], schedules=[schedule], resources={WRITER: writer or warehouse_writer(settings)}
+    )

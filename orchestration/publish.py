@@ -1,13 +1,15 @@
-"""Publishing assets: copies of the marts for BI tools and for each role in the policy."""
+"""Publishing assets: copies of the marts for BI tools and for each role in the policy
+(mallcrm.steps.publish_bi / publish_roles, as `mallcrm publish-bi` / `publish-roles`)."""
 
 import dagster as dg
-from dagster import AssetExecutionContext
 
-from mallcrm.bi_copy import BI_STORAGE_VERSION, publish_bi_copy
-from mallcrm.settings import Settings
-from privacy.publish import publish_role_files
+from mallcrm import steps
+from mallcrm.core.settings import Settings
+from orchestration.resources import WRITER
+from privacy.bi_copy import BI_STORAGE_VERSION
 
 PUBLISH_GROUP = "publish"
+ROLE_FILES_KEY = dg.AssetKey(["publish", "role_files"])
 
 
 def build_publish_assets(settings: Settings, mart_keys: list[dg.AssetKey]) -> list[dg.AssetsDefinition]:
@@ -17,24 +19,24 @@ def build_publish_assets(settings: Settings, mart_keys: list[dg.AssetKey]) -> li
         group_name=PUBLISH_GROUP,
         kinds={"duckdb"},
         pool="duckdb_warehouse",
+        required_resource_keys={WRITER},
         description=f"The marts in a DuckDB {BI_STORAGE_VERSION}-storage file for BI tools (mallcrm publish-bi).",
     )
-    def bi_copy(context: AssetExecutionContext) -> dg.MaterializeResult:
-        copy = publish_bi_copy(settings)
+    def bi_copy(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        copy = steps.publish_bi(settings)
         return dg.MaterializeResult(metadata={"path": str(copy.path), "tables": len(copy.tables)})
 
     @dg.asset(
-        key=dg.AssetKey(["publish", "role_files"]),
+        key=ROLE_FILES_KEY,
         deps=mart_keys,
         group_name=PUBLISH_GROUP,
         kinds={"duckdb"},
         pool="duckdb_warehouse",
+        required_resource_keys={WRITER},
         description="One DuckDB file per role holding only what privacy/policy.yml lets the role see.",
     )
-    def role_files(context: AssetExecutionContext) -> dg.MaterializeResult:
-        files = publish_role_files(settings)
-        return dg.MaterializeResult(
-            metadata={role: dg.MetadataValue.path(str(f.path)) for role, f in files.items()}
-        )
+    def role_files(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        files = steps.publish_roles(settings)
+        return dg.MaterializeResult(metadata={role: dg.MetadataValue.path(str(f.path)) for role, f in files.items()})
 
     return [bi_copy, role_files]

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import dagster as dg
 
-from mallcrm.settings import Settings
-from quality.runner import CheckResult, contract_paths, run_checks
+from mallcrm.core.settings import Settings
+from orchestration.publish import ROLE_FILES_KEY
+from quality.runner import CheckResult, contract_paths, marketing_file_checks, run_checks
 
 PREFIX = "soda_contract"
 
@@ -59,9 +60,6 @@ def _contract_check(settings: Settings, layer: str, dataset: str) -> dg.AssetChe
     return _check
 
 
-ROLE_FILES_KEY = dg.AssetKey(["publish", "role_files"])
-
-
 def _marketing_consent_check(settings: Settings) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=ROLE_FILES_KEY,
@@ -71,14 +69,7 @@ def _marketing_consent_check(settings: Settings) -> dg.AssetChecksDefinition:
         "not minors and not opted out (quality.runner.marketing_consent_checks; docs/operations.md).",
     )
     def _check() -> dg.AssetCheckResult:
-        from mallcrm.warehouse import connect
-        from quality.runner import marketing_consent_checks
-
-        con = connect(settings.warehouse)
-        try:
-            results = marketing_consent_checks(con, settings)
-        finally:
-            con.close()
+        results = marketing_file_checks(settings)
         failed = [r for r in results if r.outcome != "passed"]
         return dg.AssetCheckResult(
             passed=bool(results) and not failed,

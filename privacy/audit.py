@@ -38,7 +38,6 @@ import fcntl
 import hashlib
 import hmac
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -48,8 +47,7 @@ from typing import Any
 
 import yaml
 
-from mallcrm.settings import Settings
-from privacy.paths import privacy_dir
+from mallcrm.core.settings import Settings
 from privacy.policy import POLICY_FILE
 from privacy.tokens import TokenKey
 
@@ -62,16 +60,14 @@ KEY_ENV = "MALLCRM_AUDIT_KEY"
 DEMO_KEY = "mallcrm-DEMO-AUDIT-KEY-not-secret-do-not-use-in-production"
 
 
-def load_audit_key(environ: dict[str, str] | None = None) -> TokenKey:
-    env = os.environ if environ is None else environ
-    secret = env.get(KEY_ENV) or ""
-    if secret:
-        return TokenKey(secret.encode("utf-8"), "audit", False)
+def load_audit_key(settings: Settings) -> TokenKey:
+    if settings.audit_key:
+        return TokenKey(settings.audit_key.encode("utf-8"), "audit", False)
     return TokenKey(DEMO_KEY.encode("utf-8"), "audit", True)
 
 
 def log_path(settings: Settings) -> Path:
-    return privacy_dir(settings) / "audit_log.jsonl"
+    return settings.privacy_path / "audit_log.jsonl"
 
 
 def _canonical(entry: dict[str, Any], fields: tuple[str, ...]) -> bytes:
@@ -79,10 +75,9 @@ def _canonical(entry: dict[str, Any], fields: tuple[str, ...]) -> bytes:
     return json.dumps(body, sort_keys=True, ensure_ascii=False, default=str).encode()
 
 
-def entry_hash(entry: dict[str, Any], key: TokenKey | None = None) -> str:
+def entry_hash(entry: dict[str, Any], key: TokenKey) -> str:
     """HMAC under the audit key for keyed entries; sha256 for entries of the older chain."""
     if entry.get("chain") == CHAIN:
-        key = key or load_audit_key()
         return hmac.new(key.secret, _canonical(entry, KEYED_FIELDS), hashlib.sha256).hexdigest()
     return hashlib.sha256(_canonical(entry, FIELDS)).hexdigest()
 
@@ -121,7 +116,7 @@ def _locked(path: Path) -> Iterator[None]:
 
 def _append(settings: Settings, entries: list[dict], action: str, subject: str, details: dict) -> dict:
     version, sha = policy_fingerprint()
-    key = load_audit_key()
+    key = load_audit_key(settings)
     last = entries[-1] if entries else None
     entry = {
         "seq": (last["seq"] + 1) if last and isinstance(last.get("seq"), int) else 1,
@@ -168,7 +163,7 @@ def _policy_change(settings: Settings, entries: list[dict]) -> dict | None:
     previous = recorded[-1]["details"].get("new_sha256") if recorded else None
     if previous == sha:
         return None
-    snapshots = privacy_dir(settings) / "policy_snapshots"
+    snapshots = settings.privacy_path / "policy_snapshots"
     snapshots.mkdir(parents=True, exist_ok=True)
     current_text = POLICY_FILE.read_text(encoding="utf-8")
     (snapshots / f"{sha}.yml").write_text(current_text, encoding="utf-8")
@@ -208,7 +203,7 @@ class AuditProblem:
 
 def verify(settings: Settings, key: TokenKey | None = None) -> list[AuditProblem]:
     """Every break in the chain, in order; [] when the log is intact."""
-    key = key or load_audit_key()
+    key = key or load_audit_key(settings)
     problems: list[AuditProblem] = []
     prev = GENESIS
     keyed_seen = False
@@ -266,7 +261,7 @@ def seal(settings: Settings) -> dict | None:
 def chain_summary(settings: Settings) -> dict[str, Any]:
     """How many entries are keyed (and under which key) and how many are of the older sha256 chain."""
     entries = [e for e in read_entries(settings) if "_error" not in e]
-    key = load_audit_key()
+    key = load_audit_key(settings)
     keyed = sum(1 for e in entries if e.get("chain") == CHAIN)
     return {
         "entries": len(entries),

@@ -35,15 +35,19 @@ from dbt.adapters.duckdb.plugins import BasePlugin
 from duckdb import DuckDBPyConnection
 from duckdb.sqltypes import BOOLEAN, VARCHAR
 
+from mallcrm.core.settings import Settings, load_settings
 from privacy.tokens import load_key
 
 # Distinct values hashed once per connection: ~200 bytes an entry, so at most ~30 MB.
 TOKEN_CACHE_SIZE = 1 << 17
 
 
-def register_udfs(conn: DuckDBPyConnection, environ: dict[str, str] | None = None) -> None:
-    """Register the pii_* functions on a DuckDB connection (also usable outside dbt)."""
-    key = load_key(environ)
+def register_udfs(conn: DuckDBPyConnection, settings: Settings | None = None) -> None:
+    """Register the pii_* functions on a DuckDB connection (also usable outside dbt).
+
+    Inside dbt the settings come from the environment dbt was started with
+    (mallcrm.core.settings.export_environment)."""
+    key = load_key(settings or load_settings())
     keyed = hmac.new(key.secret, digestmod=hashlib.sha256)  # key padding done once
 
     @functools.lru_cache(maxsize=TOKEN_CACHE_SIZE)

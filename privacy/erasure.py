@@ -33,13 +33,12 @@ from pathlib import Path
 
 import duckdb
 
-from mallcrm.settings import Settings
-from mallcrm.warehouse import connect
+from mallcrm.core.settings import Settings
+from mallcrm.core.warehouse import connect
 from privacy import audit
-from privacy.paths import models_dir, privacy_dir
 from privacy.suppression import add as add_suppression
 from privacy.suppression import check_key as check_suppression_key
-from privacy.tokens import load_key, normalize, token
+from privacy.tokens import TokenKey, load_key, normalize, token
 
 MEMBERS = "raw_membership.members"
 # raw column names -> identifier type
@@ -193,8 +192,7 @@ class ErasureResult:
         return sum(t["before"] - t["after"] for t in self.tables.values())
 
 
-def erase_in_warehouse(con, person: Person) -> dict[str, dict[str, int]]:
-    key = load_key()
+def erase_in_warehouse(con, person: Person, key: TokenKey) -> dict[str, dict[str, int]]:
     tokens = {k: {token(v, k, key) for v in vs} for k, vs in person.values.items() if k != "name"}
     out: dict[str, dict[str, int]] = {}
     for table, columns in base_tables(con).items():
@@ -281,7 +279,7 @@ def files_holding(folder: Path, needles: set[str]) -> list[str]:
 
 
 def republish(settings: Settings) -> list[str]:
-    from mallcrm.bi_copy import bi_copy_path, publish_bi_copy
+    from privacy.bi_copy import bi_copy_path, publish_bi_copy
     from privacy.publish import publish_role_files, role_file_path
 
     done = []
@@ -298,10 +296,10 @@ def erase(settings: Settings, identifiers: dict[str, set[str]], request_id: str)
     """Erase one person everywhere (see module docstring); every step goes to the audit."""
     # before deleting anything: without a usable suppression key the person could not be kept out later
     suppression_key = check_suppression_key(settings)
-    con = connect(settings.warehouse)
+    con = connect(settings)
     try:
         person = resolve_person(con, identifiers)
-        tables = erase_in_warehouse(con, person) if person.found else {}
+        tables = erase_in_warehouse(con, person, load_key(settings)) if person.found else {}
     finally:
         con.close()
     suppressed = add_suppression(
@@ -311,8 +309,8 @@ def erase(settings: Settings, identifiers: dict[str, set[str]], request_id: str)
     )
     removed = clean_dlt_dir(settings.dlt_dir)
     needles = set(person.member_ids) | {v for k, vs in person.values.items() for v in vs if k != "name"}
-    model_files = files_holding(models_dir(), needles)
-    access_exports = files_holding(privacy_dir(settings) / "access", needles)
+    model_files = files_holding(settings.models_dir, needles)
+    access_exports = files_holding(settings.privacy_path / "access", needles)
     for path in access_exports:  # an earlier access export of this person
         Path(path).unlink()
     sizes = compact(settings.warehouse)

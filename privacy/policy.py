@@ -23,15 +23,16 @@ What is checked (each is a sentence in the returned list when it fails):
 
 from __future__ import annotations
 
-import json
-import os
 import sys
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from mallcrm.core import dbt as core_dbt
+from mallcrm.core.contract import load_contract
+from mallcrm.core.settings import load_settings
 
 POLICY_FILE = Path(__file__).with_name("policy.yml")
 CLASSES = ("none", "personal", "sensitive")
@@ -47,7 +48,6 @@ def load_policy(path: Path = POLICY_FILE) -> dict[str, Any]:
 
 def contract_tables() -> dict[str, list[str]]:
     """{'raw_pos.transactions': [columns...]} from ingestion/export_formats.yml."""
-    from ingestion.contracts import load_contract
 
     contract = load_contract()
     out: dict[str, list[str]] = {}
@@ -58,20 +58,8 @@ def contract_tables() -> dict[str, list[str]]:
 
 
 def load_manifest() -> dict[str, Any]:
-    """Parse the dbt project into a temporary target and return manifest.json."""
-    from dbt.cli.main import dbtRunner
-
-    from mallcrm.dbt_runner import QUIET_ENV, dbt_args
-
-    for key, value in QUIET_ENV.items():
-        os.environ.setdefault(key, value)
-    with tempfile.TemporaryDirectory(prefix="privacy-parse-") as tmp:
-        # parse never opens the warehouse, but the profile needs the variable
-        os.environ.setdefault("MALLCRM_WAREHOUSE", str(Path(tmp) / "parse.duckdb"))
-        result = dbtRunner().invoke(dbt_args(["parse", "--no-partial-parse"], Path(tmp)))
-        if not result.success:
-            raise RuntimeError(f"dbt parse failed: {result.exception}")
-        return json.loads((Path(tmp) / "manifest.json").read_text(encoding="utf-8"))
+    """The dbt manifest (parsed again when older than the project)."""
+    return core_dbt.load_manifest(load_settings())
 
 
 # --------------------------------------------------------------------------- helpers

@@ -79,8 +79,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mallcrm.settings import Settings
-from mallcrm.warehouse import connect
+from mallcrm.core.settings import Settings
+from mallcrm.core.warehouse import connect
 from privacy.policy import PRIVILEGED_ROLES, load_policy, role_methods
 
 SCHEMA = "marts"
@@ -238,7 +238,7 @@ def publish_role_files(settings: Settings, policy: dict[str, Any] | None = None)
         for leftover in (building, Path(f"{building}.wal")):
             leftover.unlink(missing_ok=True)
     results: dict[str, dict[str, int]] = {}
-    con = connect(settings.warehouse)
+    con = connect(settings)
     try:
         marts = _mart_tables(con)
         consent_columns = [

@@ -19,10 +19,9 @@ from pathlib import Path
 
 from jinja2 import Environment
 
-from mallcrm.settings import Settings
-from mallcrm.warehouse import connect
+from mallcrm.core.settings import Settings
+from mallcrm.core.warehouse import connect
 from privacy import audit
-from privacy.paths import privacy_dir
 from privacy.policy import load_policy, role_methods
 from privacy.publish import _mart_tables, column_allowed
 from privacy.requests import list_requests
@@ -214,7 +213,7 @@ def render(settings: Settings, today: date | None = None) -> str:
     entries = audit.read_entries(settings)
     reports = [e for e in entries if e.get("action") == "compliance_report"]
     last_seq = reports[-1]["seq"] if reports else 0
-    con = connect(settings.warehouse)
+    con = connect(settings)
     try:
         marts = _mart_tables(con)
         counts = expired_counts(con, policy, today)
@@ -266,7 +265,7 @@ def render(settings: Settings, today: date | None = None) -> str:
 
 def write_report(settings: Settings, out_dir: Path | None = None, today: date | None = None) -> tuple[Path, Path]:
     markdown = render(settings, today)
-    out_dir = out_dir or privacy_dir(settings) / "reports"
+    out_dir = out_dir or settings.privacy_path / "reports"
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     md_path = out_dir / f"compliance_{stamp}.md"

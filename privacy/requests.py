@@ -34,11 +34,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from mallcrm.settings import Settings
-from mallcrm.warehouse import connect
+from mallcrm.core.settings import Settings
+from mallcrm.core.warehouse import connect
 from privacy import audit
 from privacy.erasure import Person, _conditions, _q, base_tables, erase, resolve_person
-from privacy.paths import privacy_dir, requests_dir
 from privacy.suppression import identifier_token
 from privacy.tokens import load_key, token
 
@@ -150,8 +149,8 @@ def read_inbox(folder: Path) -> tuple[list[DataSubjectRequest], list[str]]:
     return found, problems
 
 
-def _tokens(request: DataSubjectRequest) -> list[str]:
-    key = load_key()
+def _tokens(settings: Settings, request: DataSubjectRequest) -> list[str]:
+    key = load_key(settings)
     return sorted({identifier_token(v, k, key) for k, vs in request.identifiers.items() for v in vs} - {None})
 
 
@@ -159,7 +158,7 @@ def ensure_tables(con) -> None:
     con.execute(REQUESTS_DDL)
 
 
-def _record(con, request: DataSubjectRequest, status: str, outcome: dict) -> None:
+def _record(settings: Settings, con, request: DataSubjectRequest, status: str, outcome: dict) -> None:
     con.execute("delete from privacy.requests where request_id = ?", [request.request_id])
     con.execute(
         "insert into privacy.requests values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -170,8 +169,8 @@ def _record(con, request: DataSubjectRequest, status: str, outcome: dict) -> Non
             request.received,
             request.deadline,
             status,
-            _tokens(request),
-            load_key().version,
+            _tokens(settings, request),
+            load_key(settings).version,
             datetime.now(UTC),
             json.dumps(outcome, sort_keys=True),
         ],
@@ -180,10 +179,10 @@ def _record(con, request: DataSubjectRequest, status: str, outcome: dict) -> Non
 
 def access_export(settings: Settings, request: DataSubjectRequest) -> Path:
     """Every row about the person in every base table of the warehouse, as JSON."""
-    con = connect(settings.warehouse)
+    con = connect(settings)
     try:
         person = resolve_person(con, request.identifiers)
-        key = load_key()
+        key = load_key(settings)
         tokens = {k: {token(v, k, key) for v in vs} for k, vs in person.values.items() if k != "name"}
         export: dict[str, list[dict]] = {}
         for table, columns in base_tables(con).items():
@@ -198,7 +197,7 @@ def access_export(settings: Settings, request: DataSubjectRequest) -> Path:
                 export[table.replace('"', "")] = rows
     finally:
         con.close()
-    target = privacy_dir(settings) / "access" / f"{request.request_id}.json"
+    target = settings.privacy_path / "access" / f"{request.request_id}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     body = {
         "request_id": request.request_id,
@@ -211,7 +210,7 @@ def access_export(settings: Settings, request: DataSubjectRequest) -> Path:
 
 
 def withdraw_consent(settings: Settings, request: DataSubjectRequest) -> dict:
-    con = connect(settings.warehouse)
+    con = connect(settings)
     try:
         ensure_tables(con)
         person: Person = resolve_person(con, request.identifiers)
@@ -261,9 +260,9 @@ def process_request(settings: Settings, request: DataSubjectRequest) -> dict:
 
 def process_inbox(settings: Settings) -> tuple[list[dict], list[str]]:
     """Process every request in the inbox not done yet; returns (processed, problems)."""
-    requests, problems = read_inbox(requests_dir(settings))
+    requests, problems = read_inbox(settings.requests_path)
     done = []
-    con = connect(settings.warehouse)
+    con = connect(settings)
     try:
         ensure_tables(con)
         finished = {
@@ -282,10 +281,10 @@ def process_inbox(settings: Settings) -> tuple[list[dict], list[str]]:
         except Exception as exc:  # recorded, never lost: the file stays for a retry
             outcome, status = {"error": f"{type(exc).__name__}: {exc}"}, "failed"
             problems.append(f"{request.path.name}: {outcome['error']}")
-        con = connect(settings.warehouse)
+        con = connect(settings)
         try:
             ensure_tables(con)
-            _record(con, request, status, outcome)
+            _record(settings, con, request, status, outcome)
         finally:
             con.close()
         audit.record(
@@ -297,7 +296,7 @@ def process_inbox(settings: Settings) -> tuple[list[dict], list[str]]:
                 "jurisdiction": request.jurisdiction,
                 "received": str(request.received),
                 "deadline": str(request.deadline),
-                "identifier_tokens": _tokens(request),
+                "identifier_tokens": _tokens(settings, request),
                 **outcome,
             },
         )
@@ -312,7 +311,7 @@ def list_requests(settings: Settings, today: date | None = None) -> list[dict]:
     today = today or date.today()
     rows: dict[str, dict] = {}
     if settings.warehouse.exists():
-        con = connect(settings.warehouse)
+        con = connect(settings)
         try:
             ensure_tables(con)
             cur = con.execute(
@@ -324,7 +323,7 @@ def list_requests(settings: Settings, today: date | None = None) -> list[dict]:
                 rows[r[0]] = dict(zip(names, r, strict=True))
         finally:
             con.close()
-    pending, _ = read_inbox(requests_dir(settings))
+    pending, _ = read_inbox(settings.requests_path)
     for req in pending:
         if req.request_id not in rows or rows[req.request_id]["status"] != "done":
             rows[req.request_id] = {

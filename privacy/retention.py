@@ -27,8 +27,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from mallcrm.settings import Settings
-from mallcrm.warehouse import connect
+from mallcrm.core.settings import Settings
+from mallcrm.core.warehouse import connect
 from privacy import audit
 from privacy.policy import load_policy
 
@@ -198,7 +198,7 @@ def purge(
     policy = load_policy() if policy is None else policy
     as_of = as_of or date.today()
     result = PurgeResult(as_of, dry_run)
-    con = connect(settings.warehouse)
+    con = connect(settings)
     try:
         counts = expired_counts(con, policy, as_of)
         result.tables = apply(con, counts, dry_run)
@@ -207,12 +207,12 @@ def purge(
     if dry_run:
         return result
     if rebuild and result.affected:
-        from mallcrm.dbt_runner import run_dbt
+        from mallcrm.core.dbt import run_dbt
 
         # only what reads a purged table: its dbt source and everything downstream
         purged = sorted({label_table(label) for label, t in result.tables.items() if t["expired"]})
         selection = [f"source:{table}+" for table in purged]
-        result.rebuilt = run_dbt(["build", "--full-refresh", "--select", *selection], settings, quiet=True)
+        result.rebuilt = run_dbt(["build", "--full-refresh", "--select", *selection], settings, quiet=True).success
     if result.affected:
         from privacy.erasure import compact, republish
 

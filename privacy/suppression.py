@@ -53,9 +53,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mallcrm.settings import Settings, load_settings
+from mallcrm.core.settings import Settings
 from privacy import tokens as masking
-from privacy.paths import privacy_dir
 from privacy.policy import load_policy
 from privacy.tokens import TokenKey, load_key, normalize, token
 
@@ -95,14 +94,13 @@ Matcher = tuple[TokenKey, frozenset[str]]
 
 
 def list_path(settings: Settings) -> Path:
-    return privacy_dir(settings) / "suppression.csv"
+    return settings.privacy_path / "suppression.csv"
 
 
-def load_suppression_key(environ: dict[str, str] | None = None) -> TokenKey:
+def load_suppression_key(settings: Settings) -> TokenKey:
     """The list's own key: MALLCRM_SUPPRESSION_KEY; the public demo key only beside the demo masking key."""
-    env = os.environ if environ is None else environ
-    secret = env.get(KEY_ENV) or ""
-    masking_key = load_key(env)
+    secret = settings.suppression_key
+    masking_key = load_key(settings)
     if secret:
         if secret.encode("utf-8") == masking_key.secret:
             raise SuppressionKeyError(
@@ -119,7 +117,7 @@ def load_suppression_key(environ: dict[str, str] | None = None) -> TokenKey:
     return TokenKey(DEMO_KEY.encode("utf-8"), KEY_VERSION, True)
 
 
-def identifier_token(value: str | None, pii_type: str, key: TokenKey | None = None) -> str | None:
+def identifier_token(value: str | None, pii_type: str, key: TokenKey) -> str | None:
     """member_id is tokenized as-is (trimmed); the others with their own normalization."""
     return token(value, "member_id" if pii_type == "member_id" else pii_type, key)
 
@@ -145,7 +143,7 @@ def _check_fingerprints(entries: list[SuppressionEntry], key: TokenKey, path: Pa
 
 def check_key(settings: Settings) -> TokenKey:
     """The suppression key, after checking it is the key of every keyed entry (erasure calls this first)."""
-    key = load_suppression_key()
+    key = load_suppression_key(settings)
     _check_fingerprints(load_entries(settings), key, list_path(settings))
     return key
 
@@ -158,12 +156,12 @@ def load_matchers(settings: Settings, entries: list[SuppressionEntry] | None = N
     out: list[Matcher] = []
     keyed = [e for e in entries if e.key_fingerprint]
     if keyed:
-        key = load_suppression_key()
+        key = load_suppression_key(settings)
         _check_fingerprints(keyed, key, list_path(settings))
         out.append((key, frozenset(e.token for e in keyed)))
     legacy = [e for e in entries if not e.key_fingerprint]
     if legacy:
-        current = load_key()
+        current = load_key(settings)
         stale = [e for e in legacy if e.key_version != current.version]
         if stale:
             versions = ", ".join(sorted({e.key_version for e in stale}))
@@ -180,7 +178,7 @@ def load_matchers(settings: Settings, entries: list[SuppressionEntry] | None = N
 
 def add(settings: Settings, identifiers: dict[str, set[str]], request_id: str) -> int:
     """Add the tokens of {pii_type: values} under the suppression key; returns how many were new."""
-    key = load_suppression_key()
+    key = load_suppression_key(settings)
     if key.is_demo:
         log.warning("suppression list: %s is unset, tokens are made with the public DEMO key", KEY_ENV)
     path = list_path(settings)
@@ -278,12 +276,11 @@ def _raw_line_hits(records: list[str | None], matchers: list[Matcher]) -> list[b
     return out
 
 
-def suppress_erased(parsed, export, loaded_at: datetime, settings: Settings | None = None):
+def suppress_erased(parsed, export, loaded_at: datetime, settings: Settings):
     """Drop the rows of erased people from a parsed batch (rows and quarantine), count them
     per file as `rows_suppressed` on the batch's outcomes, and return (batch, per-file
     counts as an Arrow table for `raw_<system>.suppressed_rows`, or None when nothing was
     suppressed). Raises SuppressionKeyError when the list cannot be matched with the key at hand."""
-    settings = settings or load_settings()
     entries = load_entries(settings)
     for outcome in parsed.outcomes:
         outcome.rows_suppressed = 0

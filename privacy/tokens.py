@@ -1,6 +1,6 @@
 """Keyed pseudonymization: HMAC-SHA256 tokens of normalized personal values.
 
-One function, `token(value, pii_type)`, defines what a token is; the dbt plugin
+One function, `token(value, pii_type, key)`, defines what a token is; the dbt plugin
 (`privacy.dbt_plugin`) registers it in DuckDB, so SQL and Python always agree:
 
     token = lowercase hex HMAC-SHA256(key, normalize(value, pii_type))
@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import re
 from dataclasses import dataclass
+
+from mallcrm.core.settings import Settings
 
 KEY_ENV = "MALLCRM_HMAC_KEY"
 KEY_VERSION_ENV = "MALLCRM_HMAC_KEY_VERSION"
@@ -45,13 +46,11 @@ class TokenKey:
         return hmac_hex(self.secret, FINGERPRINT_MESSAGE)[:16]
 
 
-def load_key(environ: dict[str, str] | None = None) -> TokenKey:
-    env = os.environ if environ is None else environ
-    secret = env.get(KEY_ENV) or ""
-    if secret:
-        return TokenKey(secret.encode("utf-8"), env.get(KEY_VERSION_ENV) or "v1", False)
-    version = env.get(KEY_VERSION_ENV) or DEMO_KEY_VERSION
-    return TokenKey(DEMO_KEY.encode("utf-8"), version, True)
+def load_key(settings: Settings) -> TokenKey:
+    """The masking key of `settings` (MALLCRM_HMAC_KEY), or the public demo key when unset."""
+    if settings.hmac_key:
+        return TokenKey(settings.hmac_key.encode("utf-8"), settings.hmac_key_version or "v1", False)
+    return TokenKey(DEMO_KEY.encode("utf-8"), settings.hmac_key_version or DEMO_KEY_VERSION, True)
 
 
 def hmac_hex(secret: bytes, message: str) -> str:
@@ -87,9 +86,8 @@ def normalize(value: str | None, pii_type: str) -> str | None:
     return out or None
 
 
-def token(value: str | None, pii_type: str, key: TokenKey | None = None) -> str | None:
+def token(value: str | None, pii_type: str, key: TokenKey) -> str | None:
     normalized = normalize(value, pii_type)
     if normalized is None:
         return None
-    key = key or load_key()
     return hmac_hex(key.secret, normalized)

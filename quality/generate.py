@@ -18,7 +18,6 @@ Where each check comes from:
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from pathlib import Path
@@ -26,8 +25,9 @@ from typing import Any
 
 import yaml
 
-from ingestion.contracts import load_contract
-from mallcrm.settings import DBT_PROJECT_DIR, PROJECT_ROOT
+from mallcrm.core import dbt as core_dbt
+from mallcrm.core.contract import load_contract
+from mallcrm.core.settings import PROJECT_ROOT, load_settings
 from privacy.policy import load_policy
 from privacy.retention import rules as retention_rules
 
@@ -237,15 +237,8 @@ def build_contracts(manifest: dict | None = None) -> dict[str, dict[str, dict]]:
 
 
 def load_manifest() -> dict:
-    """The dbt manifest, parsed again when older than the project (same rule as Dagster's)."""
-    from orchestration.modeling import _manifest_is_stale
-
-    path = DBT_PROJECT_DIR / "target" / "manifest.json"
-    if _manifest_is_stale(path):
-        from mallcrm.dbt_runner import run_dbt
-
-        run_dbt(["parse"], quiet=True)
-    return json.loads(path.read_text(encoding="utf-8"))
+    """The dbt manifest (parsed again when older than the project)."""
+    return core_dbt.load_manifest(load_settings())
 
 
 HEADER = (

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from mallcrm.settings import Settings
-from mallcrm.warehouse import connect
+from mallcrm.core.settings import Settings
+from mallcrm.core.warehouse import connect
 
 
 @dataclass
@@ -119,9 +119,9 @@ def health_report(settings: Settings, dagster_home: str | None, now: datetime) -
     if not settings.warehouse.exists():
         report.problems.append(f"no warehouse at {settings.warehouse}: run `mallcrm ingest` and `mallcrm build`")
         return report
-    con = connect(settings.warehouse)
+    con = connect(settings)
     try:
-        as_of = reference_time(con)
+        as_of = reference_time(con, settings)
         report.lines.append(f"warehouse {settings.warehouse}; quality reference time {as_of:%Y-%m-%d %H:%M} UTC")
         _section(report, "freshness per source (ingested_files)", _freshness(con, now))
         loads = _dlt_loads(con)

@@ -15,7 +15,6 @@ Soda runs every check in SQL inside DuckDB; nothing here loops over rows.
 
 from __future__ import annotations
 
-import os
 import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -23,11 +22,9 @@ from pathlib import Path
 
 import duckdb
 
-from mallcrm.settings import Settings
-from mallcrm.warehouse import connect
+from mallcrm.core.settings import Settings, export_environment
+from mallcrm.core.warehouse import connect
 from quality.generate import CATALOG, CONTRACTS_DIR, DATA_SOURCE, LAYERS
-
-os.environ.setdefault("SODA_CORE_TELEMETRY_ENABLED", "false")
 
 # The diagnostic of each Soda check type that says how many rows (or how far) it failed.
 MEASURES = ("failed_rows_count", "invalid_count", "missing_count", "duplicate_count", "freshness_in_days", "row_count")
@@ -66,9 +63,9 @@ def contract_paths(layers: list[str] | None = None, datasets: list[str] | None =
     return out
 
 
-def reference_time(con: duckdb.DuckDBPyConnection) -> datetime:
+def reference_time(con: duckdb.DuckDBPyConnection, settings: Settings) -> datetime:
     """See the module docstring."""
-    value = os.environ.get("MALLCRM_QUALITY_AS_OF", "").strip()
+    value = settings.quality_as_of or ""
     if value == "now":
         return datetime.now(UTC)
     if value:
@@ -205,20 +202,50 @@ def marketing_consent_checks(con, settings: Settings) -> list[CheckResult]:
         con.execute("detach marketing_role")
 
 
+def marketing_file_checks(settings: Settings) -> list[CheckResult]:
+    """`marketing_consent_checks` on its own connection to the warehouse."""
+    con = connect(settings)
+    try:
+        return marketing_consent_checks(con, settings)
+    finally:
+        con.close()
+
+
+@dataclass(frozen=True)
+class TableHealth:
+    passed: bool
+    metadata: dict
+
+
+def score_table_health(settings: Settings, check_sql: str, relation: str) -> TableHealth:
+    """Run a score table's check (SQL returning rows, duplicate keys, out-of-range values
+    over `{t}`; see ml.models): it passes with rows, no duplicates and nothing out of range."""
+    con = connect(settings)
+    try:
+        rows, dupes, bad = con.sql(check_sql.format(t=relation)).fetchall()[0]
+    finally:
+        con.close()
+    return TableHealth(
+        passed=bool(rows > 0 and dupes == 0 and bad == 0),
+        metadata={"rows": rows, "duplicate_keys": dupes, "out_of_range": bad},
+    )
+
+
 def run_checks(
     settings: Settings, layers: list[str] | None = None, datasets: list[str] | None = None
 ) -> list[CheckResult]:
     """Verify the contracts of these layers/datasets; a contract whose table is missing
     is reported as an error (the table should have been built)."""
+    export_environment(settings)  # Soda's telemetry off before it loads
     from soda_core.contracts import verify_contract_locally
     from soda_duckdb.common.data_sources.duckdb_data_source import DuckDBDataSourceImpl
 
     if not settings.warehouse.exists():
         raise FileNotFoundError(f"no warehouse at {settings.warehouse}: run `mallcrm ingest` and `mallcrm build`")
-    con = connect(settings.warehouse)
+    con = connect(settings)
     results: list[CheckResult] = []
     try:
-        as_of = reference_time(con).isoformat()
+        as_of = reference_time(con, settings).isoformat()
         catalog = con.execute("select current_database()").fetchone()[0]
         tables = _existing_tables(con)
         source = DuckDBDataSourceImpl.from_existing_cursor(con, DATA_SOURCE)

@@ -1,7 +1,7 @@
-"""The export-format contract, read at run time through the shared `ingestion.contracts`.
+"""The export-format contract, read at run time through the shared `mallcrm.core.contract`.
 
 The simulator never hard-codes a column list: it asks the contract (the yml at
-`mallcrm.settings.EXPORT_FORMATS_FILE`) for the order, types and format of every
+`mallcrm.core.settings.EXPORT_FORMATS_FILE`) for the order, types and format of every
 file it writes, so a contract change shows up as a failing test instead of as
 silently drifting files. These helpers add what only the writer needs.
 """
@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import re
 
-from ingestion.contracts import Column, Contract, ExportFormat
-from ingestion.contracts import load_contract as _load_contract
+from mallcrm.core.contract import Column, Contract, ExportFormat
+from mallcrm.core.contract import load_contract as _load_contract
 
 Key = tuple[str, str]
 _DECIMAL = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)", re.IGNORECASE)
 
 
 def load_contract() -> Contract:
-    from mallcrm.settings import EXPORT_FORMATS_FILE
+    from mallcrm.core.settings import EXPORT_FORMATS_FILE
 
     return _load_contract(EXPORT_FORMATS_FILE)
 

@@ -16,9 +16,9 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from ingestion.contracts import load_contract
 from ingestion.sources import IngestLog, scan_inbox
-from mallcrm.settings import DBT_PROJECT_DIR
+from mallcrm.core.contract import load_contract
+from mallcrm.core.settings import DBT_PROJECT_DIR
 from tests.conftest import mall_environment
 from tests.unit.test_parsing import GOOD_SALE, parse, sale, write_csv
 
@@ -182,9 +182,9 @@ def test_schema_drift_changed_type(tmp_path):
 
 
 def _ingest(settings, systems=("pos",)):
-    from ingestion.pipeline import run_ingestion
+    from mallcrm import steps
 
-    return run_ingestion(settings, systems=list(systems))
+    return steps.ingest(settings, systems=list(systems))
 
 
 def _ingested_files(settings) -> dict[str, tuple]:
@@ -275,7 +275,7 @@ def test_sql_in_cli_arguments(tmp_path):
 
 def test_sql_in_dbt_vars(tmp_path, monkeypatch):
     """The one dbt var taken from the environment (the mall's time zone) is checked first."""
-    from mallcrm.settings import load_settings
+    from mallcrm.core.settings import load_settings
 
     monkeypatch.setenv("MALLCRM_TIMEZONE", "Asia/Shanghai'; drop table raw_pos.transactions; --")
     with pytest.raises(ValueError, match="is not an IANA time zone"):

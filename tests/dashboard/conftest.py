@@ -7,7 +7,7 @@ import pytest
 
 @pytest.fixture(scope="session")
 def bi_copy(built_mall):
-    from mallcrm.bi_copy import publish_bi_copy
+    from privacy.bi_copy import publish_bi_copy
 
     settings, _, ok = built_mall
     assert ok, "the small mall did not build"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from dashboard.pages import PAGES
-from mallcrm.settings import PROJECT_ROOT
+from mallcrm.core.settings import PROJECT_ROOT
 
 CHROMIUM = Path(os.environ.get("MALLCRM_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [

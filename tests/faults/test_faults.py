@@ -4,13 +4,13 @@ A run killed with SIGKILL during ingestion, and again during the dbt build, then
 again, must leave the warehouse equal to an uninterrupted run's: same tables, same row
 counts, same order-independent checksum of every row. Columns that record *when* a row was
 loaded or *which load* wrote it legitimately differ and are left out of the checksum
-(VOLATILE below). A second writer is refused while one runs; a full disk gives a clear
-error and a re-run completes the warehouse.
+(VOLATILE below). The same holds for a Dagster run, which calls the same pipeline steps.
+A second writer is refused while one runs, whether the first is a CLI command or a
+Dagster run; a full disk gives a clear error and a re-run completes the warehouse.
 """
 
 from __future__ import annotations
 
-import os
 import resource
 import shutil
 import signal
@@ -22,7 +22,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import generate_mall
+from mallcrm.core.settings import child_environment
+from tests.conftest import generate_mall, settings_for
 
 pytestmark = pytest.mark.integration
 
@@ -34,10 +35,7 @@ MALLCRM = [sys.executable, "-m", "mallcrm.cli"]
 
 
 def _env(root: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(MALLCRM_INBOX=str(root / "inbox"), MALLCRM_WAREHOUSE=str(root / "warehouse" / "mallcrm.duckdb"))
-    env.pop("MALLCRM_DLT_DIR", None)
-    return env
+    return child_environment(settings_for(root))
 
 
 def _run(root: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:
@@ -217,7 +215,74 @@ def test_a_warehouse_directory_that_cannot_be_written_gives_a_clear_error(tmp_pa
     root = _mall(tmp_path, exports)
     env = _env(root) | {"MALLCRM_WAREHOUSE": "/proc/mallcrm-warehouse/mallcrm.duckdb"}
     result = subprocess.run([*MALLCRM, "ingest"], env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 1
+    assert result.returncode == 74  # mallcrm.cli.exit_codes.STORAGE
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("Error: could not write the warehouse /proc/mallcrm-warehouse/mallcrm.duckdb"), last
     assert not Path("/proc/mallcrm-warehouse").exists()
+
+
+# A Dagster run of the ingestion assets, as the UI or the daily schedule starts it (the
+# real Definitions, an ephemeral instance), in a process of its own. With HOLD set, the
+# ingestion step waits inside the run (write lock held) until the file RELEASE exists.
+DAGSTER_INGEST = """
+import os, sys, time
+from pathlib import Path
+import dagster as dg
+from mallcrm import steps
+from mallcrm.core.settings import load_settings
+from orchestration.definitions import build_definitions
+
+hold = os.environ.get("HOLD")
+if hold:
+    real = steps.run_ingestion
+    def held(*args, **kwargs):
+        Path(hold, "HELD").touch()
+        while not Path(hold, "RELEASE").exists():
+            time.sleep(0.05)
+        return real(*args, **kwargs)
+    steps.run_ingestion = held
+defs = build_definitions(load_settings())
+raw = [k for k in defs.resolve_all_asset_keys() if k.path[0].startswith("raw_")]
+result = defs.resolve_job_def("refresh_warehouse").execute_in_process(
+    instance=dg.DagsterInstance.ephemeral(), asset_selection=raw, raise_on_error=False)
+sys.exit(0 if result.success else 1)
+"""
+
+
+def _dagster_ingest(root: Path, **env) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", DAGSTER_INGEST], env=_env(root) | env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def test_sigkill_during_a_dagster_ingest_run_then_rerun_equals_an_uninterrupted_run(tmp_path, exports, reference):
+    root = _mall(tmp_path, exports)
+    warehouse = root / "warehouse" / "mallcrm.duckdb"
+    process = _dagster_ingest(root)
+    _kill_when(process, lambda: warehouse.exists() and warehouse.stat().st_size > 2_000_000)
+    assert process.returncode == -signal.SIGKILL
+    rerun = _dagster_ingest(root)
+    output, _ = rerun.communicate(timeout=600)
+    assert rerun.returncode == 0, output[-5000:]
+    raw = _raw_schemas(reference)
+    assert fingerprint(warehouse, raw) == {k: v for k, v in reference.items() if k.split(".")[0] in raw}
+
+
+def test_a_cli_writer_beside_a_dagster_run_is_refused(tmp_path, exports):
+    root = _mall(tmp_path, exports)
+    hold = tmp_path / "hold"
+    hold.mkdir()
+    run = _dagster_ingest(root, HOLD=str(hold))
+    try:
+        deadline = time.monotonic() + 300
+        while not (hold / "HELD").exists():
+            assert run.poll() is None, run.stdout.read()[-5000:]
+            assert time.monotonic() < deadline, "the Dagster run never reached its ingestion step"
+            time.sleep(0.05)
+        for command in ("build", "ingest"):
+            second = _run(root, command)
+            assert second.returncode == 75, second.stdout + second.stderr
+            assert "is being written by" in second.stderr and "dagster run" in second.stderr
+    finally:
+        (hold / "RELEASE").touch()
+        output, _ = run.communicate(timeout=600)
+    assert run.returncode == 0, output[-5000:]

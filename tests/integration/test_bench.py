@@ -28,7 +28,7 @@ def test_scale_maps_to_the_demo_mall_and_grows_members():
 
 
 def test_bench_writes_a_report_with_positive_ratios(tmp_path):
-    with mall_environment(tmp_path / "mall"):
+    with mall_environment(tmp_path / "mall") as settings:
         report = run_bench(
             0.02,
             reps=1,
@@ -36,6 +36,7 @@ def test_bench_writes_a_report_with_positive_ratios(tmp_path):
             workdir=tmp_path / "work",
             results_dir=tmp_path / "results",
             log=lambda line: None,
+            settings=settings,
         )
 
     written = sorted((tmp_path / "results").glob("*-S0.02.json"))

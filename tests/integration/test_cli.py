@@ -7,9 +7,9 @@ import csv
 import pytest
 from click.testing import CliRunner
 
-from ingestion.contracts import load_contract
 from mallcrm.cli import main
-from tests.conftest import mall_environment
+from mallcrm.core.contract import load_contract
+from tests.conftest import cli_env, mall_environment
 
 pytestmark = pytest.mark.integration
 
@@ -33,13 +33,13 @@ def test_ingest_refuses_an_unannounced_member_column_loudly(tmp_path):
     with mall_environment(tmp_path) as settings:
         _members_file(settings.inbox / "membership" / "members_20250101.csv")
         _members_file(settings.inbox / "membership" / "members_20250102.csv", extra_column="wechat_openid")
-        result = CliRunner().invoke(main, ["ingest"])
+        result = CliRunner().invoke(main, ["ingest"], env=cli_env(settings))
         assert result.exit_code == 3, result.output
         assert "REFUSED 1 file(s)" in result.output
         assert "membership/members_20250102.csv" in result.output and "wechat_openid" in result.output
         assert "1 rows loaded, 1 quarantined" in result.output
 
-        again = CliRunner().invoke(main, ["ingest"])
+        again = CliRunner().invoke(main, ["ingest"], env=cli_env(settings))
         assert again.exit_code == 0 and "ingested 0 new file(s)" in again.output
 
 
@@ -47,8 +47,7 @@ def test_status_lists_tables_as_json(built_mall):
     import json
 
     settings, _, _ = built_mall
-    with mall_environment(settings.warehouse.parent.parent):
-        result = CliRunner().invoke(main, ["status"])
+    result = CliRunner().invoke(main, ["status"], env=cli_env(settings))
     assert result.exit_code == 0
     counts = json.loads(result.output)
     assert counts["raw_pos"]["transactions"] > 0 and counts["marts"]["mart_member_360"] > 0

@@ -8,9 +8,9 @@ import time
 import dagster as dg
 import pytest
 
-from ingestion.contracts import load_contract
-from mallcrm.settings import DBT_PROJECT_DIR
-from mallcrm.summary import table_counts
+from mallcrm.cli.summary import table_counts
+from mallcrm.core.contract import load_contract
+from mallcrm.core.settings import DBT_PROJECT_DIR
 from orchestration.definitions import build_definitions
 from tests.conftest import mall_environment
 

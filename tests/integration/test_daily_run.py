@@ -10,16 +10,16 @@ then compared, row for row, with a fresh full refresh of the same model.
 
 from __future__ import annotations
 
-import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from bench.stages import INCREMENTAL_MEMBER_MODELS
-from ingestion.pipeline import run_ingestion
-from mallcrm.dbt_runner import run_dbt
-from mallcrm.warehouse import connect
+from mallcrm import steps
+from mallcrm.core.dbt import run_dbt
+from mallcrm.core.warehouse import connect
 from tests.conftest import TEST_HMAC_KEY_VERSION, mall_environment
 
 pytestmark = pytest.mark.integration
@@ -88,7 +88,7 @@ def daily_mall(tmp_path_factory, small_mall_exports):
         target.parent.mkdir(parents=True, exist_ok=True)
         path.rename(target)
     with mall_environment(root) as settings:
-        run_ingestion(settings)
+        steps.ingest(settings)
         _backdate_history(settings.warehouse)
         assert run_dbt(FULL_BUILD_WITHOUT_TESTS, settings, quiet=True)
         for path in sorted(held.rglob("*")):
@@ -96,7 +96,7 @@ def daily_mall(tmp_path_factory, small_mall_exports):
                 target = inbox / path.relative_to(held)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.move(path, target)
-        report = run_ingestion(settings)
+        report = steps.ingest(settings)
         assert report.totals()["rows_loaded"] > 0
         assert run_dbt(["build", "--selector", "daily"], settings, quiet=True)
         yield settings, last
@@ -104,7 +104,7 @@ def daily_mall(tmp_path_factory, small_mall_exports):
 
 def test_daily_run_equals_a_full_build(daily_mall):
     settings, last = daily_mall
-    con = connect(settings.warehouse)
+    con = connect(settings)
     day = f"{last[:4]}-{last[4:6]}-{last[6:]}"
     new_rows, older = con.execute(
         "select count(*) filter (where business_date = ?), count(*) filter (where business_date < ?) "
@@ -119,21 +119,20 @@ def test_daily_run_equals_a_full_build(daily_mall):
     assert _differences(settings.warehouse, "after_daily") == dict.fromkeys(COMPARED, 0)
 
 
-def test_key_rotation_rekeys_incremental_masked_tables(daily_mall, monkeypatch):
+def test_key_rotation_rekeys_incremental_masked_tables(daily_mall):
     from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 
     settings, _ = daily_mall
-    con = connect(settings.warehouse)
+    con = connect(settings)
     before = con.execute("select wifi_dwell_id, device_token from masked.msk_sensors__wifi_dwell").fetchall()
     con.close()
 
-    monkeypatch.setitem(os.environ, "MALLCRM_HMAC_KEY", "rotated-key-for-the-rotation-test-0123456789")
-    monkeypatch.setitem(os.environ, "MALLCRM_HMAC_KEY_VERSION", "it-2")
+    rotated = replace(settings, hmac_key="rotated-key-for-the-rotation-test-0123456789", hmac_key_version="it-2")
     DuckDBConnectionManager.close_all_connections()  # a new process would open a new connection
     try:
         # an ordinary incremental run (no --full-refresh) after the rotation
-        assert run_dbt(["run", "--select", *INCREMENTAL_MASKED_MODELS], settings, quiet=True)
-        con = connect(settings.warehouse)
+        assert run_dbt(["run", "--select", *INCREMENTAL_MASKED_MODELS], rotated, quiet=True)
+        con = connect(settings)
         versions = con.execute("select distinct pii_key_version from masked.msk_sensors__wifi_dwell").fetchall()
         after = dict(con.execute("select wifi_dwell_id, device_token from masked.msk_sensors__wifi_dwell").fetchall())
         con.close()
@@ -141,10 +140,14 @@ def test_key_rotation_rekeys_incremental_masked_tables(daily_mall, monkeypatch):
         assert len(after) == len(before) and all(after[i] != token for i, token in before)
 
         _snapshot(settings.warehouse, "after_rotation")
-        assert run_dbt(["run", "--full-refresh", "--select", *INCREMENTAL_MASKED_MODELS], settings, quiet=True)
+        assert run_dbt(["run", "--full-refresh", "--select", *INCREMENTAL_MASKED_MODELS], rotated, quiet=True)
         diff = _differences(settings.warehouse, "after_rotation")
         assert {m: diff[m] for m in INCREMENTAL_MASKED_MODELS} == dict.fromkeys(INCREMENTAL_MASKED_MODELS, 0)
     finally:
-        monkeypatch.undo()
         DuckDBConnectionManager.close_all_connections()
-    assert os.environ["MALLCRM_HMAC_KEY_VERSION"] == TEST_HMAC_KEY_VERSION
+    # the next dbt run under the session's settings tokenizes with the session's key again
+    assert run_dbt(["run", "--select", INCREMENTAL_MASKED_MODELS[0]], settings, quiet=True)
+    con = connect(settings)
+    versions = con.execute("select distinct pii_key_version from masked.msk_sensors__wifi_dwell").fetchall()
+    con.close()
+    assert versions == [(TEST_HMAC_KEY_VERSION,)]

@@ -8,11 +8,11 @@ from collections import Counter
 import duckdb
 import pytest
 
-from mallcrm.bi_copy import BI_STORAGE_VERSION, publish_bi_copy
-from mallcrm.dbt_runner import run_dbt
-from mallcrm.settings import DBT_PROJECT_DIR
-from mallcrm.summary import table_counts
-from mallcrm.warehouse import connect
+from mallcrm.cli.summary import table_counts
+from mallcrm.core.dbt import run_dbt
+from mallcrm.core.settings import DBT_PROJECT_DIR
+from mallcrm.core.warehouse import connect
+from privacy.bi_copy import BI_STORAGE_VERSION, publish_bi_copy
 from tests.conftest import generate_mall, mall_environment
 
 pytestmark = pytest.mark.integration
@@ -68,7 +68,7 @@ def test_the_marts_constraints_are_held_and_enforced_by_the_warehouse(built_mall
                 if constraint["type"] in ("not_null", "check"):
                     declared[(node["alias"], constraint["type"].replace("_", " ").upper())] += 1
     assert sum(declared.values()) > 300
-    con = connect(settings.warehouse)
+    con = connect(settings)
     try:
         held = Counter(
             {
@@ -109,14 +109,14 @@ def test_bi_copy_holds_the_marts_in_duckdb_1_4_storage(built_mall):
 @pytest.fixture(scope="module")
 def medium_mall(tmp_path_factory):
     """Big enough for the simulator's behavioural truths to be measurable (~1 min)."""
-    from ingestion.pipeline import run_ingestion
+    from mallcrm import steps
 
     root = tmp_path_factory.mktemp("medium_mall")
     with mall_environment(root) as settings:
         generate_mall(settings.inbox, members=1500, stores=12, days=150)
-        run_ingestion(settings)
+        steps.ingest(settings)
         assert run_dbt(["run", "--select", "+mart_member_360 +mart_campaign_roi"], settings, quiet=True)
-        con = connect(settings.warehouse)
+        con = connect(settings)
         yield con
         con.close()
 

@@ -11,10 +11,12 @@ import shutil
 import pandas as pd
 import pytest
 
-from mallcrm.dbt_runner import run_dbt
-from mallcrm.warehouse import connect
+from mallcrm import steps
+from mallcrm.core.dbt import run_dbt
+from mallcrm.core.warehouse import connect
 from ml import pipeline
 from ml.churn import FEATURES
+from ml.models import get as get_model
 from ml.registry import Registry
 
 pytestmark = pytest.mark.integration
@@ -30,16 +32,12 @@ def ml_mall(built_mall, tmp_path_factory):
         src = settings.warehouse.with_name(settings.warehouse.name + suffix)
         if src.exists():
             shutil.copy2(src, root / (settings.warehouse.name + suffix))
-    mp = pytest.MonkeyPatch()
-    # run_dbt exports MALLCRM_WAREHOUSE: restore the session's value afterwards.
-    mp.setenv("MALLCRM_WAREHOUSE", str(settings.warehouse))
-    mp.setenv("MALLCRM_MODELS_DIR", str(root / "models"))
-    yield dataclasses.replace(settings, warehouse=root / settings.warehouse.name), Registry(root / "models")
-    mp.undo()
+    copy = dataclasses.replace(settings, warehouse=root / settings.warehouse.name, models_dir=root / "models")
+    return copy, Registry(copy.models_dir)
 
 
 def _features_at(settings, cutoff) -> pd.DataFrame:
-    con = connect(settings.warehouse)
+    con = connect(settings)
     try:
         df = con.sql(f"select * from {pipeline.FEATURES_TABLE} where cutoff_date = ?", params=[cutoff]).df()
     finally:
@@ -53,7 +51,7 @@ def _build_features(settings, **vars_) -> None:
 
 def test_ml_end_to_end(ml_mall):
     settings, registry = ml_mall
-    con = connect(settings.warehouse)
+    con = connect(settings)
     t0 = con.sql("select max(business_date) from marts.fct_transactions where member_id is not null").fetchall()[0][0]
     con.close()
     earlier = t0 - pd.Timedelta(days=HORIZON).to_pytimedelta()
@@ -70,8 +68,7 @@ def test_ml_end_to_end(ml_mall):
     assert pd.Timestamp(as_latest["last_purchase_date"].dropna().max()) <= pd.Timestamp(earlier)
 
     # 2. Train: versions registered with artifact, metrics and card.
-    clv_result = pipeline.train_clv(settings, registry)
-    churn_result = pipeline.train_churn(settings, registry)
+    clv_result, churn_result = steps.train(settings, ["clv", "churn"])
     for result, artifact in ((clv_result, "params.json"), (churn_result, "model.joblib")):
         for name in (artifact, "metrics.json", "card.md"):
             assert (result.version.path / name).exists(), name
@@ -81,8 +78,9 @@ def test_ml_end_to_end(ml_mall):
     assert churn_result.metrics["split"]["validation_cutoff"] == str(earlier)
 
     # 3. Score into ml_scores.
-    pipeline.score_all(settings, registry)
-    con = connect(settings.warehouse)
+    scored = steps.score(settings, ["clv", "churn"])
+    assert [(r.table, r.rows > 0) for r in scored] == [("ml_scores.clv_scores", True), ("ml_scores.churn_scores", True)]
+    con = connect(settings)
     try:
         churn = con.sql("select * from ml_scores.churn_scores").df()
         clv = con.sql("select * from ml_scores.clv_scores").df()
@@ -117,7 +115,7 @@ def test_ml_end_to_end(ml_mall):
 
     # 5. Member 360 reads the scores.
     assert run_dbt(["build", "--select", "mart_member_360"], settings, quiet=True)
-    con = connect(settings.warehouse)
+    con = connect(settings)
     try:
         scored, with_clv = con.sql(
             "select count(churn_probability), count(predicted_clv) from marts.mart_member_360"
@@ -130,15 +128,13 @@ def test_ml_end_to_end(ml_mall):
 def test_behavioural_models_train_score_and_write_back(ml_mall):
     """Segmentation, basket rules and recommendations on the built mall: versions with
     card, metrics and plots; score tables in ml_scores that the dbt source declares."""
-    from ml import behaviour
-
     settings, registry = ml_mall
     for model, files in (
         ("segmentation", ["model.joblib", "silhouette.png", "profile.png"]),
         ("basket_rules", ["model.joblib", "rules.csv"]),
         ("recommendations", ["model.joblib", "hit_rate.png"]),
     ):
-        result = behaviour.TRAINERS[model](settings, registry)
+        (result,) = steps.train(settings, [model])
         for name in ("metrics.json", "card.md", *files):
             assert (result.version.path / name).exists(), (model, name)
         assert result.metrics["gate"]["passed"] == result.promoted, model
@@ -147,14 +143,18 @@ def test_behavioural_models_train_score_and_write_back(ml_mall):
 
     import dagster as dg
 
-    from orchestration.ml import BASKET_RULES_KEY, RECOMMENDATIONS_KEY, SEGMENTS_KEY, build_ml_definitions
+    from orchestration.ml import build_ml_definitions
+
+    keys = [
+        dg.AssetKey(get_model(m).score_relation.split(".")) for m in ("segmentation", "basket_rules", "recommendations")
+    ]
 
     run = (
         build_ml_definitions(settings)
         .resolve_job_def("ml_score")
         .execute_in_process(
             instance=dg.DagsterInstance.ephemeral(),
-            asset_selection=[SEGMENTS_KEY, BASKET_RULES_KEY, RECOMMENDATIONS_KEY],
+            asset_selection=keys,
         )
     )
     assert run.success
@@ -166,7 +166,7 @@ def test_behavioural_models_train_score_and_write_back(ml_mall):
     }
     assert all(e.passed for e in evaluations), [(e.check_name, e.metadata) for e in evaluations]
 
-    con = connect(settings.warehouse)
+    con = connect(settings)
     try:
         segments = con.sql("select * from ml_scores.member_segments").df()
         rules = con.sql("select * from ml_scores.basket_rules").df()

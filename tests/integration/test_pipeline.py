@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.contracts import load_contract
-from ingestion.pipeline import run_ingestion
-from mallcrm.dbt_runner import run_dbt
-from mallcrm.summary import table_counts
-from mallcrm.warehouse import connect
+from mallcrm import steps
+from mallcrm.cli.summary import table_counts
+from mallcrm.core.contract import load_contract
+from mallcrm.core.dbt import run_dbt
+from mallcrm.core.warehouse import connect
 from tests.conftest import generate_mall, mall_environment
 
 pytestmark = pytest.mark.integration
@@ -37,7 +37,7 @@ def test_every_source_system_lands_raw_and_staged(built_mall):
 def test_loaded_rows_match_the_files_exactly(built_mall, small_mall_exports):
     settings, report, _ = built_mall
     _, generation = small_mall_exports
-    con = connect(settings.warehouse)
+    con = connect(settings)
     for export in load_contract().formats:
         raw = con.execute(f"select count(*) from {export.dataset}.{export.entity}").fetchone()[0]
         expected = generation.totals[(export.system, export.entity)]
@@ -50,7 +50,7 @@ def test_loaded_rows_match_the_files_exactly(built_mall, small_mall_exports):
 def test_second_run_adds_nothing(built_mall):
     settings, _, _ = built_mall
     before = _counts(settings)
-    again = run_ingestion(settings)
+    again = steps.ingest(settings)
     assert again.files == []
     assert run_dbt(["build", "--select", "staging"], settings)
     assert _counts(settings) == before
@@ -58,7 +58,7 @@ def test_second_run_adds_nothing(built_mall):
 
 def test_staging_is_deduplicated_on_keys(built_mall):
     settings, _, _ = built_mall
-    con = connect(settings.warehouse)
+    con = connect(settings)
     members = con.execute("select count(*), count(distinct member_id) from staging.stg_membership__members").fetchone()
     assert members[0] == members[1]
     tx = con.execute("select count(*), count(distinct transaction_id) from staging.stg_pos__transactions").fetchone()
@@ -69,8 +69,8 @@ def test_staging_is_deduplicated_on_keys(built_mall):
 def test_dirty_exports_are_quarantined_explained_and_nothing_lost(tmp_path):
     with mall_environment(tmp_path) as settings:
         generation = generate_mall(settings.inbox, dirty=True, days=20, members=200)
-        report = run_ingestion(settings)
-        con = connect(settings.warehouse)
+        report = steps.ingest(settings)
+        con = connect(settings)
         files = {
             r[0]: r
             for r in con.execute(
@@ -115,10 +115,10 @@ def test_dirty_exports_are_quarantined_explained_and_nothing_lost(tmp_path):
             relpath = held_back.relative_to(settings.inbox.parent / "late").as_posix()
             shutil.move(held_back, settings.inbox / relpath)
             arrived.append(relpath)
-        later = run_ingestion(settings)
+        later = steps.ingest(settings)
         assert sorted(f["source_file"] for f in later.files) == sorted(arrived)
         assert all(f["status"] == "loaded" for f in later.files)
-        assert run_ingestion(settings).files == []
+        assert steps.ingest(settings).files == []
 
 
 def test_dlt_leaves_no_copy_of_loaded_rows(built_mall):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -18,18 +19,15 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from ingestion.pipeline import run_ingestion
-from mallcrm.bi_copy import publish_bi_copy
+from mallcrm import steps
 from mallcrm.cli import main
-from mallcrm.warehouse import connect
+from mallcrm.core.warehouse import connect
 from privacy import audit
-from privacy.paths import privacy_dir, requests_dir
 from privacy.policy import load_policy
-from privacy.publish import publish_role_files, role_file_path
-from privacy.requests import process_inbox
-from privacy.retention import expired_counts, purge
-from privacy.tokens import token
-from tests.conftest import mall_environment
+from privacy.publish import role_file_path
+from privacy.retention import expired_counts
+from privacy.tokens import load_key, token
+from tests.conftest import cli_env, mall_environment
 
 pytestmark = pytest.mark.integration
 
@@ -56,7 +54,7 @@ PERSON_SQL = """
 
 
 def _write_request(settings, body: dict) -> None:
-    folder = requests_dir(settings)
+    folder = settings.requests_path
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{body['request_id']}.json").write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
 
@@ -93,14 +91,10 @@ def story(tmp_path_factory, built_mall):
     shutil.copytree(settings0.inbox, root / "inbox")
     shutil.copytree(settings0.warehouse.parent, root / "warehouse")
     evidence: dict = {"root": root}
-    with pytest.MonkeyPatch.context() as mp, mall_environment(root) as settings:
-        for name in ("MALLCRM_PRIVACY_DIR", "MALLCRM_REQUESTS"):
-            mp.delenv(name, raising=False)
-        mp.setenv("MALLCRM_MODELS_DIR", str(root / "models"))
+    with mall_environment(root) as settings:
         evidence["settings"] = settings
-        publish_bi_copy(settings)
-        publish_role_files(settings)
-        con = connect(settings.warehouse)
+        steps.publish(settings)
+        con = connect(settings)
         try:
             cols = [d for d in ("member_id", "name", "mobile", "email", "card_no", "receipts")]
             person = dict(zip(cols, con.execute(PERSON_SQL).fetchall()[0], strict=True))
@@ -139,8 +133,8 @@ def story(tmp_path_factory, built_mall):
                 "jurisdiction": "PIPL",
             },
         )
-        evidence["processed_1"], evidence["problems_1"] = process_inbox(settings)
-        access = privacy_dir(settings) / "access" / "ACC-1.json"
+        evidence["processed_1"], evidence["problems_1"] = steps.process_requests(settings)
+        access = settings.privacy_path / "access" / "ACC-1.json"
         evidence["access"] = json.loads(access.read_text(encoding="utf-8"))
 
         # erasure by the mobile as the person writes it
@@ -156,7 +150,7 @@ def story(tmp_path_factory, built_mall):
                 "jurisdiction": "CCPA",
             },
         )
-        evidence["processed_2"], evidence["problems_2"] = process_inbox(settings)
+        evidence["processed_2"], evidence["problems_2"] = steps.process_requests(settings)
         evidence["after"] = files_holding(root, values, skip=("inbox",))
         yield evidence
 
@@ -210,13 +204,13 @@ def test_erased_values_are_in_zero_bytes_of_every_artifact(story):
     assert ("warehouse", "bi") in written and ("warehouse", ".dlt") in written
     assert ("warehouse", "privacy") in written
     assert not (root / "warehouse" / "privacy" / "access" / "ACC-1.json").exists()
-    assert not list(requests_dir(story["settings"]).glob("*.json"))  # processed request files are gone
+    assert not list(story["settings"].requests_path.glob("*.json"))  # processed request files are gone
 
 
 def test_erased_member_is_gone_from_every_table_and_tracked_by_token(story):
     settings, person = story["settings"], story["person"]
-    card_token = token(person["card_no"], "card_no")
-    con = connect(settings.warehouse)
+    card_token = token(person["card_no"], "card_no", load_key(settings))
+    con = connect(settings)
     try:
         for relation in ("staging.stg_membership__members", "marts.mart_member_360", "marts.dim_member"):
             assert not con.execute(
@@ -229,7 +223,7 @@ def test_erased_member_is_gone_from_every_table_and_tracked_by_token(story):
             "select status, request_type, identifier_tokens from privacy.requests where request_id = 'ER-1'"
         ).fetchall()[0]
         assert row[0] == "done" and row[1] == "erasure"
-        assert row[2] == [token(person["mobile"], "mobile")]
+        assert row[2] == [token(person["mobile"], "mobile", load_key(settings))]
     finally:
         con.close()
 
@@ -250,10 +244,10 @@ def test_resending_an_old_export_does_not_bring_the_member_back(story):
     broken = ",".join(f'"{f}"' for f in fields)
     resent = source.with_name(source.stem + "_v9.csv")
     resent.write_text("\n".join([header, mine, broken, other]) + "\n", encoding="utf-8")
-    report = run_ingestion(settings, systems=["membership"])
+    report = steps.ingest(settings, systems=["membership"])
     record = next(f for f in report.files if f["source_file"].endswith(resent.name))
     assert record["rows_loaded"] == 1 and record["rows_quarantined"] == 0
-    con = connect(settings.warehouse)
+    con = connect(settings)
     try:
         assert not con.execute(
             "select count(*) from raw_membership.members where member_id = ?", [person["member_id"]]
@@ -272,14 +266,13 @@ def test_resending_an_old_export_does_not_bring_the_member_back(story):
     assert files_holding(story["root"], [person["mobile"], person["email"]], skip=("inbox",)) == {}
 
 
-def test_a_masking_key_rotation_does_not_bring_the_member_back(story, monkeypatch):
+def test_a_masking_key_rotation_does_not_bring_the_member_back(story):
     """The suppression list has its own key: after the masking key rotates (new key, new
     version), the old export re-sent once more still keeps the erased member out."""
     settings, person = story["settings"], story["person"]
-    card_token_before = token(person["card_no"], "card_no")
-    monkeypatch.setenv("MALLCRM_HMAC_KEY", "rotated-masking-key-for-the-erasure-test-42")
-    monkeypatch.setenv("MALLCRM_HMAC_KEY_VERSION", "it-rotated")
-    assert token(person["card_no"], "card_no") != card_token_before
+    card_token_before = token(person["card_no"], "card_no", load_key(settings))
+    settings = replace(settings, hmac_key="rotated-masking-key-for-the-erasure-test-42", hmac_key_version="it-rotated")
+    assert token(person["card_no"], "card_no", load_key(settings)) != card_token_before
     source = next(
         p
         for p in sorted((settings.inbox / "membership").glob("members_*.csv"))
@@ -290,11 +283,11 @@ def test_a_masking_key_rotation_does_not_bring_the_member_back(story, monkeypatc
     resent = source.with_name(source.stem + "_v10.csv")
     resent.write_text("\n".join([header, *reversed(rows)]) + "\n", encoding="utf-8")
     lines = len(rows)
-    report = run_ingestion(settings, systems=["membership"])
+    report = steps.ingest(settings, systems=["membership"])
     record = next(f for f in report.files if f["source_file"].endswith(resent.name))
     assert record["rows_suppressed"] >= 1
     assert record["rows_loaded"] + record["rows_quarantined"] + record["rows_suppressed"] == lines
-    con = connect(settings.warehouse)
+    con = connect(settings)
     try:
         assert not con.execute(
             "select count(*) from raw_membership.members where member_id = ?", [person["member_id"]]
@@ -314,16 +307,16 @@ def test_a_masking_key_rotation_does_not_bring_the_member_back(story, monkeypatc
 def test_retention_purge_leaves_no_record_older_than_its_policy(story):
     settings = story["settings"]
     as_of = date(2026, 11, 1)  # the small mall's wifi dwell (90 days) has expired by then
-    con = connect(settings.warehouse)
+    con = connect(settings)
     try:
         expired = {k: v["expired"] for k, v in expired_counts(con, load_policy(), as_of).items() if v["expired"]}
         wifi_before = con.execute("select count(*) from marts.mart_zone_dwell_daily").fetchall()[0][0]
     finally:
         con.close()
     assert expired.get("raw_sensors.wifi_dwell") and wifi_before
-    result = purge(settings, as_of=as_of)
+    result = steps.purge(settings, as_of=as_of)
     assert result.rebuilt and result.affected == sum(expired.values())
-    con = connect(settings.warehouse)
+    con = connect(settings)
     try:
         left = {k: v["expired"] for k, v in expired_counts(con, load_policy(), as_of).items() if v["expired"]}
         assert left == {}
@@ -355,7 +348,7 @@ def test_compliance_report_and_tampering_with_one_audit_row(story):
             "jurisdiction": "PIPL",
         },
     )
-    result = runner.invoke(main, ["compliance-report"])
+    result = runner.invoke(main, ["compliance-report"], env=cli_env(settings))
     assert result.exit_code == 0, result.output
     md = Path(result.output.split()[-1]).read_text(encoding="utf-8")
     assert "| ER-1 | erasure | CCPA |" in md and "LATE-1" in md and "OVERDUE" in md
@@ -364,7 +357,7 @@ def test_compliance_report_and_tampering_with_one_audit_row(story):
     html_file = Path(result.output.split()[-3])
     assert html_file.suffix == ".html" and "<table>" in html_file.read_text(encoding="utf-8")
 
-    ok = runner.invoke(main, ["privacy", "audit-verify"])
+    ok = runner.invoke(main, ["privacy", "audit-verify"], env=cli_env(settings))
     assert ok.exit_code == 0 and "intact" in ok.output, ok.output
     log = audit.log_path(settings)
     original = log.read_text(encoding="utf-8")
@@ -375,7 +368,7 @@ def test_compliance_report_and_tampering_with_one_audit_row(story):
     lines[target] = json.dumps(entry, sort_keys=True, ensure_ascii=False)
     log.write_text("\n".join(lines) + "\n", encoding="utf-8")
     try:
-        bad = runner.invoke(main, ["privacy", "audit-verify"])
+        bad = runner.invoke(main, ["privacy", "audit-verify"], env=cli_env(settings))
         assert bad.exit_code == 1
         assert f"entry {entry['seq']} " in bad.output and "altered" in bad.output
     finally:

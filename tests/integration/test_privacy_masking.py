@@ -7,7 +7,7 @@ import hmac
 
 import pytest
 
-from mallcrm.warehouse import connect
+from mallcrm.core.warehouse import connect
 from privacy.scan import scan
 from privacy.tokens import normalize
 from tests.conftest import TEST_HMAC_KEY, TEST_HMAC_KEY_VERSION
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 def masked_mall(built_mall):
     """The session's small mall (built with the test key set in tests/conftest.py)."""
     settings, _, ok = built_mall
-    con = connect(settings.warehouse)
+    con = connect(settings)
     yield con, ok
     con.close()
 

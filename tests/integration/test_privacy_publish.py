@@ -9,7 +9,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from mallcrm.warehouse import connect
+from mallcrm.core.warehouse import connect
 from privacy.policy import PRIVILEGED_ROLES, load_policy
 from privacy.publish import publish_role_files
 from privacy.scan import raw_needles, scan
@@ -105,7 +105,7 @@ def published(built_mall):
 
 @pytest.fixture(scope="module")
 def warehouse_columns(built_mall):
-    con = connect(built_mall[0].warehouse)
+    con = connect(built_mall[0])
     try:
         return columns_by_table(con)
     finally:
@@ -193,7 +193,7 @@ def test_policy_examples(published):
 
 def test_marketing_rows_are_exactly_the_consenting_members(built_mall, published, policy):
     marketing_scopes = [s for s in policy["consent_scopes"] if s.startswith("marketing_")]
-    con = connect(built_mall[0].warehouse)
+    con = connect(built_mall[0])
     try:
         # independent of the mart: latest consent event per golden member and scope, up to
         # the as-of date, from the masked consents
@@ -239,7 +239,7 @@ def test_marketing_rows_are_exactly_the_consenting_members(built_mall, published
 
 
 def test_minors_only_in_the_compliance_file(built_mall, published, policy):
-    con = connect(built_mall[0].warehouse)
+    con = connect(built_mall[0])
     try:
         minors = {m for (m,) in con.execute("select member_id from marts.dim_member where is_minor").fetchall()}
         warehouse = columns_by_table(con)
@@ -267,7 +267,7 @@ def test_minors_only_in_the_compliance_file(built_mall, published, policy):
 
 
 def test_management_bi_rows_exclude_minors_without_member_id(built_mall, published):
-    con = connect(built_mall[0].warehouse)
+    con = connect(built_mall[0])
     try:
         adults = con.execute("select count(*) from marts.dim_member where not coalesce(is_minor, false)").fetchone()[0]
     finally:
@@ -276,7 +276,7 @@ def test_management_bi_rows_exclude_minors_without_member_id(built_mall, publish
 
 
 def test_no_raw_personal_values_in_any_role_file(built_mall, published):
-    con = connect(built_mall[0].warehouse)
+    con = connect(built_mall[0])
     try:
         needles = raw_needles(con)
         # positive control: the scanner does find the raw values where they are

@@ -15,7 +15,7 @@ def test_committed_contracts_are_up_to_date():
 
 
 def test_every_layer_has_contracts_and_raw_covers_every_export():
-    from ingestion.contracts import load_contract
+    from mallcrm.core.contract import load_contract
 
     contracts = build_contracts()
     for fmt in load_contract().formats:

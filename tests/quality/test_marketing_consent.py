@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
-from mallcrm.settings import Settings
+from mallcrm.core.settings import Settings
 from quality.runner import marketing_consent_checks
 
 

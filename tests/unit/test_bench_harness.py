@@ -36,4 +36,3 @@ def test_a_group_of_exactly_a_minute_still_runs_five_rounds():
     run, calls = fake_runner({"x": [30] * 5, "y": [30] * 5})
     alternate(["x", "y"], Path("."), {}, 5, log=lambda _: None, run=run)
     assert len(calls) == 10
-

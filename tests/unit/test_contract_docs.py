@@ -1,8 +1,8 @@
 """The export contract is consistent and docs/sources.md is generated from it."""
 
-from ingestion.contracts import load_contract
 from ingestion.docs import render_sources_doc
-from mallcrm.settings import PROJECT_ROOT
+from mallcrm.core.contract import load_contract
+from mallcrm.core.settings import PROJECT_ROOT
 
 
 def test_sources_doc_is_up_to_date():

@@ -1,24 +1,39 @@
-"""orchestration/ml.py: keys that attach to the dbt sources, blocking gates, promotion."""
+"""orchestration/ml.py: keys that attach to the dbt sources, blocking gates, promotion;
+every model of ml.models.MODELS reaches Dagster and the CLI."""
 
 from __future__ import annotations
 
+import re
+
 import dagster as dg
 import pytest
+import yaml
+from click.testing import CliRunner
 
-from mallcrm.settings import load_settings
+from mallcrm.cli import main
+from mallcrm.core.settings import DBT_PROJECT_DIR
+from ml.models import MODEL_NAMES, MODELS
 from ml.registry import Registry
-from orchestration.ml import CHURN_SCORES_KEY, CLV_SCORES_KEY, FEATURES_KEY, build_ml_definitions
+from orchestration.ml import build_ml_definitions
+from orchestration.resources import WRITER, warehouse_writer
+from tests.conftest import settings_for
+
+FEATURES_KEY = dg.AssetKey(["ml_features", "ml_member_features"])
+SPECS = {spec.name: spec for spec in MODELS}
+
+
+def _scores_key(model: str) -> dg.AssetKey:
+    return dg.AssetKey(SPECS[model].score_relation.split("."))
 
 
 @pytest.fixture
-def ml_defs(tmp_path, monkeypatch):
-    monkeypatch.setenv("MALLCRM_MODELS_DIR", str(tmp_path / "models"))
-    monkeypatch.setenv("MALLCRM_WAREHOUSE", str(tmp_path / "wh" / "mallcrm.duckdb"))
-    return build_ml_definitions(load_settings()), Registry(tmp_path / "models")
+def ml_defs(tmp_path):
+    settings = settings_for(tmp_path)
+    return build_ml_definitions(settings), Registry(settings.models_dir), settings
 
 
 def test_definitions_wire_scores_to_the_dbt_source_keys(ml_defs):
-    defs, _ = ml_defs
+    defs, _, _ = ml_defs
     dg.Definitions.validate_loadable(defs)
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
@@ -30,8 +45,10 @@ def test_definitions_wire_scores_to_the_dbt_source_keys(ml_defs):
         "ml/churn_model_candidate",
         "ml/clv_model_candidate",
     } <= keys
-    assert FEATURES_KEY in graph.get(CHURN_SCORES_KEY).parent_keys
-    assert dg.AssetKey(["ml", "clv_model"]) in graph.get(CLV_SCORES_KEY).parent_keys
+    assert _scores_key("churn") == dg.AssetKey(["ml_scores", "churn_scores"])
+    assert _scores_key("clv") == dg.AssetKey(["ml_scores", "clv_scores"])
+    assert FEATURES_KEY in graph.get(_scores_key("churn")).parent_keys
+    assert dg.AssetKey(["ml", "clv_model"]) in graph.get(_scores_key("clv")).parent_keys
     checks = {c.name: c for c in graph.asset_check_keys}
     assert {"churn_beats_baseline", "clv_beats_baseline", "churn_scores_valid", "clv_scores_valid"} <= set(checks)
     for model, table in (
@@ -52,11 +69,56 @@ def test_definitions_wire_scores_to_the_dbt_source_keys(ml_defs):
         assert defs.resolve_job_def(job)
 
 
+def test_every_model_has_candidate_promoted_and_score_assets(ml_defs):
+    defs, _, _ = ml_defs
+    graph = defs.resolve_asset_graph()
+    keys = set(graph.get_all_asset_keys())
+    checks = {c.name for c in graph.asset_check_keys}
+    train = set(defs.resolve_job_def("ml_train").asset_layer.selected_asset_keys)
+    score = set(defs.resolve_job_def("ml_score").asset_layer.selected_asset_keys)
+    assert len(MODELS) == len(MODEL_NAMES) == len(set(MODEL_NAMES)) >= 5
+    for spec in MODELS:
+        candidate = dg.AssetKey(["ml", f"{spec.name}_model_candidate"])
+        promoted = dg.AssetKey(["ml", f"{spec.name}_model"])
+        scores = _scores_key(spec.name)
+        assert {candidate, promoted, scores} <= keys, spec.name
+        assert scores.path == ["ml_scores", spec.score_table]
+        assert candidate in graph.get(promoted).parent_keys and promoted in graph.get(scores).parent_keys
+        reads = {dg.AssetKey(r.split(".")) for r in spec.reads}
+        assert reads and reads <= set(graph.get(candidate).parent_keys) and reads <= set(graph.get(scores).parent_keys)
+        assert {f"{spec.name}_beats_baseline", f"{spec.name}_scores_valid"} <= checks
+        assert {candidate, promoted} <= train and scores in score
+    # nothing else in the jobs: one candidate, one promotion and one score table per model
+    assert len(train) == 2 * len(MODELS) and len(score) == len(MODELS)
+
+
+def test_every_score_table_is_a_dbt_source_and_every_read_a_dbt_model():
+    declared = set()
+    for path in (DBT_PROJECT_DIR / "models").rglob("*.yml"):
+        for source in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("sources") or []:
+            if source["name"] == "ml_scores":
+                declared |= {t["name"] for t in source.get("tables") or []}
+    assert {spec.score_table for spec in MODELS} <= declared
+    models = {p.stem for p in (DBT_PROJECT_DIR / "models").rglob("*.sql")}
+    for spec in MODELS:
+        assert {r.split(".")[1] for r in spec.reads} <= models, spec.name
+
+
+@pytest.mark.parametrize("command", ["train", "score"])
+def test_cli_model_choices_are_the_model_names(command):
+    result = CliRunner().invoke(main, ["ml", command, "--help"])
+    assert result.exit_code == 0, result.output
+    (choices,) = re.findall(r"\[((?:[a-z_]+\|)+[a-z_]+)\]", result.output)
+    assert tuple(choices.split("|")) == MODEL_NAMES
+    option = next(p for p in main.commands["ml"].commands[command].params if p.name == "models")
+    assert tuple(option.type.choices) == MODEL_NAMES
+
+
 def test_gate_checks_are_blocking(ml_defs):
-    defs, _ = ml_defs
+    defs, _, _ = ml_defs
     specs = [spec for checks_def in defs.asset_checks for spec in checks_def.check_specs]
     gates = [s for s in specs if s.name.endswith("_beats_baseline")]
-    assert len(gates) == 5 and all(s.blocking for s in gates)
+    assert len(gates) == len(MODELS) == 5 and all(s.blocking for s in gates)
 
 
 def _promote_asset(defs, model):
@@ -64,10 +126,13 @@ def _promote_asset(defs, model):
 
 
 def test_promotion_refuses_a_model_worse_than_its_baseline(ml_defs):
-    defs, registry = ml_defs
+    defs, registry, settings = ml_defs
+    resources = {WRITER: warehouse_writer(settings)}
     bad = registry.register("churn", metrics={"gate": {"passed": False, "rule": "r"}}, card="#\n")
-    result = dg.materialize([_promote_asset(defs, "churn")], raise_on_error=False)
+    result = dg.materialize([_promote_asset(defs, "churn")], resources=resources, raise_on_error=False)
     assert not result.success and registry.current("churn") is None
+    (failure,) = result.get_step_failure_events()
+    assert "did not pass its gate" in failure.step_failure_data.user_failure_data.description
     good = registry.register("churn", metrics={"gate": {"passed": True, "rule": "r"}}, card="#\n")
-    assert dg.materialize([_promote_asset(defs, "churn")]).success
+    assert dg.materialize([_promote_asset(defs, "churn")], resources=resources).success
     assert registry.current("churn").version == good.version != bad.version

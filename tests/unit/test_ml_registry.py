@@ -6,15 +6,18 @@ import json
 
 import pytest
 
-from ml.registry import Registry, models_dir
+from mallcrm.core.settings import PROJECT_ROOT, load_settings
+from ml.registry import Registry
 
 
-def test_models_dir_follows_environment(tmp_path, monkeypatch):
-    monkeypatch.setenv("MALLCRM_MODELS_DIR", str(tmp_path / "reg"))
-    assert models_dir() == tmp_path / "reg"
-    assert Registry().root == tmp_path / "reg"
-    monkeypatch.delenv("MALLCRM_MODELS_DIR")
-    assert models_dir().name == "models"
+def test_registry_root_is_the_models_dir_setting(tmp_path):
+    settings = load_settings({"MALLCRM_MODELS_DIR": str(tmp_path / "reg")})
+    assert settings.models_dir == tmp_path / "reg"
+    assert Registry(settings.models_dir).root == tmp_path / "reg"
+    assert load_settings({}).models_dir == PROJECT_ROOT / "models"
+    assert Registry(str(tmp_path / "reg")).root == tmp_path / "reg"
+    with pytest.raises(TypeError):
+        Registry()  # no implicit default: the caller says which registry
 
 
 def test_register_promote_and_load(tmp_path):

@@ -11,10 +11,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ingestion.contracts import load_contract, match_file
 from ingestion.parsing import parse_file
+from mallcrm.core.contract import load_contract, match_file
 
 LOADED_AT = datetime(2026, 1, 2, tzinfo=UTC)
+TIMEZONE = "Asia/Shanghai"  # the mall's zone: exported local times are read in it (UTC+8)
 
 GOOD_SALE = {
     "transaction_id": "T1", "transaction_type": "sale", "original_transaction_id": "",
@@ -41,7 +42,7 @@ def write_csv(inbox: Path, relpath: str, rows: list[dict], header: list[str] | N
 def parse(inbox: Path, path: Path):
     matched = match_file(inbox, path, load_contract())
     assert not isinstance(matched, str), matched
-    return parse_file(matched, LOADED_AT)
+    return parse_file(matched, LOADED_AT, TIMEZONE)
 
 
 def sale(**over) -> dict:
@@ -61,6 +62,13 @@ def test_valid_rows_load_typed_with_lineage(tmp_path):
     assert rows[0]["_source_file"] == "pos/transactions_20260101.csv"
     # mall-local 10:00 is 02:00 UTC
     assert rows[0]["transaction_at"] == datetime(2026, 1, 1, 2, 0, tzinfo=UTC)
+
+
+def test_local_times_are_read_in_the_given_time_zone(tmp_path):
+    path = write_csv(tmp_path, "pos/transactions_20260101.csv", [sale()])
+    matched = match_file(tmp_path, path, load_contract())
+    (row,) = parse_file(matched, LOADED_AT, "Europe/Berlin").rows.to_pylist()
+    assert row["transaction_at"] == datetime(2026, 1, 1, 9, 0, tzinfo=UTC)  # 10:00 CET
 
 
 def test_every_bad_row_is_quarantined_with_line_and_rule(tmp_path):

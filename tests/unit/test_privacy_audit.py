@@ -5,18 +5,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from dataclasses import replace
 
 import pytest
 
-from mallcrm.settings import load_settings
 from privacy import audit
+from tests.conftest import TEST_AUDIT_KEY, cli_env, settings_for
 
 
 @pytest.fixture
-def settings(tmp_path, monkeypatch):
-    monkeypatch.setenv("MALLCRM_WAREHOUSE", str(tmp_path / "wh" / "mallcrm.duckdb"))
-    monkeypatch.delenv("MALLCRM_PRIVACY_DIR", raising=False)
-    return load_settings()
+def settings(tmp_path):
+    s = settings_for(tmp_path)
+    assert s.audit_key == TEST_AUDIT_KEY and s.privacy_dir is None
+    return s
 
 
 def _write_lines(settings, lines):
@@ -50,7 +51,7 @@ def test_rehashing_a_changed_entry_breaks_the_next_link(settings):
         audit.record(settings, "erasure", f"R-{n}", {"rows_removed": n})
     entries = audit.read_entries(settings)
     entries[1]["details"]["rows_removed"] = 99
-    entries[1]["hash"] = audit.entry_hash(entries[1])  # a forger recomputes the hash
+    entries[1]["hash"] = audit.entry_hash(entries[1], audit.load_audit_key(settings))  # a forger recomputes the hash
     _write_lines(settings, entries)
     problems = audit.verify(settings)
     assert [p.seq for p in problems] == [3] and "prev_hash" in problems[0].message
@@ -103,24 +104,23 @@ def _legacy_log(settings, n: int) -> list[dict]:
     return entries
 
 
-def test_entries_are_hmac_keyed_with_the_audit_key(settings, monkeypatch):
-    monkeypatch.setenv("MALLCRM_AUDIT_KEY", "audit-secret")
+def test_entries_are_hmac_keyed_with_the_audit_key(settings):
+    settings = replace(settings, audit_key="audit-secret")
     audit.record(settings, "erasure", "R-1", {"rows_removed": 1})
     entry = audit.read_entries(settings)[-1]
-    key = audit.load_audit_key()
+    key = audit.load_audit_key(settings)
     assert entry["chain"] == audit.CHAIN and entry["key_fingerprint"] == key.fingerprint
     body = {k: entry[k] for k in audit.KEYED_FIELDS}
     canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, default=str).encode()
     assert entry["hash"] == hmac.new(b"audit-secret", canonical, hashlib.sha256).hexdigest()
     assert audit.verify(settings) == []
     # the same log checked with another key cannot be verified, and says so
-    monkeypatch.setenv("MALLCRM_AUDIT_KEY", "another-secret")
-    problems = audit.verify(settings)
+    problems = audit.verify(replace(settings, audit_key="another-secret"))
     assert problems and all("cannot be verified" in p.message for p in problems)
 
 
-def test_a_forger_without_the_key_cannot_rewrite_the_chain(settings, monkeypatch):
-    monkeypatch.setenv("MALLCRM_AUDIT_KEY", "audit-secret")
+def test_a_forger_without_the_key_cannot_rewrite_the_chain(settings):
+    settings = replace(settings, audit_key="audit-secret")
     for n in range(4):
         audit.record(settings, "erasure", f"R-{n}", {"rows_removed": n})
     original = audit.read_entries(settings)
@@ -128,7 +128,8 @@ def test_a_forger_without_the_key_cannot_rewrite_the_chain(settings, monkeypatch
     # 1. change one count and recompute every hash from there with a guessed key (the demo key)
     forged = [dict(e) for e in original]
     forged[2]["details"] = {"rows_removed": 99}
-    guessed = audit.load_audit_key({})
+    guessed = audit.load_audit_key(replace(settings, audit_key=""))
+    assert guessed.is_demo
     for i in range(2, len(forged)):
         forged[i]["prev_hash"] = forged[i - 1]["hash"]
         forged[i]["hash"] = audit.entry_hash(forged[i], guessed)
@@ -142,7 +143,7 @@ def test_a_forger_without_the_key_cannot_rewrite_the_chain(settings, monkeypatch
         for k in ("chain", "key_fingerprint"):
             forged[i].pop(k)
         forged[i]["prev_hash"] = forged[i - 1]["hash"]
-        forged[i]["hash"] = audit.entry_hash(forged[i])
+        forged[i]["hash"] = audit.entry_hash(forged[i], guessed)  # unkeyed: plain sha256
     _write_lines(settings, forged)
     problems = audit.verify(settings)
     assert problems[0].seq == 3 and "downgraded" in problems[0].message
@@ -151,14 +152,14 @@ def test_a_forger_without_the_key_cannot_rewrite_the_chain(settings, monkeypatch
     forged = [{k: v for k, v in e.items() if k not in ("chain", "key_fingerprint")} for e in original]
     for i, entry in enumerate(forged):
         entry["prev_hash"] = forged[i - 1]["hash"] if i else audit.GENESIS
-        entry["hash"] = audit.entry_hash(entry)
+        entry["hash"] = audit.entry_hash(entry, guessed)
     _write_lines(settings, forged)
     problems = audit.verify(settings)
     assert [p.seq for p in problems] == [len(forged)] and "ends with an unkeyed entry" in problems[0].message
 
 
-def test_older_sha256_logs_still_verify_and_are_sealed_by_the_next_entry(settings, monkeypatch):
-    monkeypatch.setenv("MALLCRM_AUDIT_KEY", "audit-secret")
+def test_older_sha256_logs_still_verify_and_are_sealed_by_the_next_entry(settings):
+    settings = replace(settings, audit_key="audit-secret")
     legacy = _legacy_log(settings, 3)
     # as written by the older chain: intact, but not yet sealed under a real key
     problems = audit.verify(settings)
@@ -177,18 +178,18 @@ def test_older_sha256_logs_still_verify_and_are_sealed_by_the_next_entry(setting
     assert [p.seq for p in audit.verify(settings)] == [2]
 
 
-def test_audit_verify_command_names_the_entry_and_warns_about_the_demo_key(settings, monkeypatch):
+def test_audit_verify_command_names_the_entry_and_warns_about_the_demo_key(settings):
     from click.testing import CliRunner
 
     from mallcrm.cli import main
 
-    monkeypatch.delenv("MALLCRM_AUDIT_KEY")
+    settings = replace(settings, audit_key="")
     for n in range(3):
         audit.record(settings, "erasure", f"R-{n}", {"rows_removed": n})
-    ok = CliRunner().invoke(main, ["privacy", "audit-verify"])
+    ok = CliRunner().invoke(main, ["privacy", "audit-verify"], env=cli_env(settings))
     assert ok.exit_code == 0 and "intact: 4 entries" in ok.output and "DEMO" in ok.output, ok.output
     entries = audit.read_entries(settings)
     entries[2]["subject"] = "R-X"
     _write_lines(settings, entries)
-    bad = CliRunner().invoke(main, ["privacy", "audit-verify"])
+    bad = CliRunner().invoke(main, ["privacy", "audit-verify"], env=cli_env(settings))
     assert bad.exit_code == 1 and "TAMPERED entry 3 " in bad.output and "altered" in bad.output

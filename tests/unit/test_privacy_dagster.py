@@ -8,18 +8,15 @@ import dagster as dg
 import duckdb
 import pytest
 
-from mallcrm.settings import load_settings
 from orchestration.privacy import build_privacy_definitions
 from privacy import audit
+from tests.conftest import settings_for
 
 
 @pytest.fixture
-def settings(tmp_path, monkeypatch):
-    monkeypatch.setenv("MALLCRM_WAREHOUSE", str(tmp_path / "wh" / "mallcrm.duckdb"))
-    monkeypatch.setenv("MALLCRM_INBOX", str(tmp_path / "inbox"))
-    for name in ("MALLCRM_PRIVACY_DIR", "MALLCRM_REQUESTS"):
-        monkeypatch.delenv(name, raising=False)
-    s = load_settings()
+def settings(tmp_path):
+    s = settings_for(tmp_path)
+    assert s.privacy_dir is None and s.requests_dir is None
     s.warehouse.parent.mkdir(parents=True)
     con = duckdb.connect(str(s.warehouse))
     con.execute("create schema raw_membership")

@@ -9,9 +9,9 @@ from types import SimpleNamespace
 import pyarrow as pa
 import pytest
 
-from mallcrm.settings import load_settings
 from privacy import suppression
 from privacy.requests import RequestError, deadline, parse_request, read_inbox
+from tests.conftest import settings_for
 
 
 def _write(folder, name, body):
@@ -74,9 +74,8 @@ def test_deadlines_per_jurisdiction():
         deadline(date(2026, 1, 1), "XX")
 
 
-def test_suppression_drops_rows_and_quarantined_lines_and_counts_them(tmp_path, monkeypatch):
-    monkeypatch.setenv("MALLCRM_WAREHOUSE", str(tmp_path / "wh" / "mallcrm.duckdb"))
-    settings = load_settings()
+def test_suppression_drops_rows_and_quarantined_lines_and_counts_them(tmp_path):
+    settings = settings_for(tmp_path)
     suppression.add(settings, {"mobile": {"+86 138 1234 5678"}, "member_id": {"M0000009"}}, "R-9")
     rows = pa.table(
         {

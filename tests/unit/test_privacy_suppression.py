@@ -6,33 +6,34 @@ from __future__ import annotations
 import csv
 import hashlib
 import hmac
+from dataclasses import replace
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pyarrow as pa
 import pytest
 
-from mallcrm.settings import load_settings
+from mallcrm.core.settings import Settings
 from privacy import suppression
 from privacy.suppression import SuppressionKeyError
 from privacy.tokens import load_key, token
+from tests.conftest import settings_for
 
 MEMBER_MOBILE = "+86 138 1234 5678"
 
 
 @pytest.fixture
-def settings(tmp_path, monkeypatch):
-    monkeypatch.setenv("MALLCRM_WAREHOUSE", str(tmp_path / "wh" / "mallcrm.duckdb"))
-    monkeypatch.delenv("MALLCRM_PRIVACY_DIR", raising=False)
-    monkeypatch.setenv("MALLCRM_HMAC_KEY", "masking-key-one")
-    monkeypatch.setenv("MALLCRM_HMAC_KEY_VERSION", "m-1")
-    monkeypatch.setenv("MALLCRM_SUPPRESSION_KEY", "suppression-key-long-lived")
-    return load_settings()
+def settings(tmp_path) -> Settings:
+    return settings_for(
+        tmp_path,
+        hmac_key="masking-key-one",
+        hmac_key_version="m-1",
+        suppression_key="suppression-key-long-lived",
+    )
 
 
-def _rotate_masking_key(monkeypatch) -> None:
-    monkeypatch.setenv("MALLCRM_HMAC_KEY", "masking-key-two")
-    monkeypatch.setenv("MALLCRM_HMAC_KEY_VERSION", "m-2")
+def _rotate_masking_key(settings: Settings) -> Settings:
+    return replace(settings, hmac_key="masking-key-two", hmac_key_version="m-2")
 
 
 def _batch():
@@ -55,11 +56,12 @@ def _suppress(settings):
     return suppression.suppress_erased(parsed, export, datetime.now(UTC), settings)
 
 
-def test_erased_member_stays_out_after_the_masking_key_rotates(settings, monkeypatch):
+def test_erased_member_stays_out_after_the_masking_key_rotates(settings):
     assert suppression.add(settings, {"mobile": {MEMBER_MOBILE}}, "R-1") == 1
-    masking_token_before = token(MEMBER_MOBILE, "mobile")
-    _rotate_masking_key(monkeypatch)
-    assert token(MEMBER_MOBILE, "mobile") != masking_token_before  # the rotation changed every masked token
+    masking_token_before = token(MEMBER_MOBILE, "mobile", load_key(settings))
+    settings = _rotate_masking_key(settings)
+    # the rotation changed every masked token
+    assert token(MEMBER_MOBILE, "mobile", load_key(settings)) != masking_token_before
     parsed, counts = _suppress(settings)
     assert parsed.rows.column("member_id").to_pylist() == ["M0000001", "M0000002"]
     assert parsed.quarantine.num_rows == 0
@@ -68,13 +70,13 @@ def test_erased_member_stays_out_after_the_masking_key_rotates(settings, monkeyp
     (entry,) = suppression.load_entries(settings)
     expected = hmac.new(b"suppression-key-long-lived", b"8613812345678", hashlib.sha256).hexdigest()
     assert entry.token == expected and entry.token != masking_token_before
-    assert entry.key_fingerprint == suppression.load_suppression_key().fingerprint
+    assert entry.key_fingerprint == suppression.load_suppression_key(settings).fingerprint
     assert "13812345678" not in suppression.list_path(settings).read_text()
 
 
-def test_a_wrong_suppression_key_stops_ingestion_and_erasure(settings, monkeypatch):
+def test_a_wrong_suppression_key_stops_ingestion_and_erasure(settings):
     suppression.add(settings, {"mobile": {MEMBER_MOBILE}}, "R-1")
-    monkeypatch.setenv("MALLCRM_SUPPRESSION_KEY", "a-different-key")
+    settings = replace(settings, suppression_key="a-different-key")
     with pytest.raises(SuppressionKeyError, match="fingerprint") as raised:
         _suppress(settings)
     assert suppression.load_entries(settings)[0].key_fingerprint in str(raised.value)
@@ -85,8 +87,8 @@ def test_a_wrong_suppression_key_stops_ingestion_and_erasure(settings, monkeypat
     assert len(suppression.load_entries(settings)) == 1
 
 
-def test_a_real_masking_key_needs_a_suppression_key(settings, monkeypatch):
-    monkeypatch.delenv("MALLCRM_SUPPRESSION_KEY")
+def test_a_real_masking_key_needs_a_suppression_key(settings):
+    settings = replace(settings, suppression_key="")
     # an empty list costs nothing and needs no key
     parsed, counts = _suppress(settings)
     assert counts is None and parsed.rows.num_rows == 3 and parsed.outcomes[0].rows_suppressed == 0
@@ -94,23 +96,20 @@ def test_a_real_masking_key_needs_a_suppression_key(settings, monkeypatch):
         suppression.add(settings, {"mobile": {MEMBER_MOBILE}}, "R-1")
     with pytest.raises(SuppressionKeyError):
         suppression.check_key(settings)
-    monkeypatch.setenv("MALLCRM_SUPPRESSION_KEY", "masking-key-one")
     with pytest.raises(SuppressionKeyError, match="must not be the masking key"):
-        suppression.load_suppression_key()
+        suppression.load_suppression_key(replace(settings, suppression_key="masking-key-one"))
 
 
-def test_the_demo_mall_falls_back_to_a_public_demo_key(settings, monkeypatch):
-    for name in ("MALLCRM_HMAC_KEY", "MALLCRM_HMAC_KEY_VERSION", "MALLCRM_SUPPRESSION_KEY"):
-        monkeypatch.delenv(name)
-    key = suppression.load_suppression_key()
+def test_the_demo_mall_falls_back_to_a_public_demo_key(settings):
+    settings = replace(settings, hmac_key="", hmac_key_version="", suppression_key="")
+    key = suppression.load_suppression_key(settings)
     assert key.is_demo and key.secret == suppression.DEMO_KEY.encode()
     suppression.add(settings, {"member_id": {"M0000009"}}, "R-1")
     parsed, _ = _suppress(settings)
     assert parsed.rows.column("member_id").to_pylist() == ["M0000001", "M0000002"]
     # a real key set later does not silently ignore the demo entries
-    monkeypatch.setenv("MALLCRM_SUPPRESSION_KEY", "now-a-real-key")
     with pytest.raises(SuppressionKeyError, match="fingerprint"):
-        _suppress(settings)
+        _suppress(replace(settings, suppression_key="now-a-real-key"))
 
 
 def _write_legacy_list(settings) -> None:
@@ -120,10 +119,11 @@ def _write_legacy_list(settings) -> None:
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(["token", "pii_type", "key_version", "request_id", "added_at"])
-        writer.writerow([token(MEMBER_MOBILE, "mobile"), "mobile", load_key().version, "R-OLD", "2026-11-01"])
+        key = load_key(settings)
+        writer.writerow([token(MEMBER_MOBILE, "mobile", key), "mobile", key.version, "R-OLD", "2026-11-01"])
 
 
-def test_older_entries_match_under_their_masking_key_and_fail_loudly_once_it_rotated(settings, monkeypatch):
+def test_older_entries_match_under_their_masking_key_and_fail_loudly_once_it_rotated(settings):
     _write_legacy_list(settings)
     parsed, _ = _suppress(settings)
     assert parsed.rows.column("member_id").to_pylist() == ["M0000001", "M0000002"]
@@ -133,6 +133,5 @@ def test_older_entries_match_under_their_masking_key_and_fail_loudly_once_it_rot
     assert [(e.request_id, bool(e.key_fingerprint)) for e in entries] == [("R-OLD", False), ("R-NEW", True)]
     parsed, _ = _suppress(settings)
     assert parsed.rows.column("member_id").to_pylist() == ["M0000002"]
-    _rotate_masking_key(monkeypatch)
     with pytest.raises(SuppressionKeyError, match="R-OLD"):
-        _suppress(settings)
+        _suppress(_rotate_masking_key(settings))

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from dataclasses import replace
 
 import duckdb
 import pytest
 
+from mallcrm.core.settings import Settings
 from privacy.dbt_plugin import register_udfs
 from privacy.tokens import DEMO_KEY, DEMO_KEY_VERSION, load_key, normalize, token
+from tests.conftest import BASE_SETTINGS
+
+
+def keyed(key: str = "", version: str = "") -> Settings:
+    """Settings with this masking key and version (none: the public demo key)."""
+    return replace(BASE_SETTINGS, hmac_key=key, hmac_key_version=version)
 
 
 @pytest.mark.parametrize(
@@ -30,41 +38,41 @@ def test_normalize(value, pii_type, expected):
 
 
 def test_token_is_hmac_sha256_of_the_normalized_value():
-    key = load_key({"MALLCRM_HMAC_KEY": "s3cret", "MALLCRM_HMAC_KEY_VERSION": "2026-01"})
+    key = load_key(keyed("s3cret", "2026-01"))
     assert key.version == "2026-01" and not key.is_demo
     expected = hmac.new(b"s3cret", b"8613812345678", hashlib.sha256).hexdigest()
     assert token("13812345678", "mobile", key) == expected
     assert token("+86 13812345678", "mobile", key) == expected
-    assert token("13812345678", "mobile", load_key({})) != expected
+    assert token("13812345678", "mobile", load_key(keyed())) != expected
 
 
 def test_demo_key_is_marked():
-    key = load_key({})
+    key = load_key(keyed())
     assert key.is_demo and key.version == DEMO_KEY_VERSION and key.secret == DEMO_KEY.encode()
     assert len(key.fingerprint) == 16
 
 
 def test_duckdb_udf_matches_python():
     conn = duckdb.connect()
-    env = {"MALLCRM_HMAC_KEY": "k", "MALLCRM_HMAC_KEY_VERSION": "v9"}
-    register_udfs(conn, env)
+    settings = keyed("k", "v9")
+    register_udfs(conn, settings)
     got = conn.execute(
         "select pii_hmac('8613812345678'), pii_hmac(null), pii_key_version(), pii_key_is_demo()"
     ).fetchall()[0]
-    assert got == (token("13812345678", "mobile", load_key(env)), None, "v9", False)
-    register_udfs(conn, {})  # re-registering replaces the functions
+    assert got == (token("13812345678", "mobile", load_key(settings)), None, "v9", False)
+    register_udfs(conn, keyed())  # re-registering replaces the functions
     assert conn.execute("select pii_key_is_demo()").fetchall()[0][0] is True
 
 
 def test_duckdb_udf_hashes_repeated_values_and_nulls_like_python():
     # the UDF hashes each distinct value once (cache): repeats and NULLs must not shift rows
     conn = duckdb.connect()
-    env = {"MALLCRM_HMAC_KEY": "k2", "MALLCRM_HMAC_KEY_VERSION": "v2"}
-    register_udfs(conn, env)
+    settings = keyed("k2", "v2")
+    register_udfs(conn, settings)
     rows = conn.execute(
         "select v, pii_hmac(v) from (select case when i % 7 = 0 then null else 'device-' || (i % 50) end as v "
         "from range(5000) t(i))"
     ).fetchall()
-    key = load_key(env)
+    key = load_key(settings)
     assert len(rows) == 5000
     assert all(t == (None if v is None else token(v, "device_id", key)) for v, t in rows)

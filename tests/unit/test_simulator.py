@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from mallcrm.settings import EXPORT_FORMATS_FILE
+from mallcrm.core.settings import EXPORT_FORMATS_FILE
 from simulator import SimulationConfig, generate
 from simulator import names as vocabulary
 

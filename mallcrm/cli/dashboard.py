@@ -6,19 +6,23 @@ from pathlib import Path
 
 import click
 
-from mallcrm.settings import load_settings
+from mallcrm.cli.common import settings as load_settings
 
 
 @click.command("dashboard")
-@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="DuckDB file to read (default: the BI copy written by `mallcrm publish-bi`).")
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="DuckDB file to read (default: the BI copy written by `mallcrm publish-bi`).",
+)
 @click.option("--role", help="Open a role file instead, e.g. management_bi (warehouse/roles/<role>.duckdb).")
 @click.option("--port", default=8050, show_default=True, type=click.IntRange(1024, 65535))
 def dashboard(db_path: Path | None, role: str | None, port: int) -> None:
     """Serve the mall's dashboards on http://127.0.0.1:PORT (lifecycle, basket, traffic, campaigns,
     RFM, loyalty, NPS and complaints)."""
     from dashboard.app import create_app
-    from mallcrm.bi_copy import bi_copy_path
+    from privacy.bi_copy import bi_copy_path
     from privacy.policy import load_policy
     from privacy.publish import role_file_path
 

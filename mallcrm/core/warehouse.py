@@ -11,15 +11,16 @@ from pathlib import Path
 
 import duckdb
 
+from mallcrm.core.settings import Settings
 
-def connect(path: Path) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse with DuckDB's memory limit and threads from the settings."""
-    from mallcrm.settings import load_settings
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path))
+def connect(settings: Settings, path: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse (or another DuckDB file at `path`) with DuckDB's memory limit
+    and threads from the settings."""
+    target = path or settings.warehouse
+    target.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(target))
     # SET, not a connect-time config: the instance is shared with dbt's connections in-process.
-    settings = load_settings()
     con.execute(f"set memory_limit = '{settings.duckdb_memory_limit}'")
     con.execute(f"set threads = {int(settings.duckdb_threads)}")
     return con

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from mallcrm.settings import Settings
-from mallcrm.warehouse import connect
+from mallcrm.core.settings import Settings
+from mallcrm.core.warehouse import connect
 
 HIDDEN_PREFIXES = ("_dlt",)
 
@@ -12,7 +12,7 @@ def table_counts(settings: Settings) -> dict[str, dict[str, int]]:
     """{schema: {table: rows}} for every table and view, dlt's own tables left out."""
     if not settings.warehouse.exists():
         return {}
-    con = connect(settings.warehouse)
+    con = connect(settings)
     try:
         tables = con.execute(
             """

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from mallcrm.settings import EXPORT_FORMATS_FILE
+from mallcrm.core.settings import EXPORT_FORMATS_FILE
 
 # <entity>_<YYYYMMDD>[<suffix>].<ext>; a suffix such as "_resend" marks a re-sent file.
 FILE_NAME_PATTERN = re.compile(

@@ -12,8 +12,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from mallcrm.settings import Settings
-from mallcrm.warehouse import connect
+from mallcrm.core.settings import Settings
+from mallcrm.core.warehouse import connect
 
 BI_STORAGE_VERSION = "v1.4.0"
 BI_SCHEMAS = ("marts",)
@@ -35,7 +35,7 @@ def publish_bi_copy(settings: Settings) -> BiCopy:
     building = target.with_suffix(".building")
     for leftover in (building, Path(f"{building}.wal")):
         leftover.unlink(missing_ok=True)
-    con = connect(settings.warehouse)
+    con = connect(settings)
     tables: dict[str, int] = {}
     try:
         con.execute(f"attach '{building}' as bi (storage_version '{BI_STORAGE_VERSION}')")

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from datetime import UTC, datetime
 
 import click
 import duckdb
 
-from mallcrm.settings import PROJECT_ROOT, load_settings
+from mallcrm.cli.common import settings as load_cli_settings
+from quality.health import health_report
+from quality.runner import run_checks
 
 
 def _table(rows: list[tuple], header: tuple) -> str:
@@ -30,9 +31,7 @@ def _table(rows: list[tuple], header: tuple) -> str:
 @click.option("--all", "show_all", is_flag=True, help="List passing checks too.")
 def check(layers, datasets, show_all) -> None:
     """Verify the Soda data contracts (quality/contracts/); exit 1 when a check fails."""
-    from quality.runner import run_checks
-
-    settings = load_settings()
+    settings = load_cli_settings()
     try:
         results = run_checks(settings, list(layers) or None, list(datasets) or None)
     except FileNotFoundError as exc:
@@ -72,12 +71,9 @@ def check(layers, datasets, show_all) -> None:
 @click.command()
 def doctor() -> None:
     """The warehouse's health at a glance: freshness, last runs, checks, quarantine, privacy requests."""
-    from quality.health import health_report
-
-    settings = load_settings()
-    home = os.environ.get("DAGSTER_HOME") or str(PROJECT_ROOT / ".dagster_home")
+    settings = load_cli_settings()
     try:
-        report = health_report(settings, dagster_home=home, now=datetime.now(UTC))
+        report = health_report(settings, dagster_home=str(settings.dagster_home), now=datetime.now(UTC))
     except duckdb.IOException as exc:
         raise click.ClickException(f"cannot open the warehouse now: {exc}") from exc
     click.echo(report.text)

@@ -3,26 +3,15 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 
 import click
 
-from mallcrm.runlock import WarehouseBusy, warehouse_lock
-from mallcrm.settings import load_settings
-
-
-@contextmanager
-def _writing(command: str) -> Iterator[None]:
-    """Purges and erasures rewrite the warehouse file: one writer at a time (mallcrm/runlock.py)."""
-    try:
-        with warehouse_lock(load_settings().warehouse, f"mallcrm privacy {command}"):
-            yield
-    except WarehouseBusy as error:
-        busy = click.ClickException(str(error))
-        busy.exit_code = 75  # EX_TEMPFAIL, as the other writing commands
-        raise busy from None
+from mallcrm import steps
+from mallcrm.cli import exit_codes
+from mallcrm.cli.common import settings as load_settings
+from mallcrm.cli.common import writing
+from privacy.requests import list_requests, read_inbox
 
 
 @click.group()
@@ -36,11 +25,13 @@ def privacy() -> None:
 @click.option("--no-rebuild", is_flag=True, help="Do not rebuild the dbt tables afterwards.")
 def purge(dry_run, as_of, no_rebuild) -> None:
     """Apply the policy's retention periods to every table (counts go to the audit log)."""
-    from privacy.retention import purge as run_purge
-
-    day = date.fromisoformat(as_of) if as_of else None
-    with _writing("purge"):
-        result = run_purge(load_settings(), as_of=day, dry_run=dry_run, rebuild=not no_rebuild)
+    try:
+        day = date.fromisoformat(as_of) if as_of else None
+    except ValueError:
+        raise click.BadParameter(f"{as_of!r} is not a date (YYYY-MM-DD)", param_hint="--as-of") from None
+    settings = load_settings()
+    with writing(settings, "privacy purge"):
+        result = steps.purge(settings, as_of=day, dry_run=dry_run, rebuild=not no_rebuild)
     verb = "would purge" if dry_run else "purged"
     click.echo(f"retention as of {result.as_of}: {verb} {result.affected:,} row(s)")
     for label, t in result.tables.items():
@@ -55,18 +46,15 @@ def purge(dry_run, as_of, no_rebuild) -> None:
 @click.option("--process", is_flag=True, help="Act on the requests waiting in the inbox first.")
 def requests(process) -> None:
     """List data-subject requests with their deadlines (and process the inbox with --process)."""
-    from privacy.paths import requests_dir
-    from privacy.requests import list_requests, process_inbox, read_inbox
-
     settings = load_settings()
     problems: list[str]
     if process:
-        with _writing("requests --process"):
-            done, problems = process_inbox(settings)
+        with writing(settings, "privacy requests --process"):
+            done, problems = steps.process_requests(settings)
         for d in done:
             click.echo(f"processed {d['request_id']} ({d['type']}): {d['status']}")
     else:
-        _, problems = read_inbox(requests_dir(settings))
+        _, problems = read_inbox(settings.requests_path)
     rows = list_requests(settings)
     click.echo(f"{'request':<20} {'type':<19} {'law':<5} {'received':<10} {'deadline':<10} {'status':<7} days left")
     for r in rows:
@@ -79,7 +67,7 @@ def requests(process) -> None:
     for p in problems:
         click.secho(f"  problem: {p}", fg="red")
     if problems:
-        sys.exit(3)
+        sys.exit(exit_codes.REFUSED_INPUT)
 
 
 @privacy.command("audit-verify")

@@ -1,0 +1,31 @@
+"""`mallcrm`: the command line of the warehouse. Every sub-command lives in this package
+and calls the pipeline steps (mallcrm.steps); exit codes are in mallcrm.cli.exit_codes."""
+
+from __future__ import annotations
+
+import click
+
+from mallcrm import __version__
+from mallcrm.cli import bench, dashboard, ml, pipeline, privacy, quality
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="mallcrm")
+def main() -> None:
+    """Mall CRM warehouse: a mall's daily exports -> trusted, privacy-safe marts.
+
+    Exit codes: 0 done, 1 a failure was found, 2 bad command line, 3 input refused,
+    4 model not promoted, 74 warehouse not writable, 75 warehouse busy."""
+
+
+for command in (
+    *pipeline.COMMANDS,
+    ml.ml,
+    quality.check,
+    quality.doctor,
+    privacy.privacy,
+    privacy.compliance_report,
+    dashboard.dashboard,
+    bench.bench,
+):
+    main.add_command(command)

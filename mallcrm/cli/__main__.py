@@ -1,0 +1,5 @@
+"""`python -m mallcrm.cli` is `mallcrm`."""
+
+from mallcrm.cli import main
+
+main()

@@ -1,0 +1,21 @@
+"""What `mallcrm`'s exit codes mean: one meaning per code, for every sub-command.
+
+0   done
+1   the work ran and found a failure: a dbt model or test, a data contract, a
+    health problem, a tampered audit log, an unusable suppression list
+2   the command line was wrong (unknown option, bad value): nothing ran
+3   input was refused: an export file (its rows are in quarantine) or a
+    data-subject request file; the rest was processed
+4   an ML model did not beat its baseline and was not promoted
+74  the warehouse could not be written (disk full, read-only, permissions);
+    what was committed stays, run the command again when fixed
+75  another process is writing the warehouse; nothing was changed, run again later
+"""
+
+OK = 0
+FAILED = 1
+USAGE = 2  # click's own code for usage errors
+REFUSED_INPUT = 3
+MODEL_NOT_PROMOTED = 4
+STORAGE = 74  # EX_IOERR
+BUSY = 75  # EX_TEMPFAIL

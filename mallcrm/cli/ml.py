@@ -1,0 +1,103 @@
+"""`mallcrm ml`: train, score and the standalone CLV fit (ml/, docs/ml.md).
+
+mallcrm ml train     train every model of ml.models on the warehouse, register, promote if better
+mallcrm ml score     write ml_scores.* with the promoted models
+mallcrm ml clv --transactions FILE --calibration-end DATE --output DIR
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from mallcrm import steps
+from mallcrm.cli import exit_codes
+from mallcrm.cli.common import settings as load_cli_settings
+from mallcrm.cli.common import writing
+from ml.clv import fit_clv
+from ml.models import MODEL_NAMES, MODELS
+
+_MODEL_LIST = "; ".join(f"{m.name}: {m.title} -> ml_scores.{m.score_table}" for m in MODELS)
+
+
+@click.group(help=f"Train and score the models (registry: MALLCRM_MODELS_DIR). The models: {_MODEL_LIST}.")
+def ml() -> None:
+    pass
+
+
+@ml.command("clv")
+@click.option(
+    "--transactions",
+    "transactions_file",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="CSV with customer_id, date, amount: one row per purchase.",
+)
+@click.option("--calibration-end", required=True, help="Last day (YYYY-MM-DD) of the calibration period.")
+@click.option(
+    "--output", required=True, type=click.Path(path_type=Path), help="Folder for params.json and predictions.csv."
+)
+@click.option("--horizon-days", default=90, show_default=True, help="Prediction horizon in days.")
+def clv_command(transactions_file: Path, calibration_end: str, output: Path, horizon_days: int) -> None:
+    """Fit BG/NBD + Gamma-Gamma on a purchases CSV and predict each customer."""
+    df = pd.read_csv(transactions_file, dtype={"customer_id": str})
+    missing = {"customer_id", "date", "amount"} - set(df.columns)
+    if missing:
+        raise click.UsageError(f"{transactions_file} lacks column(s): {', '.join(sorted(missing))}")
+    fit = fit_clv(df, calibration_end, horizon_days)
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "params.json").write_text(json.dumps(fit.params(), indent=2) + "\n")
+    cols = ["frequency", "recency", "T", "p_alive", "expected_purchases", "expected_value"]
+    fit.predictions[cols].reset_index().to_csv(output / "predictions.csv", index=False)
+    bg, gg = fit.bgnbd, fit.gamma_gamma
+    click.echo(
+        f"BG/NBD r={bg.r:.4f} alpha={bg.alpha:.4f} a={bg.a:.4f} b={bg.b:.4f} (LL {bg.log_likelihood:.2f}, "
+        f"{bg.n_customers} customers)"
+    )
+    click.echo(
+        f"Gamma-Gamma p={gg.p:.4f} q={gg.q:.4f} gamma={gg.gamma:.4f} (LL {gg.log_likelihood:.2f}, "
+        f"{gg.n_customers} repeat customers)"
+    )
+    click.echo(f"wrote {output / 'params.json'} and {output / 'predictions.csv'}")
+
+
+@ml.command("train")
+@click.option(
+    "--model", "models", multiple=True, type=click.Choice(MODEL_NAMES), help="Only these models (default: all)."
+)
+@click.option("--no-promote", is_flag=True, help="Register the new versions without promoting them.")
+def train_command(models: tuple[str, ...], no_promote: bool) -> None:
+    """Train on the warehouse's features; promote each model that passes its gate (exit 4 if one fails it)."""
+    settings = load_cli_settings()
+    with writing(settings, "ml train"):
+        results = steps.train(settings, list(models) or None, promote=not no_promote)
+    failed = False
+    for result in results:
+        state = "promoted" if result.promoted else "NOT promoted"
+        failed |= not result.metrics["gate"]["passed"]
+        click.echo(f"{result.model} {result.version.version}: {state} ({result.reason}) -> {result.version.path}")
+    if failed:
+        sys.exit(exit_codes.MODEL_NOT_PROMOTED)
+
+
+@ml.command("score")
+@click.option(
+    "--model", "models", multiple=True, type=click.Choice(MODEL_NAMES), help="Only these models (default: all)."
+)
+def score_command(models: tuple[str, ...]) -> None:
+    """Score with the promoted models into ml_scores.* (exit 1 if a model has no promoted version)."""
+    settings = load_cli_settings()
+    with writing(settings, "ml score"):
+        results = steps.score(settings, list(models) or None)
+    missing = [r.model for r in results if r.model_version is None]
+    for r in results:
+        if r.model_version is not None:
+            click.echo(f"{r.table}: {r.rows:,} row(s), model {r.model_version}")
+    if missing:
+        raise click.ClickException(
+            f"no promoted version of {', '.join(missing)} in {settings.models_dir}: run `mallcrm ml train` first"
+        )

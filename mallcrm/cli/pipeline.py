@@ -1,0 +1,272 @@
+"""The pipeline commands: generate, ingest, build, demo, dev, publish, status, docs.
+
+mallcrm generate   write a demo mall's daily exports into the inbox
+mallcrm ingest     load new inbox files with dlt into DuckDB (raw_* datasets)
+mallcrm build      build the dbt project (staging and above), with its tests
+mallcrm demo       all of the above, ML and publishing, then print what was built
+mallcrm dev        start the Dagster UI on 127.0.0.1
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import click
+
+from ingestion.docs import render_sources_doc
+from ingestion.pipeline import IngestReport
+from mallcrm import steps
+from mallcrm.cli import exit_codes
+from mallcrm.cli.common import settings as load_cli_settings
+from mallcrm.cli.common import writing
+from mallcrm.cli.summary import table_counts, warehouse_summary
+from mallcrm.core.contract import load_contract
+from mallcrm.core.lock import write_lock
+from mallcrm.core.settings import PROJECT_ROOT, Settings, child_environment
+from ml.models import MODEL_NAMES
+from privacy.bi_copy import BI_STORAGE_VERSION
+from simulator.config import SimulationConfig
+
+
+def _echo_ingest(report: IngestReport) -> None:
+    totals = report.totals()
+    click.echo(
+        f"ingested {totals['files']} new file(s): {totals['rows_loaded']:,} rows loaded, "
+        f"{totals['rows_quarantined']:,} quarantined, of {totals['rows_in_file']:,} rows in the files"
+    )
+    for f in report.files:
+        if f["rows_quarantined"] and f["status"] == "loaded":
+            click.echo(f"  quarantined {f['rows_quarantined']} row(s) of {f['source_file']}")
+    for f in report.files:
+        if f.get("rows_suppressed"):
+            click.echo(f"  suppressed  {f['rows_suppressed']} row(s) of erased people in {f['source_file']}")
+    for f in report.duplicates:
+        click.echo(f"  duplicate   {f['source_file']}: {f['reason']}")
+    for line in report.unmatched:
+        click.secho(f"  ignored     {line}", fg="yellow")
+    if report.refused:
+        click.secho(f"REFUSED {len(report.refused)} file(s) — their rows are in quarantine:", fg="red", bold=True)
+        for f in report.refused:
+            click.secho(f"  refused     {f['source_file']}: {f['reason']}", fg="red")
+
+
+@click.command()
+@click.option("--members", default=5000, show_default=True, help="Members in the demo mall.")
+@click.option("--stores", default=60, show_default=True, help="Stores (tenants).")
+@click.option("--days", default=365, show_default=True, help="Days of exports.")
+@click.option("--start", "start_date", default="2025-11-01", show_default=True, help="First business day.")
+@click.option("--seed", default=42, show_default=True)
+@click.option(
+    "--pos-encoding",
+    type=click.Choice(["utf-8", "gbk"]),
+    default="utf-8",
+    show_default=True,
+    help="Write POS and reference files as GBK, like legacy POS systems.",
+)
+@click.option("--dirty", is_flag=True, help="Inject bad data (malformed rows, duplicates, late file, drift).")
+@click.option("--inbox", type=click.Path(path_type=Path), default=None, help="Defaults to MALLCRM_INBOX.")
+def generate(members, stores, days, start_date, seed, pos_encoding, dirty, inbox) -> None:
+    """Write a simulated mall's daily exports into the inbox."""
+    try:
+        start = date.fromisoformat(start_date)
+    except ValueError:
+        raise click.BadParameter(f"{start_date!r} is not a date (YYYY-MM-DD)", param_hint="--start") from None
+    config = SimulationConfig(
+        seed=seed,
+        members=members,
+        stores=stores,
+        days=days,
+        start_date=start,
+        pos_encoding=pos_encoding,
+        dirty=dirty,
+    )
+    _generate(load_cli_settings(), config, inbox)
+
+
+def _generate(settings: Settings, config: SimulationConfig, inbox: Path | None = None) -> None:
+    started = time.perf_counter()
+    report = steps.generate(settings, config, inbox, progress=sys.stderr.isatty())
+    rows = sum(report.rows.values())
+    click.echo(
+        f"generated {len(report.files):,} files, {rows:,} rows into {inbox or settings.inbox} "
+        f"in {time.perf_counter() - started:.1f}s"
+    )
+    if config.dirty:
+        click.echo(f"injected {len(report.injected)} defects (see docs/sources.md, 'Dirty data')")
+
+
+def _check_systems(ctx, param, systems: tuple[str, ...]) -> tuple[str, ...]:
+    known = sorted(load_contract().systems)
+    unknown = [s for s in systems if s not in known]
+    if unknown:
+        raise click.BadParameter(f"unknown source system {unknown[0]!r}; the contract has: {', '.join(known)}")
+    return systems
+
+
+@click.command()
+@click.option(
+    "--system", "systems", multiple=True, callback=_check_systems, help="Only these source systems (default: all)."
+)
+def ingest(systems) -> None:
+    """Load new inbox files with dlt; exits 3 when a file was refused."""
+    settings = load_cli_settings()
+    with writing(settings, "ingest"):
+        report = steps.ingest(settings, list(systems) or None)
+    _echo_ingest(report)
+    if report.refused:
+        sys.exit(exit_codes.REFUSED_INPUT)
+
+
+@click.command()
+@click.option("--select", default=None, help="dbt selection, e.g. 'staging'.")
+def build(select) -> None:
+    """Build and test the dbt project."""
+    settings = load_cli_settings()
+    with writing(settings, "build"):
+        result = steps.build(settings, ["--select", select] if select else [])
+    if not result.success:
+        raise click.ClickException("dbt build had failures (see the log above)")
+
+
+@click.command()
+@click.option("--members", default=5000, show_default=True)
+@click.option("--stores", default=60, show_default=True)
+@click.option("--days", default=365, show_default=True)
+def demo(members, stores, days) -> None:
+    """Generate, ingest and build the demo mall end to end, then print what was built."""
+    settings = load_cli_settings()
+    started = time.perf_counter()
+    with writing(settings, "demo"), write_lock(settings, "mallcrm demo"):
+        has_exports = settings.inbox.exists() and any(p.is_file() for p in settings.inbox.rglob("*"))
+        if not has_exports:
+            _generate(settings, SimulationConfig(members=members, stores=stores, days=days))
+        else:
+            click.echo(f"inbox {settings.inbox} already holds exports: not generating again")
+        click.echo("loading new exports with dlt ...")
+        _echo_ingest(steps.ingest(settings))
+        click.echo("building the dbt project (models, snapshots, data and unit tests) ...")
+        result = steps.build(settings, quiet=True)
+        click.echo("dbt build: " + result.summary())
+        ok = result.success and _demo_ml(settings)
+        click.echo(warehouse_summary(settings))
+        if ok:
+            published = steps.publish(settings)
+            click.echo(f"BI copy of the marts (DuckDB 1.4 storage, for BI tools): {published.bi_copy.path}")
+            click.echo(f"role files ({', '.join(published.role_files)}): {settings.warehouse_dir / 'roles'}")
+            click.echo("audit log of publishes, purges and requests: `mallcrm privacy audit-verify`")
+    click.echo(f"done in {time.perf_counter() - started:.0f}s")
+    click.echo("open the Dagster UI with `make dev` (http://127.0.0.1:3000)")
+    if not ok:
+        raise click.ClickException("dbt build had failures (see the log above)")
+
+
+def _demo_ml(settings: Settings) -> bool:
+    """Train and score every model, then rebuild member 360 so it shows the scores."""
+    click.echo(f"training and scoring {', '.join(MODEL_NAMES)} ...")
+    model_started = time.perf_counter()
+    for result in steps.train(settings):
+        state = "promoted" if result.promoted else "not promoted"
+        click.echo(f"  {result.version.model} {result.version.version}: {state} ({result.reason})")
+    for scored in steps.score(settings):
+        if scored.model_version is not None:
+            click.echo(f"  {scored.model}: {scored.rows:,} rows scored")
+    click.echo(f"  model time (train + score): {time.perf_counter() - model_started:.1f}s")
+    return steps.refresh_after_scoring(settings).success
+
+
+@click.command()
+@click.option("--port", default=3000, show_default=True)
+def dev(port) -> None:
+    """Start the Dagster UI on 127.0.0.1 (Ctrl-C stops it)."""
+    settings = load_cli_settings()
+    home = settings.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    instance_yaml = home / "dagster.yaml"
+    if not instance_yaml.exists():
+        instance_yaml.symlink_to(PROJECT_ROOT / "dagster.yaml")
+    # Run dagster in its own process group and forward signals to it: started from a
+    # shell in the background, `dagster dev` would otherwise ignore SIGTERM.
+    cmd = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "dev",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-m",
+        "orchestration.definitions",
+    ]
+    proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=child_environment(settings), start_new_session=True)
+
+    stop_requested: list[float] = []
+
+    def forward(signum, _frame):
+        stop_requested.append(time.monotonic())
+        os.killpg(proc.pid, signum)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, forward)
+    while proc.poll() is None:
+        time.sleep(0.5)
+        # Dagster's daemon can hang on a sensor thread: give it 20 s, then end the group.
+        if stop_requested and time.monotonic() - stop_requested[0] > 20:
+            os.killpg(proc.pid, signal.SIGKILL)
+            break
+    sys.exit(proc.wait())
+
+
+@click.command("publish-bi")
+def publish_bi() -> None:
+    """Write the marts into a DuckDB file that BI tools with DuckDB 1.4 can open."""
+    settings = load_cli_settings()
+    with writing(settings, "publish-bi"):
+        copy = steps.publish_bi(settings)
+    click.echo(f"wrote {len(copy.tables)} tables to {copy.path} (storage version {BI_STORAGE_VERSION})")
+
+
+@click.command("publish-roles")
+def publish_roles() -> None:
+    """Write one DuckDB file per role with only what privacy/policy.yml lets it see."""
+    settings = load_cli_settings()
+    with writing(settings, "publish-roles"):
+        files = steps.publish_roles(settings)
+    for role, f in files.items():
+        click.echo(f"{role:<18} {len(f.tables)} tables -> {f.path}")
+
+
+@click.group()
+def docs() -> None:
+    """Generate documentation from the code."""
+
+
+@docs.command("sources")
+@click.option("--check", is_flag=True, help="Fail if docs/sources.md is out of date.")
+def docs_sources(check) -> None:
+    """Write docs/sources.md from ingestion/export_formats.yml."""
+    path = PROJECT_ROOT / "docs" / "sources.md"
+    text = render_sources_doc()
+    if check:
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            raise click.ClickException("docs/sources.md is out of date: run `mallcrm docs sources`")
+        click.echo("docs/sources.md is up to date")
+        return
+    path.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {path}")
+
+
+@click.command()
+def status() -> None:
+    """Print the warehouse's tables and row counts as JSON."""
+    click.echo(json.dumps(table_counts(load_cli_settings()), indent=2))
+
+
+COMMANDS = (generate, ingest, build, demo, dev, publish_bi, publish_roles, docs, status)

@@ -1,0 +1,151 @@
+"""One function per pipeline step: the only way anything in this project writes the warehouse.
+
+The CLI (mallcrm.cli), the Dagster assets (orchestration/) and the bench (bench/) call
+these functions and nothing else, so a guarantee made here holds for all three:
+
+- every step takes `Settings` and reads nothing else;
+- every step that writes takes the warehouse's write lock itself (mallcrm.core.lock), so a
+  second writer is refused whoever started the first;
+- every step recovers from a killed run on its own (ingestion finishes or undoes dlt's
+  half-loaded packages; dbt, training, scoring and publishing are idempotent rebuilds;
+  purges and erasures are journaled in privacy/).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ingestion.pipeline import IngestReport, run_ingestion
+from mallcrm.core.dbt import DbtResult, run_dbt
+from mallcrm.core.lock import write_lock
+from mallcrm.core.settings import Settings
+from ml import models as ml_models
+from ml.pipeline import TrainResult, write_scores
+from ml.registry import Registry
+from privacy import requests as privacy_requests
+from privacy import retention
+from privacy.bi_copy import BiCopy, publish_bi_copy
+from privacy.publish import RoleFile, publish_role_files
+from simulator.config import SimulationConfig
+from simulator.generate import GenerationReport
+from simulator.generate import generate as simulate
+
+# dbt selections the steps use: member 360 reads the ML scores as a dbt source.
+AFTER_SCORING = "mart_member_360+"
+
+
+def generate(
+    settings: Settings, config: SimulationConfig, inbox: Path | None = None, progress: bool = False
+) -> GenerationReport:
+    """Write a simulated mall's daily exports into the inbox (the warehouse is not touched)."""
+    return simulate(config, inbox or settings.inbox, progress=progress)
+
+
+def ingest(settings: Settings, systems: list[str] | None = None, command: str = "mallcrm ingest") -> IngestReport:
+    """Load every new inbox file of `systems` (default: all) with dlt, finishing or undoing
+    what a killed run left behind first."""
+    with write_lock(settings, command):
+        return run_ingestion(settings, systems)
+
+
+def build(
+    settings: Settings,
+    args: list[str] | None = None,
+    quiet: bool = False,
+    command: str = "mallcrm build",
+    target_path: Path | None = None,
+    manifest: Any = None,
+) -> DbtResult:
+    """`dbt build` with `args` (e.g. ["--select", "staging"]): models, snapshots, tests.
+
+    `target_path` and a parsed `manifest` let a caller (the bench) keep parsing out of
+    the build it times."""
+    with write_lock(settings, command):
+        return run_dbt(["build", *(args or [])], settings, quiet=quiet, target_path=target_path, manifest=manifest)
+
+
+def train(
+    settings: Settings, models: list[str] | None = None, promote: bool = True, command: str = "mallcrm ml train"
+) -> list[TrainResult]:
+    """Train `models` (default: all of ml.models.MODELS), register each version, and
+    promote those that pass their gate (beat their baseline on the holdout)."""
+    registry = Registry(settings.models_dir)
+    with write_lock(settings, command):
+        return [
+            ml_models.get(name).train(settings, registry, promote=promote) for name in models or ml_models.MODEL_NAMES
+        ]
+
+
+@dataclass
+class ScoreResult:
+    model: str
+    table: str
+    rows: int
+    model_version: str | None  # None: no promoted version, nothing scored
+    frame: pd.DataFrame | None = field(default=None, repr=False)
+
+
+def score(settings: Settings, models: list[str] | None = None, command: str = "mallcrm ml score") -> list[ScoreResult]:
+    """Score with the promoted version of each model into ml_scores.<table>; a model with
+    no promoted version is skipped (its result says so)."""
+    registry = Registry(settings.models_dir)
+    out = []
+    with write_lock(settings, command):
+        for name in models or ml_models.MODEL_NAMES:
+            spec = ml_models.get(name)
+            if registry.current(name) is None:
+                out.append(ScoreResult(name, spec.score_relation, 0, None))
+                continue
+            frame = spec.score(settings, registry)
+            write_scores(settings, spec.score_table, frame)
+            version = str(frame["model_version"].iloc[0]) if len(frame) else registry.current(name).version
+            out.append(ScoreResult(name, spec.score_relation, len(frame), version, frame))
+    return out
+
+
+def refresh_after_scoring(settings: Settings, quiet: bool = True) -> DbtResult:
+    """Rebuild member 360 and what reads it, so the marts show the new scores."""
+    return build(settings, ["--select", AFTER_SCORING], quiet=quiet, command="mallcrm build after scoring")
+
+
+@dataclass
+class Publication:
+    bi_copy: BiCopy
+    role_files: dict[str, RoleFile]
+
+
+def publish_bi(settings: Settings) -> BiCopy:
+    """The marts in a DuckDB 1.4-storage file for BI tools."""
+    with write_lock(settings, "mallcrm publish-bi"):
+        return publish_bi_copy(settings)
+
+
+def publish_roles(settings: Settings) -> dict[str, RoleFile]:
+    """One DuckDB file per role with only what privacy/policy.yml lets the role see."""
+    with write_lock(settings, "mallcrm publish-roles"):
+        return publish_role_files(settings)
+
+
+def publish(settings: Settings) -> Publication:
+    """Both publications, as the demo and the daily run write them."""
+    with write_lock(settings, "mallcrm publish"):
+        return Publication(publish_bi_copy(settings), publish_role_files(settings))
+
+
+def purge(
+    settings: Settings, as_of: date | None = None, dry_run: bool = False, rebuild: bool = True
+) -> retention.PurgeResult:
+    """Apply privacy/policy.yml's retention periods (a dry run only counts)."""
+    with write_lock(settings, "mallcrm privacy purge"):
+        return retention.purge(settings, as_of=as_of, dry_run=dry_run, rebuild=rebuild)
+
+
+def process_requests(settings: Settings) -> tuple[list[dict[str, Any]], list[str]]:
+    """Act on the data-subject requests waiting in the requests inbox: (processed, problems)."""
+    with write_lock(settings, "mallcrm privacy requests --process"):
+        return privacy_requests.process_inbox(settings)
