@@ -14,6 +14,7 @@ from pathlib import Path
 
 from mallcrm.core.settings import Settings
 from mallcrm.core.warehouse import connect
+from privacy.audit import record
 
 BI_STORAGE_VERSION = "v1.4.0"
 BI_SCHEMAS = ("marts",)
@@ -56,7 +57,6 @@ def publish_bi_copy(settings: Settings) -> BiCopy:
     finally:
         con.close()
     os.replace(building, target)
-    from privacy.audit import record
 
     record(settings, "publish_bi_copy", str(target.name), {"tables": tables})
     return BiCopy(target, tables)

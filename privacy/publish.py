@@ -81,6 +81,7 @@ from typing import Any
 
 from mallcrm.core.settings import Settings
 from mallcrm.core.warehouse import connect
+from privacy.audit import record
 from privacy.policy import PRIVILEGED_ROLES, load_policy, role_methods
 
 SCHEMA = "marts"
@@ -275,7 +276,6 @@ def publish_role_files(settings: Settings, policy: dict[str, Any] | None = None)
         con.close()
     for role in roles:
         os.replace(buildings[role], targets[role])
-    from privacy.audit import record
 
     record(settings, "publish_role_files", ", ".join(roles), {"tables": results})
     return {role: RoleFile(targets[role], results[role]) for role in roles}

@@ -37,8 +37,7 @@ from pathlib import Path
 from mallcrm.core.settings import Settings
 from mallcrm.core.warehouse import connect
 from privacy import audit
-from privacy.erasure import Person, _conditions, _q, base_tables, erase, resolve_person
-from privacy.suppression import identifier_token
+from privacy.erasure import Person, _conditions, _q, base_tables, erase, republish, resolve_person
 from privacy.tokens import load_key, token
 
 TYPES = ("erasure", "access", "consent_withdrawal")
@@ -151,7 +150,7 @@ def read_inbox(folder: Path) -> tuple[list[DataSubjectRequest], list[str]]:
 
 def _tokens(settings: Settings, request: DataSubjectRequest) -> list[str]:
     key = load_key(settings)
-    return sorted({identifier_token(v, k, key) for k, vs in request.identifiers.items() for v in vs} - {None})
+    return sorted({token(v, k, key) for k, vs in request.identifiers.items() for v in vs} - {None})
 
 
 def ensure_tables(con) -> None:
@@ -234,7 +233,6 @@ def withdraw_consent(settings: Settings, request: DataSubjectRequest) -> dict:
             )
     finally:
         con.close()
-    from privacy.erasure import republish
 
     return {"members": len(person.member_ids), "republished": republish(settings)}
 

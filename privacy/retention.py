@@ -27,9 +27,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from mallcrm.core.dbt import run_dbt
 from mallcrm.core.settings import Settings
 from mallcrm.core.warehouse import connect
 from privacy import audit
+from privacy.erasure import compact, republish
 from privacy.policy import load_policy
 
 AGGREGATES_DDL = """
@@ -207,15 +209,11 @@ def purge(
     if dry_run:
         return result
     if rebuild and result.affected:
-        from mallcrm.core.dbt import run_dbt
-
         # only what reads a purged table: its dbt source and everything downstream
         purged = sorted({label_table(label) for label, t in result.tables.items() if t["expired"]})
         selection = [f"source:{table}+" for table in purged]
         result.rebuilt = run_dbt(["build", "--full-refresh", "--select", *selection], settings, quiet=True).success
     if result.affected:
-        from privacy.erasure import compact, republish
-
         result.compacted = compact(settings.warehouse)
         republish(settings)
     audit.record(

@@ -117,11 +117,6 @@ def load_suppression_key(settings: Settings) -> TokenKey:
     return TokenKey(DEMO_KEY.encode("utf-8"), KEY_VERSION, True)
 
 
-def identifier_token(value: str | None, pii_type: str, key: TokenKey) -> str | None:
-    """member_id is tokenized as-is (trimmed); the others with their own normalization."""
-    return token(value, "member_id" if pii_type == "member_id" else pii_type, key)
-
-
 def load_entries(settings: Settings) -> list[SuppressionEntry]:
     path = list_path(settings)
     if not path.exists():
@@ -189,7 +184,7 @@ def add(settings: Settings, identifiers: dict[str, set[str]], request_id: str) -
     rows = []
     for pii_type, values in identifiers.items():
         for value in sorted(v for v in values if v):
-            tok = identifier_token(value, pii_type, key)
+            tok = token(value, pii_type, key)
             if tok and tok not in known:
                 known.add(tok)
                 rows.append(
@@ -244,7 +239,7 @@ def identifier_columns(system: str, entity: str, policy: dict | None = None) -> 
 
 
 def _listed(value: str, pii_type: str, matchers: list[Matcher]) -> bool:
-    return any(identifier_token(value, pii_type, key) in listed for key, listed in matchers)
+    return any(token(value, pii_type, key) in listed for key, listed in matchers)
 
 
 def _suppressed_mask(table: pa.Table, columns: dict[str, str], matchers: list[Matcher]) -> pa.Array:

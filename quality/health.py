@@ -15,6 +15,7 @@ from pathlib import Path
 
 from mallcrm.core.settings import Settings
 from mallcrm.core.warehouse import connect
+from quality.runner import reference_time, run_checks
 
 
 @dataclass
@@ -113,7 +114,6 @@ def _privacy_requests(con) -> list[str]:
 
 
 def health_report(settings: Settings, dagster_home: str | None, now: datetime) -> HealthReport:
-    from quality.runner import reference_time, run_checks
 
     report = HealthReport()
     if not settings.warehouse.exists():

@@ -12,13 +12,13 @@ import re
 
 from mallcrm.core.contract import Column, Contract, ExportFormat
 from mallcrm.core.contract import load_contract as _load_contract
+from mallcrm.core.settings import EXPORT_FORMATS_FILE
 
 Key = tuple[str, str]
 _DECIMAL = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)", re.IGNORECASE)
 
 
 def load_contract() -> Contract:
-    from mallcrm.core.settings import EXPORT_FORMATS_FILE
 
     return _load_contract(EXPORT_FORMATS_FILE)
 

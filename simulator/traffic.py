@@ -20,10 +20,6 @@ import pandas as pd
 from .frames import Day
 from .rng import stream
 
-COUNT_COLUMNS = ["counter_id", "zone_id", "location_type", "interval_start", "interval_minutes",
-                 "count_in", "count_out"]
-WIFI_COLUMNS = ["device_hash", "zone_id", "visit_date", "first_seen_at", "last_seen_at",
-                "dwell_minutes", "visits"]
 ARRIVAL_BY_HOUR = np.array([0.07, 0.09, 0.11, 0.09, 0.09, 0.09, 0.09, 0.10, 0.11, 0.09, 0.05,
                             0.02])  # 10:00 .. 21:00
 INTERVALS = 48  # 10:00-22:00 in 15-minute steps

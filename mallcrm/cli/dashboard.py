@@ -6,7 +6,11 @@ from pathlib import Path
 
 import click
 
+from dashboard.app import create_app
 from mallcrm.cli.common import settings as load_settings
+from privacy.bi_copy import bi_copy_path
+from privacy.policy import load_policy
+from privacy.publish import role_file_path
 
 
 @click.command("dashboard")
@@ -21,10 +25,6 @@ from mallcrm.cli.common import settings as load_settings
 def dashboard(db_path: Path | None, role: str | None, port: int) -> None:
     """Serve the mall's dashboards on http://127.0.0.1:PORT (lifecycle, basket, traffic, campaigns,
     RFM, loyalty, NPS and complaints)."""
-    from dashboard.app import create_app
-    from privacy.bi_copy import bi_copy_path
-    from privacy.policy import load_policy
-    from privacy.publish import role_file_path
 
     settings = load_settings()
     if db_path and role:

@@ -11,7 +11,10 @@ from mallcrm import steps
 from mallcrm.cli import exit_codes
 from mallcrm.cli.common import settings as load_settings
 from mallcrm.cli.common import writing
+from privacy.audit import KEY_ENV, chain_summary, log_path, seal, verify
+from privacy.report import write_report
 from privacy.requests import list_requests, read_inbox
+from privacy.suppression import KEY_VERSION, SuppressionKeyError, list_path, load_entries, load_matchers
 
 
 @click.group()
@@ -73,7 +76,6 @@ def requests(process) -> None:
 @privacy.command("audit-verify")
 def audit_verify() -> None:
     """Verify the keyed chain of the audit log; exit 1 naming every broken entry."""
-    from privacy.audit import KEY_ENV, chain_summary, log_path, verify
 
     settings = load_settings()
     problems = verify(settings)
@@ -93,7 +95,6 @@ def audit_verify() -> None:
 @privacy.command("audit-seal")
 def audit_seal() -> None:
     """Append a keyed entry after older sha256-chained entries (once, after upgrading)."""
-    from privacy.audit import seal
 
     entry = seal(load_settings())
     click.echo("audit log already ends with a keyed entry" if entry is None else f"sealed: entry {entry['seq']}")
@@ -102,7 +103,6 @@ def audit_seal() -> None:
 @privacy.command("suppression-check")
 def suppression_check() -> None:
     """Check the suppression list can be matched with the keys at hand; exit 1 saying why not."""
-    from privacy.suppression import KEY_VERSION, SuppressionKeyError, list_path, load_entries, load_matchers
 
     settings = load_settings()
     try:
@@ -120,7 +120,6 @@ def suppression_check() -> None:
 @privacy.command()
 def report() -> None:
     """Write the compliance report (HTML and Markdown)."""
-    from privacy.report import write_report
 
     html_path, md_path = write_report(load_settings())
     click.echo(f"wrote {html_path}\nwrote {md_path}")
