@@ -6,9 +6,9 @@ these functions and nothing else, so a guarantee made here holds for all three:
 - every step takes `Settings` and reads nothing else;
 - every step that writes takes the warehouse's write lock itself (mallcrm.core.lock), so a
   second writer is refused whoever started the first;
-- every step recovers from a killed run on its own (ingestion finishes or undoes dlt's
-  half-loaded packages; dbt, training, scoring and publishing are idempotent rebuilds;
-  purges and erasures are journaled in privacy/).
+- every step can be run again after a killed run (ingestion finishes or undoes dlt's
+  half-loaded packages; dbt, training, scoring and publishing rebuild idempotently,
+  publications beside their target and renamed into place).
 """
 
 from __future__ import annotations
@@ -34,6 +34,11 @@ from privacy.publish import RoleFile, publish_role_files
 from simulator.config import SimulationConfig
 from simulator.generate import GenerationReport
 from simulator.generate import generate as simulate
+
+
+class ModelNotPromoted(RuntimeError):
+    """A model version that failed its gate was asked to be promoted."""
+
 
 # dbt selections the steps use: member 360 reads the ML scores as a dbt source.
 AFTER_SCORING = "mart_member_360+"
@@ -88,6 +93,17 @@ class ScoreResult:
     rows: int
     model_version: str | None  # None: no promoted version, nothing scored
     frame: pd.DataFrame | None = field(default=None, repr=False)
+
+
+def promote(settings: Settings, model: str, version: str | None = None, command: str = "mallcrm ml promote") -> str:
+    """Point models/<model>/CURRENT at `version` (default: the newest), only if it passed its gate."""
+    registry = Registry(settings.models_dir)
+    with write_lock(settings, command):
+        version = version or registry.versions(model)[-1]
+        if not registry.get(model, version).metrics["gate"]["passed"]:
+            raise ModelNotPromoted(f"{model} {version} did not pass its gate; not promoted")
+        registry.promote(model, version)
+        return version
 
 
 def score(settings: Settings, models: list[str] | None = None, command: str = "mallcrm ml score") -> list[ScoreResult]:

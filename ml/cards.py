@@ -51,8 +51,8 @@ def churn_card(m: dict) -> str:
     return f"""# Churn model card
 
 **Definition.** A member active at cutoff t0 (a sale in the 365 days up to t0) churns when
-they make no purchase in (t0, t0 + {s["horizon_days"]} days]. Non-contractual retail churn
-(design.md); trained and evaluated on time splits only.
+they make no purchase in (t0, t0 + {s["horizon_days"]} days]: non-contractual retail churn, where
+no cancellation is ever recorded (docs/ml.md). Trained and evaluated on time splits only.
 
 **Algorithm.** {m["algorithm"]}, over the point-in-time features of
 `ml_features.ml_member_features` (dbt). The artifact is refit on the training and

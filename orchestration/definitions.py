@@ -1,8 +1,10 @@
 """The Dagster entry point: `dagster dev -m orchestration.definitions`.
 
-Wiring only: every asset and op calls a pipeline step of mallcrm.steps (the same
-functions as the CLI and the bench), and every run that writes holds the warehouse's
-write lock through the `warehouse_writer` resource.
+Wiring only: every asset and op that writes calls a pipeline step of mallcrm.steps (the
+same functions as the CLI and the bench), except the dbt assets, which dagster-dbt runs
+as `dbt build` in a child process with the same settings so that each node becomes an
+asset event. Every run holds the warehouse's write lock through the `warehouse_writer`
+resource.
 """
 
 from __future__ import annotations

@@ -82,11 +82,10 @@ def _model_assets(settings: Settings, spec: ModelSpec):
         "blocking check passed).",
     )
     def promoted(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        registry = Registry(settings.models_dir)
-        version = registry.versions(spec.name)[-1]
-        if not registry.get(spec.name, version).metrics["gate"]["passed"]:
-            raise dg.Failure(f"{spec.name} {version} did not pass its gate; not promoted")
-        registry.promote(spec.name, version)
+        try:
+            version = steps.promote(settings, spec.name, command=f"dagster promote {spec.name}")
+        except steps.ModelNotPromoted as error:
+            raise dg.Failure(str(error)) from None
         return dg.MaterializeResult(metadata={"version": version})
 
     return candidate, beats_baseline, promoted, promoted_key

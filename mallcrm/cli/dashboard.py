@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from dashboard.app import create_app
-from mallcrm.cli.common import settings as load_settings
+from mallcrm.cli.common import settings as load_cli_settings
 from privacy.bi_copy import bi_copy_path
 from privacy.policy import load_policy
 from privacy.publish import role_file_path
@@ -26,7 +26,7 @@ def dashboard(db_path: Path | None, role: str | None, port: int) -> None:
     """Serve the mall's dashboards on http://127.0.0.1:PORT (lifecycle, basket, traffic, campaigns,
     RFM, loyalty, NPS and complaints)."""
 
-    settings = load_settings()
+    settings = load_cli_settings()
     if db_path and role:
         raise click.UsageError("use either --db or --role")
     if role:

@@ -9,7 +9,7 @@ import click
 
 from mallcrm import steps
 from mallcrm.cli import exit_codes
-from mallcrm.cli.common import settings as load_settings
+from mallcrm.cli.common import settings as load_cli_settings
 from mallcrm.cli.common import writing
 from privacy.audit import KEY_ENV, chain_summary, log_path, seal, verify
 from privacy.report import write_report
@@ -32,7 +32,7 @@ def purge(dry_run, as_of, no_rebuild) -> None:
         day = date.fromisoformat(as_of) if as_of else None
     except ValueError:
         raise click.BadParameter(f"{as_of!r} is not a date (YYYY-MM-DD)", param_hint="--as-of") from None
-    settings = load_settings()
+    settings = load_cli_settings()
     with writing(settings, "privacy purge"):
         result = steps.purge(settings, as_of=day, dry_run=dry_run, rebuild=not no_rebuild)
     verb = "would purge" if dry_run else "purged"
@@ -49,7 +49,7 @@ def purge(dry_run, as_of, no_rebuild) -> None:
 @click.option("--process", is_flag=True, help="Act on the requests waiting in the inbox first.")
 def requests(process) -> None:
     """List data-subject requests with their deadlines (and process the inbox with --process)."""
-    settings = load_settings()
+    settings = load_cli_settings()
     problems: list[str]
     if process:
         with writing(settings, "privacy requests --process"):
@@ -77,7 +77,7 @@ def requests(process) -> None:
 def audit_verify() -> None:
     """Verify the keyed chain of the audit log; exit 1 naming every broken entry."""
 
-    settings = load_settings()
+    settings = load_cli_settings()
     problems = verify(settings)
     if problems:
         for p in problems:
@@ -96,7 +96,7 @@ def audit_verify() -> None:
 def audit_seal() -> None:
     """Append a keyed entry after older sha256-chained entries (once, after upgrading)."""
 
-    entry = seal(load_settings())
+    entry = seal(load_cli_settings())
     click.echo("audit log already ends with a keyed entry" if entry is None else f"sealed: entry {entry['seq']}")
 
 
@@ -104,7 +104,7 @@ def audit_seal() -> None:
 def suppression_check() -> None:
     """Check the suppression list can be matched with the keys at hand; exit 1 saying why not."""
 
-    settings = load_settings()
+    settings = load_cli_settings()
     try:
         matchers = load_matchers(settings)
     except SuppressionKeyError as error:
@@ -121,7 +121,7 @@ def suppression_check() -> None:
 def report() -> None:
     """Write the compliance report (HTML and Markdown)."""
 
-    html_path, md_path = write_report(load_settings())
+    html_path, md_path = write_report(load_cli_settings())
     click.echo(f"wrote {html_path}\nwrote {md_path}")
 
 

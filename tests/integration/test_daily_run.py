@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -40,8 +39,8 @@ BACKDATE_SQL = """
 """
 
 
-def _backdate_history(warehouse: Path) -> None:
-    con = connect(warehouse)
+def _backdate_history(settings) -> None:
+    con = connect(settings)
     tables = con.execute(
         "select table_schema, table_name from information_schema.columns "
         "where table_schema like 'raw\\_%' escape '\\' and column_name = '_loaded_at'"
@@ -51,18 +50,18 @@ def _backdate_history(warehouse: Path) -> None:
     con.close()
 
 
-def _snapshot(warehouse: Path, label: str) -> None:
+def _snapshot(settings, label: str) -> None:
     """Copy the compared tables into schema `label` (the state to check against)."""
-    con = connect(warehouse)
+    con = connect(settings)
     con.execute(f"create schema if not exists {label}")
     for model, schema in COMPARED.items():
         con.execute(f"create or replace table {label}.{model} as select * from {schema}.{model}")
     con.close()
 
 
-def _differences(warehouse: Path, label: str) -> dict[str, int]:
+def _differences(settings, label: str) -> dict[str, int]:
     """Rows in one but not the other, per model, between `label` and the current tables."""
-    con = connect(warehouse)
+    con = connect(settings)
     out = {}
     for model, schema in COMPARED.items():
         a, b = f"{label}.{model}", f"{schema}.{model}"
@@ -89,7 +88,7 @@ def daily_mall(tmp_path_factory, small_mall_exports):
         path.rename(target)
     with mall_environment(root) as settings:
         steps.ingest(settings)
-        _backdate_history(settings.warehouse)
+        _backdate_history(settings)
         assert run_dbt(FULL_BUILD_WITHOUT_TESTS, settings, quiet=True)
         for path in sorted(held.rglob("*")):
             if path.is_file():
@@ -114,9 +113,9 @@ def test_daily_run_equals_a_full_build(daily_mall):
     con.close()
     assert new_rows > 0 and older > new_rows  # the day arrived, the history stayed
 
-    _snapshot(settings.warehouse, "after_daily")
+    _snapshot(settings, "after_daily")
     assert run_dbt(["run", "--full-refresh", "--select", *COMPARED], settings, quiet=True)
-    assert _differences(settings.warehouse, "after_daily") == dict.fromkeys(COMPARED, 0)
+    assert _differences(settings, "after_daily") == dict.fromkeys(COMPARED, 0)
 
 
 def test_key_rotation_rekeys_incremental_masked_tables(daily_mall):
@@ -139,9 +138,9 @@ def test_key_rotation_rekeys_incremental_masked_tables(daily_mall):
         assert versions == [("it-2",)]
         assert len(after) == len(before) and all(after[i] != token for i, token in before)
 
-        _snapshot(settings.warehouse, "after_rotation")
+        _snapshot(settings, "after_rotation")
         assert run_dbt(["run", "--full-refresh", "--select", *INCREMENTAL_MASKED_MODELS], rotated, quiet=True)
-        diff = _differences(settings.warehouse, "after_rotation")
+        diff = _differences(settings, "after_rotation")
         assert {m: diff[m] for m in INCREMENTAL_MASKED_MODELS} == dict.fromkeys(INCREMENTAL_MASKED_MODELS, 0)
     finally:
         DuckDBConnectionManager.close_all_connections()

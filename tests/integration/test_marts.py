@@ -96,7 +96,7 @@ def test_bi_copy_holds_the_marts_in_duckdb_1_4_storage(built_mall):
     copy = publish_bi_copy(settings)
     marts = table_counts(settings)["marts"]
     assert copy.tables == {f"marts.{t}": n for t, n in marts.items()}
-    con = connect(copy.path)
+    con = connect(settings, copy.path)
     try:
         tags = con.execute("select tags from duckdb_databases() where database_name = current_database()").fetchone()[0]
         assert tags["storage_version"].startswith(BI_STORAGE_VERSION)
