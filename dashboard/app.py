@@ -37,8 +37,10 @@ body { font-family: -apple-system, 'Segoe UI', 'Noto Sans CJK SC', sans-serif; m
 
 def _bounds(wh: Warehouse) -> tuple[date | None, date | None]:
     try:
-        rows = wh.options("select min(business_date) from marts.fct_transactions union all "
-                          "select max(business_date) from marts.fct_transactions")
+        rows = wh.options(
+            "select min(business_date) from marts.fct_transactions union all "
+            "select max(business_date) from marts.fct_transactions"
+        )
     except Exception:  # a role file without the fact table: no bounds, the picker stays open
         return None, None
     return (rows[0], rows[1]) if len(rows) == 2 else (None, None)
@@ -53,8 +55,9 @@ def create_app(db_path: Path) -> dash.Dash:
     wh = Warehouse(db_path)
     start, end = _bounds(wh)
     segments = wh.options("select distinct rfm_segment from marts.mart_rfm_monthly order by 1")
-    app = dash.Dash(__name__, title="Mall CRM dashboards", suppress_callback_exceptions=True,
-                    serve_locally=True, update_title=None)
+    app = dash.Dash(
+        __name__, title="Mall CRM dashboards", suppress_callback_exceptions=True, serve_locally=True, update_title=None
+    )
     app.index_string = app.index_string.replace("{%css%}", "{%css%}<style>" + STYLE + "</style>")
     downloads = sorted({q for page in PAGES for q in page.queries})
     app.layout = html.Div(
@@ -66,12 +69,24 @@ def create_app(db_path: Path) -> dash.Dash:
             ),
             html.Div(
                 [
-                    dcc.DatePickerRange(id="filter-dates", start_date=start, end_date=end, min_date_allowed=start,
-                                        max_date_allowed=end, display_format="YYYY-MM-DD", className="filter"),
-                    dcc.Dropdown(id="filter-store", options=_store_options(wh), placeholder="All stores 全部门店",
-                                 className="filter"),
-                    dcc.Dropdown(id="filter-segment", options=segments, placeholder="All segments 全部客群",
-                                 className="filter"),
+                    dcc.DatePickerRange(
+                        id="filter-dates",
+                        start_date=start,
+                        end_date=end,
+                        min_date_allowed=start,
+                        max_date_allowed=end,
+                        display_format="YYYY-MM-DD",
+                        className="filter",
+                    ),
+                    dcc.Dropdown(
+                        id="filter-store",
+                        options=_store_options(wh),
+                        placeholder="All stores 全部门店",
+                        className="filter",
+                    ),
+                    dcc.Dropdown(
+                        id="filter-segment", options=segments, placeholder="All segments 全部客群", className="filter"
+                    ),
                     html.Span(f"data: {db_path.name} (read-only)", style={"fontSize": "12px", "color": "#52606d"}),
                 ],
                 className="filters",
@@ -100,8 +115,7 @@ def create_app(db_path: Path) -> dash.Dash:
     )
     def render(pathname, start_date, end_date, store, segment):
         page = next((p for p in PAGES if p.path == pathname), PAGES[0])
-        nav = [dcc.Link(f"{p.title} {p.title_zh}", href=p.path, className="active" if p is page else "")
-               for p in PAGES]
+        nav = [dcc.Link(f"{p.title} {p.title_zh}", href=p.path, className="active" if p is page else "") for p in PAGES]
         try:
             body = page.render(wh, current_filters(start_date, end_date, store, segment))
         except Exception as error:  # shown on the page, never a blank screen

@@ -106,18 +106,38 @@ def lifecycle(wh: Warehouse, filters: Filters) -> list:
                 _kpi("new-conversion", "New-customer conversion 新客转化", _pct(latest.new_customer_conversion_rate)),
                 _kpi("dormant-reactivation", "Dormant reactivation 沉睡唤醒", _pct(latest.dormant_reactivation_rate)),
                 _kpi("high-value-retention", "High-value retention 高价值留存", _pct(latest.high_value_retention_rate)),
-                _kpi("members", "Members in stages 会员数", _num(stages[stages.snapshot_month == latest.snapshot_month]
-                                                                   .member_count.sum())),
+                _kpi(
+                    "members",
+                    "Members in stages 会员数",
+                    _num(stages[stages.snapshot_month == latest.snapshot_month].member_count.sum()),
+                ),
             ],
             className="kpis",
         ),
-        _graph("lifecycle-rates", px.line(rates, x="snapshot_month", y="rate", color="kpi", markers=True,
-                                          title="Lifecycle KPIs by month")),
-        _graph("lifecycle-stages", px.area(stages, x="snapshot_month", y="member_count", color="lifecycle_stage",
-                                           title="Members by lifecycle stage")),
-        _graph("lifecycle-churn", px.bar(scores, x="lifecycle_stage", y="avg_churn_probability",
-                                         hover_data=["scored_member_count", "predicted_clv_amount"],
-                                         title="Mean churn probability by stage (ML scores; empty until scored)")),
+        _graph(
+            "lifecycle-rates",
+            px.line(rates, x="snapshot_month", y="rate", color="kpi", markers=True, title="Lifecycle KPIs by month"),
+        ),
+        _graph(
+            "lifecycle-stages",
+            px.area(
+                stages,
+                x="snapshot_month",
+                y="member_count",
+                color="lifecycle_stage",
+                title="Members by lifecycle stage",
+            ),
+        ),
+        _graph(
+            "lifecycle-churn",
+            px.bar(
+                scores,
+                x="lifecycle_stage",
+                y="avg_churn_probability",
+                hover_data=["scored_member_count", "predicted_clv_amount"],
+                title="Mean churn probability by stage (ML scores; empty until scored)",
+            ),
+        ),
         _table("lifecycle_kpis", kpis),
     ]
 
@@ -185,16 +205,28 @@ def traffic(wh: Warehouse, filters: Filters) -> list:
             [
                 _kpi("visitors", "Store visitors 进店客流", _num(visitors)),
                 _kpi("transactions", "Receipts 成交笔数", _num(conversion.transaction_count.sum())),
-                _kpi("conversion", "Conversion 转化率",
-                     _pct(conversion.transaction_count.sum() / visitors if visitors else None)),
+                _kpi(
+                    "conversion",
+                    "Conversion 转化率",
+                    _pct(conversion.transaction_count.sum() / visitors if visitors else None),
+                ),
             ],
             className="kpis",
         ),
         _graph("traffic-heatmap", heatmap),
-        _graph("traffic-dwell", px.bar(per_zone, x="zone_name", y="avg_dwell_minutes_per_visit",
-                                       title="Average dwell per visit (minutes) by zone")),
-        _graph("traffic-conversion", px.line(daily, x="business_date", y="transactions_per_visitor",
-                                             title="Receipts per store visitor by day")),
+        _graph(
+            "traffic-dwell",
+            px.bar(
+                per_zone,
+                x="zone_name",
+                y="avg_dwell_minutes_per_visit",
+                title="Average dwell per visit (minutes) by zone",
+            ),
+        ),
+        _graph(
+            "traffic-conversion",
+            px.line(daily, x="business_date", y="transactions_per_visitor", title="Receipts per store visitor by day"),
+        ),
         _table("traffic_conversion", conversion),
     ]
 
@@ -209,17 +241,35 @@ def campaigns(wh: Warehouse, filters: Filters) -> list:
         html.Div(
             [
                 _kpi("campaigns", "Campaigns 活动数", _num(treatment.campaign_id.nunique())),
-                _kpi("incremental-revenue", "Incremental revenue 增量收入 (CNY)",
-                     _num(treatment.incremental_revenue_amount.sum())),
+                _kpi(
+                    "incremental-revenue",
+                    "Incremental revenue 增量收入 (CNY)",
+                    _num(treatment.incremental_revenue_amount.sum()),
+                ),
                 _kpi("cost", "Cost 成本 (CNY)", _num(treatment.cost_amount.sum())),
             ],
             className="kpis",
         ),
-        _graph("campaign-roi", px.bar(treatment, x="campaign_name", y="roi", color="significant",
-                                      title="ROI per campaign (treatment over control)")),
-        _graph("campaign-incremental", px.bar(treatment, x="campaign_name",
-                                              y=["incremental_revenue_amount", "incremental_margin_amount"],
-                                              barmode="group", title="Incremental revenue and margin (CNY)")),
+        _graph(
+            "campaign-roi",
+            px.bar(
+                treatment,
+                x="campaign_name",
+                y="roi",
+                color="significant",
+                title="ROI per campaign (treatment over control)",
+            ),
+        ),
+        _graph(
+            "campaign-incremental",
+            px.bar(
+                treatment,
+                x="campaign_name",
+                y=["incremental_revenue_amount", "incremental_margin_amount"],
+                barmode="group",
+                title="Incremental revenue and margin (CNY)",
+            ),
+        ),
         _table("campaign_roi", roi),
     ]
 
@@ -236,8 +286,9 @@ def rfm(wh: Warehouse, filters: Filters) -> list:
     by_class = latest.groupby("rfm_class_label", as_index=False).member_count.sum()
     moves = migration[migration.snapshot_month == migration.snapshot_month.max()] if not migration.empty else migration
     matrix = moves.pivot_table(index="from_segment", columns="to_segment", values="member_count", aggfunc="sum")
-    migration_fig = go.Figure(go.Heatmap(z=matrix.values, x=list(matrix.columns), y=list(matrix.index),
-                                         colorscale="Blues"))
+    migration_fig = go.Figure(
+        go.Heatmap(z=matrix.values, x=list(matrix.columns), y=list(matrix.index), colorscale="Blues")
+    )
     migration_fig.update_layout(title="Segment migration, latest month (from → to)")
     return [
         html.Div(
@@ -247,14 +298,31 @@ def rfm(wh: Warehouse, filters: Filters) -> list:
             ],
             className="kpis",
         ),
-        _graph("rfm-segments", px.bar(by_segment, x="member_count", y="rfm_segment", orientation="h",
-                                      title=f"Members per RFM segment ({latest_month:%Y-%m})")),
-        _graph("rfm-classes", px.pie(by_class, names="rfm_class_label", values="member_count",
-                                     title="8-class customer value (RFM八类)")),
+        _graph(
+            "rfm-segments",
+            px.bar(
+                by_segment,
+                x="member_count",
+                y="rfm_segment",
+                orientation="h",
+                title=f"Members per RFM segment ({latest_month:%Y-%m})",
+            ),
+        ),
+        _graph(
+            "rfm-classes",
+            px.pie(by_class, names="rfm_class_label", values="member_count", title="8-class customer value (RFM八类)"),
+        ),
         _graph("rfm-migration", migration_fig),
-        _graph("behaviour-segments", px.bar(behaviour, x="behaviour_segment", y="member_count",
-                                            hover_data=["avg_churn_probability", "avg_predicted_clv"],
-                                            title="Behavioural segments (K-means model)")),
+        _graph(
+            "behaviour-segments",
+            px.bar(
+                behaviour,
+                x="behaviour_segment",
+                y="member_count",
+                hover_data=["avg_churn_probability", "avg_predicted_clv"],
+                title="Behavioural segments (K-means model)",
+            ),
+        ),
         _table("rfm_segments", segments),
     ]
 
@@ -268,18 +336,33 @@ def loyalty(wh: Warehouse, filters: Filters) -> list:
     return [
         html.Div(
             [
-                _kpi("liability", "Points liability 积分负债 (CNY)",
-                     _num(None if latest is None else latest.outstanding_liability_amount)),
-                _kpi("outstanding-points", "Outstanding points 未兑积分",
-                     _num(None if latest is None else latest.outstanding_points)),
+                _kpi(
+                    "liability",
+                    "Points liability 积分负债 (CNY)",
+                    _num(None if latest is None else latest.outstanding_liability_amount),
+                ),
+                _kpi(
+                    "outstanding-points",
+                    "Outstanding points 未兑积分",
+                    _num(None if latest is None else latest.outstanding_points),
+                ),
             ],
             className="kpis",
         ),
-        _graph("loyalty-tiers", px.bar(tiers, x="snapshot_month", y="member_count", color="tier",
-                                       title="Members per tier by month")),
-        _graph("loyalty-points", px.bar(points, x="snapshot_month",
-                                        y=["points_earned", "points_redeemed", "points_expired"], barmode="group",
-                                        title="Points earned, redeemed and expired")),
+        _graph(
+            "loyalty-tiers",
+            px.bar(tiers, x="snapshot_month", y="member_count", color="tier", title="Members per tier by month"),
+        ),
+        _graph(
+            "loyalty-points",
+            px.bar(
+                points,
+                x="snapshot_month",
+                y=["points_earned", "points_redeemed", "points_expired"],
+                barmode="group",
+                title="Points earned, redeemed and expired",
+            ),
+        ),
         _table("points_liability", points),
     ]
 
@@ -305,37 +388,74 @@ def nps(wh: Warehouse, filters: Filters) -> list:
     breach["breach_rate"] = breach.breached_count / breach.complaint_count.where(breach.complaint_count > 0)
     figure = go.Figure()
     if not trend.empty:
-        figure.add_trace(go.Scatter(x=trend.month_start_date, y=trend.nps, mode="lines+markers", name="NPS",
-                                    error_y={"type": "data", "symmetric": False,
-                                             "array": trend.nps_ci95_upper - trend.nps,
-                                             "arrayminus": trend.nps - trend.nps_ci95_lower}))
+        figure.add_trace(
+            go.Scatter(
+                x=trend.month_start_date,
+                y=trend.nps,
+                mode="lines+markers",
+                name="NPS",
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": trend.nps_ci95_upper - trend.nps,
+                    "arrayminus": trend.nps - trend.nps_ci95_lower,
+                },
+            )
+        )
     figure.update_layout(title=f"NPS by month ({level}), 95% interval")
-    segment_fig = px.bar(_weighted_nps(by_segment, ["segment_type", "segment_value"]), x="segment_value", y="nps",
-                         color="segment_type", title="NPS by segment over the selected months")
+    segment_fig = px.bar(
+        _weighted_nps(by_segment, ["segment_type", "segment_value"]),
+        x="segment_value",
+        y="nps",
+        color="segment_type",
+        title="NPS by segment over the selected months",
+    )
     return [
         html.Div(
             [
                 _kpi("nps", "NPS 净推荐值", _num(weighted, 1)),
                 _kpi("responses", "Responses 样本量", _num(responses)),
                 _kpi("complaints", "Complaints 投诉", _num(sla.complaint_count.sum())),
-                _kpi("breach-rate", "SLA breach rate 超时率",
-                     _pct(sla.breached_count.sum() / sla.complaint_count.sum() if sla.complaint_count.sum() else None)),
+                _kpi(
+                    "breach-rate",
+                    "SLA breach rate 超时率",
+                    _pct(sla.breached_count.sum() / sla.complaint_count.sum() if sla.complaint_count.sum() else None),
+                ),
             ],
             className="kpis",
         ),
         _graph("nps-trend", figure),
-        _graph("nps-channels", px.bar(_weighted_nps(channels, ["breakdown_value"]), x="breakdown_value", y="nps",
-                                      title="NPS by survey channel over the selected months")),
+        _graph(
+            "nps-channels",
+            px.bar(
+                _weighted_nps(channels, ["breakdown_value"]),
+                x="breakdown_value",
+                y="nps",
+                title="NPS by survey channel over the selected months",
+            ),
+        ),
         _graph("nps-segments", segment_fig),
-        _graph("complaint-sla", px.bar(breach, x="complaint_category", y="breach_rate",
-                                       title="Complaint SLA breach rate by category (2 h resolution, 48 h follow-up)")),
+        _graph(
+            "complaint-sla",
+            px.bar(
+                breach,
+                x="complaint_category",
+                y="breach_rate",
+                title="Complaint SLA breach rate by category (2 h resolution, 48 h follow-up)",
+            ),
+        ),
         _table("complaint_sla", sla),
     ]
 
 
 PAGES: tuple[Page, ...] = (
-    Page("/lifecycle", "Member lifecycle", "会员生命周期",
-         ("lifecycle_kpis", "lifecycle_stages", "member_scores_by_stage"), lifecycle),
+    Page(
+        "/lifecycle",
+        "Member lifecycle",
+        "会员生命周期",
+        ("lifecycle_kpis", "lifecycle_stages", "member_scores_by_stage"),
+        lifecycle,
+    ),
     Page("/basket", "Product association", "商品关联", ("basket_rules",), basket),
     Page("/traffic", "Foot traffic", "客流热力", ("traffic_heatmap", "zone_dwell", "traffic_conversion"), traffic),
     Page("/campaigns", "Campaign ROI", "营销ROI", ("campaign_roi",), campaigns),

@@ -69,8 +69,7 @@ def render_sources_doc(contract: Contract | None = None, timezone: str = "Asia/S
             out.append(f"### `{system}/{e.entity}_<YYYYMMDD>.{e.extension}`\n")
             out.append(f"{e.description}\n")
             out.append(
-                f"- format: {e.format}; encodings: {', '.join(e.encodings)}; "
-                f"key: ({', '.join(e.primary_key)})\n"
+                f"- format: {e.format}; encodings: {', '.join(e.encodings)}; key: ({', '.join(e.primary_key)})\n"
             )
             out.append("| column | type | required | meaning |\n|---|---|---|---|")
             for c in e.columns:

@@ -169,9 +169,7 @@ def _check_columns(export: ExportFormat, found: list[str]) -> None:
 def _refused(file: InboxFile, encoding: str, lines: list[str], first_line: int, exc: RefusedFile):
     n = len(lines)
     outcome = FileOutcome(file, encoding, n, 0, n, "refused", f"{file.relpath}: {exc.reason}")
-    q = _quarantine(
-        file, list(range(first_line, first_line + n)), [exc.rule] * n, [outcome.reason] * n, lines
-    )
+    q = _quarantine(file, list(range(first_line, first_line + n)), [exc.rule] * n, [outcome.reason] * n, lines)
     return outcome, q
 
 
@@ -191,8 +189,7 @@ def _not_after_export_day(column: Column) -> str:
     of the day after the file's business day (one day of grace for exports written after
     midnight) is a clock or system error, quarantined instead of skewing recency and RFM."""
     return (
-        f'"{column.name}" is null or {_EXPORT_DAY_SQL} is null '
-        f'or "{column.name}" < {_EXPORT_DAY_SQL} + interval 2 day'
+        f'"{column.name}" is null or {_EXPORT_DAY_SQL} is null or "{column.name}" < {_EXPORT_DAY_SQL} + interval 2 day'
     )
 
 
@@ -203,8 +200,11 @@ def _rule_filter(con, export: ExportFormat, relation: str, tz: str) -> tuple[pa.
     """
     checks = [(f"required:{c.name}", f'"{c.name}" is not null') for c in export.columns if c.required]
     checks += [(f"rule:{name}", pred) for name, pred in export.rules]
-    checks += [(f"rule:{c.name}_not_after_export_day", _not_after_export_day(c)) for c in export.columns
-               if c.type == "TIMESTAMP"]
+    checks += [
+        (f"rule:{c.name}_not_after_export_day", _not_after_export_day(c))
+        for c in export.columns
+        if c.type == "TIMESTAMP"
+    ]
     cases = " ".join(f"when not coalesce(({pred}), false) then {_sql_str(name)}" for name, pred in checks)
     failed = f"case {cases} end" if checks else "cast(null as varchar)"
     con.execute(f"create or replace temp table _checked as select *, {failed} as _failed_rule from {relation}")
@@ -325,9 +325,13 @@ def _read_csv_group(con, group: list[_Prepared]) -> tuple[pa.Table, list[tuple],
             quarantine.append((prep.file.relpath, line, rule, reason, text))
         for line in sorted(swallowed[path] - set(rejected[path])):
             quarantine.append(
-                (prep.file.relpath, line, "parse:swallowed_by_previous_line",
-                 f"{prep.file.relpath} line {line}: part of a malformed record that starts on an earlier line",
-                 prep.lines[line - 2])
+                (
+                    prep.file.relpath,
+                    line,
+                    "parse:swallowed_by_previous_line",
+                    f"{prep.file.relpath} line {line}: part of a malformed record that starts on an earlier line",
+                    prep.lines[line - 2],
+                )
             )
         outcomes.append(prep.outcome)
     parsed = parsed.drop_columns(["filename"])
@@ -383,11 +387,13 @@ def _parse_jsonl_group(con, files: list[InboxFile], tz: str) -> GroupResult:
         lines = _physical_lines(text)
         outcomes.append(FileOutcome(file, encoding, len(lines)))
         line_tables.append(
-            pa.table({
-                "_source_file": pa.array([file.relpath] * len(lines), pa.string()),
-                "_source_line": pa.array(np.arange(1, len(lines) + 1), pa.int64()),
-                "line": pa.array(lines, pa.string()),
-            })
+            pa.table(
+                {
+                    "_source_file": pa.array([file.relpath] * len(lines), pa.string()),
+                    "_source_line": pa.array(np.arange(1, len(lines) + 1), pa.int64()),
+                    "line": pa.array(lines, pa.string()),
+                }
+            )
         )
     if not line_tables:
         return None, [], outcomes, refused_q
@@ -402,8 +408,11 @@ def _parse_jsonl_group(con, files: list[InboxFile], tz: str) -> GroupResult:
     keep = []
     for outcome in outcomes:
         if outcome.file.relpath in extra and outcome.status == "loaded":
-            exc = RefusedFile("schema", f"unannounced key(s) {', '.join(sorted(extra[outcome.file.relpath]))} "
-                                        f"(contract {export.system}/{export.entity})")
+            exc = RefusedFile(
+                "schema",
+                f"unannounced key(s) {', '.join(sorted(extra[outcome.file.relpath]))} "
+                f"(contract {export.system}/{export.entity})",
+            )
             lines = _physical_lines(outcome.file.path.read_bytes().decode(outcome.encoding.replace("gbk", "gb18030")))
             new_outcome, q = _refused(outcome.file, outcome.encoding, lines, 1, exc)
             outcome.__dict__.update(new_outcome.__dict__)
@@ -455,9 +464,15 @@ def _parse_parquet_group(con, files: list[InboxFile], tz: str) -> GroupResult:
         readable.append(file)
     if not readable:
         return None, [], outcomes, refused_q
-    con.register("_paths", pa.table({
-        "filename": [str(f.path) for f in readable], "_source_file": [f.relpath for f in readable],
-    }))
+    con.register(
+        "_paths",
+        pa.table(
+            {
+                "filename": [str(f.path) for f in readable],
+                "_source_file": [f.relpath for f in readable],
+            }
+        ),
+    )
     paths = "[" + ", ".join(_sql_str(str(f.path)) for f in readable) + "]"
     cols = ", ".join(f'"{c}"' for c in export.column_names)
     record = ", ".join(f'"{c}" := "{c}"' for c in export.column_names)

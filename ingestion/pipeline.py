@@ -63,8 +63,7 @@ def undo_uncommitted_jobs(pipeline: dlt.Pipeline) -> dict[str, int]:
         tables = {
             job.job_file_info.table_name
             for job in package.jobs.get("started_jobs", [])
-            if job.job_file_info.file_format != "sql"
-            and not (transitions / Path(job.file_path).name).exists()
+            if job.job_file_info.file_format != "sql" and not (transitions / Path(job.file_path).name).exists()
         }
         if not tables:
             continue
@@ -73,16 +72,18 @@ def undo_uncommitted_jobs(pipeline: dlt.Pipeline) -> dict[str, int]:
                 if not client.has_dataset() or table not in _tables_with_load_id(client):
                     continue
                 rows = client.execute_sql(
-                    f"delete from {client.make_qualified_table_name(table)} where _dlt_load_id = %s "
-                    "returning 1", load_id)
+                    f"delete from {client.make_qualified_table_name(table)} where _dlt_load_id = %s returning 1",
+                    load_id,
+                )
                 undone[table] = undone.get(table, 0) + len(rows or [])
     return undone
 
 
 def _tables_with_load_id(client) -> set[str]:
     rows = client.execute_sql(
-        "select table_name from information_schema.columns where table_schema = %s "
-        "and column_name = '_dlt_load_id'", client.dataset_name)
+        "select table_name from information_schema.columns where table_schema = %s and column_name = '_dlt_load_id'",
+        client.dataset_name,
+    )
     return {row[0] for row in rows}
 
 
@@ -108,4 +109,3 @@ def run_ingestion(settings: Settings, systems: list[str] | None = None) -> Inges
         pipeline.run(source)
     report.files = log.files
     return report
-

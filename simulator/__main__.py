@@ -29,13 +29,25 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--report", type=Path, help="write the full report as JSON here")
     a = p.parse_args(argv)
-    config = SimulationConfig(seed=a.seed, members=a.members, stores=a.stores, days=a.days,
-                              start_date=a.start, pos_encoding=a.pos_encoding, dirty=a.dirty)
+    config = SimulationConfig(
+        seed=a.seed,
+        members=a.members,
+        stores=a.stores,
+        days=a.days,
+        start_date=a.start,
+        pos_encoding=a.pos_encoding,
+        dirty=a.dirty,
+    )
     cpu = time.process_time()
     report = generate(config, a.inbox, progress=not a.no_progress)
-    summary = {"seconds": report.seconds, "cpu_seconds": round(time.process_time() - cpu, 3),
-               "files": len(report.files), "rows": sum(report.rows.values()),
-               "injected": len(report.injected), "totals": report.to_dict()["totals"]}
+    summary = {
+        "seconds": report.seconds,
+        "cpu_seconds": round(time.process_time() - cpu, 3),
+        "files": len(report.files),
+        "rows": sum(report.rows.values()),
+        "injected": len(report.injected),
+        "totals": report.to_dict()["totals"],
+    }
     print(json.dumps(summary, indent=2))
     if a.report:
         a.report.write_text(report.to_json(), encoding="utf-8")

@@ -101,12 +101,20 @@ def build_latent(config: SimulationConfig, members: Members, stores: Stores) -> 
     weight /= weight.sum(axis=1, keepdims=True)
 
     return Latent(
-        rate=rate, spend=spend, p_drop=p_drop, remaining=remaining, alive=alive,
-        potential=potential, risk_k=risk_k,
+        rate=rate,
+        spend=spend,
+        p_drop=p_drop,
+        remaining=remaining,
+        alive=alive,
+        potential=potential,
+        risk_k=risk_k,
         satisfaction=np.clip(rng.normal(8.7, 0.7, n), 6.0, 10),
-        death_day=death_day, last_purchase_day=np.full(n, -NEVER, dtype=np.int64),
-        last_complaint_day=np.full(n, -NEVER, dtype=np.int64), store_weight=weight,
-        uplift=np.zeros(n), deadline=np.full(n, NEVER, dtype=np.int64),
+        death_day=death_day,
+        last_purchase_day=np.full(n, -NEVER, dtype=np.int64),
+        last_complaint_day=np.full(n, -NEVER, dtype=np.int64),
+        store_weight=weight,
+        uplift=np.zeros(n),
+        deadline=np.full(n, NEVER, dtype=np.int64),
     )
 
 
@@ -118,14 +126,14 @@ def close_store(latent: Latent, store_idx: int) -> None:
 
 def expected_receipt_cents(latent: Latent, products: Products, stores: Stores) -> np.ndarray:
     """Rough expected receipt value per member (for the synthetic pre-window history)."""
-    mean_price = products.frame.groupby("store_idx")["price_cents"].mean().reindex(
-        range(stores.n)).to_numpy()
+    mean_price = products.frame.groupby("store_idx")["price_cents"].mean().reindex(range(stores.n)).to_numpy()
     per_store = latent.store_weight @ mean_price
     return per_store * (1.0 + 0.7 * np.sqrt(latent.spend)) * latent.spend**0.5
 
 
-def history_spend(config: SimulationConfig, members: Members, latent: Latent,
-                  receipt_cents: np.ndarray, factors: np.ndarray) -> np.ndarray:
+def history_spend(
+    config: SimulationConfig, members: Members, latent: Latent, receipt_cents: np.ndarray, factors: np.ndarray
+) -> np.ndarray:
     """Synthetic member spend (CNY) per day for the 365 days before the window.
 
     Needed for the tier of each member at the start and the opening points balance;
@@ -140,8 +148,9 @@ def history_spend(config: SimulationConfig, members: Members, latent: Latent,
     return (counts * value).astype(np.float32)
 
 
-def purchases_today(rng: np.random.Generator, members: Members, latent: Latent, day: int,
-                    factor: float) -> tuple[np.ndarray, np.ndarray]:
+def purchases_today(
+    rng: np.random.Generator, members: Members, latent: Latent, day: int, factor: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Member receipts of the day: (member index per receipt, is-extra flag).
 
     Base purchases consume the dropout budget; campaign extras do not.
@@ -169,8 +178,7 @@ def purchases_today(rng: np.random.Generator, members: Members, latent: Latent, 
     return who, flag
 
 
-def revive(rng: np.random.Generator, latent: Latent, members: Members, idx: np.ndarray,
-           prob: float) -> np.ndarray:
+def revive(rng: np.random.Generator, latent: Latent, members: Members, idx: np.ndarray, prob: float) -> np.ndarray:
     """Campaign wins back some inactive members: they get a fresh purchase budget."""
     dead = idx[~latent.alive[idx] & ~members.closed[idx] & ~latent.potential[idx]]
     back = dead[rng.random(len(dead)) < prob]
@@ -181,13 +189,11 @@ def revive(rng: np.random.Generator, latent: Latent, members: Members, idx: np.n
     return back
 
 
-def shorten_life(rng: np.random.Generator, latent: Latent, idx: np.ndarray,
-                 bad: np.ndarray) -> None:
+def shorten_life(rng: np.random.Generator, latent: Latent, idx: np.ndarray, bad: np.ndarray) -> None:
     """After a complaint, some members decide to leave soon (more after bad handling)."""
     if len(idx) == 0:
         return
     p = np.where(bad, 0.6, 0.35)
     hit = idx[rng.random(len(idx)) < p]
     if len(hit):
-        latent.remaining[hit] = np.minimum(latent.remaining[hit],
-                                           rng.geometric(0.45, len(hit)))
+        latent.remaining[hit] = np.minimum(latent.remaining[hit], rng.geometric(0.45, len(hit)))

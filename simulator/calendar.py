@@ -23,8 +23,18 @@ HOLIDAY_BASE = 1.35  # a public holiday behaves like a weekend day...
 
 # Share of receipts per opening hour (10:00-21:59): lunch and dinner peaks.
 HOUR_WEIGHTS = {
-    10: 0.030, 11: 0.060, 12: 0.110, 13: 0.110, 14: 0.080, 15: 0.070,
-    16: 0.070, 17: 0.080, 18: 0.110, 19: 0.125, 20: 0.100, 21: 0.055,
+    10: 0.030,
+    11: 0.060,
+    12: 0.110,
+    13: 0.110,
+    14: 0.080,
+    15: 0.070,
+    16: 0.070,
+    17: 0.080,
+    18: 0.110,
+    19: 0.125,
+    20: 0.100,
+    21: 0.055,
 }
 OPEN_HOUR, CLOSE_HOUR = 10, 22
 

@@ -43,16 +43,28 @@ MEMBERS = ("membership", "members")
 COMPLAINTS = ("feedback", "complaints")
 
 ROW_DEFECTS = {  # entity -> [(kind, how many)]
-    TXN: [("too_many_columns", 2), ("too_few_columns", 2), ("non_numeric_amount", 4),
-          ("negative_sale_amount", 2), ("unknown_member", 4), ("duplicate_row", 3)],
+    TXN: [
+        ("too_many_columns", 2),
+        ("too_few_columns", 2),
+        ("non_numeric_amount", 4),
+        ("negative_sale_amount", 2),
+        ("unknown_member", 4),
+        ("duplicate_row", 3),
+    ],
     LINES: [("duplicate_row", 3)],
     COUNTS: [("duplicate_row", 2)],
 }
 EXPECTED = {
-    "too_many_columns": "quarantine", "too_few_columns": "quarantine",
-    "non_numeric_amount": "quarantine", "negative_sale_amount": "quarantine",
-    "unknown_member": "loaded", "duplicate_row": "loaded", "duplicate_file": "duplicate_file",
-    "late_file": "late_file", "extra_column": "refused_file", "missing_column": "refused_file",
+    "too_many_columns": "quarantine",
+    "too_few_columns": "quarantine",
+    "non_numeric_amount": "quarantine",
+    "negative_sale_amount": "quarantine",
+    "unknown_member": "loaded",
+    "duplicate_row": "loaded",
+    "duplicate_file": "duplicate_file",
+    "late_file": "late_file",
+    "extra_column": "refused_file",
+    "missing_column": "refused_file",
 }
 
 
@@ -86,8 +98,7 @@ class DirtyPlan:
             choices = other if key == TXN else pool
             if key == LINES and len(pool) > 1:
                 choices = pool[pool != self.late_day]
-            items = [_Pending(kind, int(rng.choice(choices)))
-                     for kind, count in defects for _ in range(count)]
+            items = [_Pending(kind, int(rng.choice(choices))) for kind, count in defects for _ in range(count)]
             self.pending[key] = sorted(items, key=lambda p: p.day)
         early = pool[: max(1, len(pool) // 2)]  # leave room to find a file with rows
         self.extra_column_day = int(rng.choice(early))
@@ -97,22 +108,29 @@ class DirtyPlan:
         self._bad_amounts = 0
 
     def _record(self, file: str, line: int | None, kind: str) -> None:
-        self.injected.append({"file": file, "line": line, "kind": kind,
-                              "expected": EXPECTED[kind]})
+        self.injected.append({"file": file, "line": line, "kind": kind, "expected": EXPECTED[kind]})
 
     # whole-column defects (before rendering) --------------------------------------------
     def table_hook(self, entity: ExportFormat, day: int, rel: str, table: pa.Table) -> pa.Table:
         rows_or_last = table.num_rows > 0 or day == self.last_day
-        if key_of(entity) == MEMBERS and self.extra_column_day is not None and \
-                day >= self.extra_column_day and rows_or_last:
+        if (
+            key_of(entity) == MEMBERS
+            and self.extra_column_day is not None
+            and day >= self.extra_column_day
+            and rows_or_last
+        ):
             self.extra_column_day = None
             codes = self.rng.integers(0, 36, (table.num_rows, 27))
             alphabet = np.frombuffer(b"abcdefghijklmnopqrstuvwxyz0123456789", dtype=np.uint8)
             ids = ["o" + s.decode() for s in alphabet[codes].view("S27").ravel()]
             table = table.append_column("wechat_openid", pa.array(ids, pa.string()))
             self._record(rel, 1, "extra_column")
-        if key_of(entity) == COMPLAINTS and self.missing_column_day is not None and \
-                day >= self.missing_column_day and rows_or_last:
+        if (
+            key_of(entity) == COMPLAINTS
+            and self.missing_column_day is not None
+            and day >= self.missing_column_day
+            and rows_or_last
+        ):
             self.missing_column_day = None
             table = table.drop_columns(["severity"])
             self._record(rel, 1, "missing_column")
@@ -174,12 +192,10 @@ class DirtyPlan:
         for i, (_, kind) in enumerate(entries):
             if kind is not None:
                 self._record(rel, i + 1, kind)
-        self.pending[key_of(entity)] = [p for p in self.pending[key_of(entity)]
-                                    if not any(p is d for d in done)]
+        self.pending[key_of(entity)] = [p for p in self.pending[key_of(entity)] if not any(p is d for d in done)]
         return "\n".join(e[0] for e in entries) + "\n"
 
-    def _pick_row(self, entity: ExportFormat, entries, n_data: int, used: set[int],
-                  kind: str) -> int | None:
+    def _pick_row(self, entity: ExportFormat, entries, n_data: int, used: set[int], kind: str) -> int | None:
         if n_data == 0:
             return None
         cols = entity.column_names

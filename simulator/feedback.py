@@ -25,11 +25,33 @@ from .frames import Day, Rows
 from .population import Members, _unique_cn_mobiles
 from .rng import pick
 
-SURVEY_COLUMNS = ["response_id", "member_id", "store_id", "channel", "submitted_at",
-                  "nps_score", "csat_score", "comment"]
-COMPLAINT_COLUMNS = ["complaint_id", "member_id", "store_id", "category", "severity", "channel",
-                     "opened_at", "first_response_at", "resolved_at", "follow_up_at",
-                     "escalated", "compensation_amount", "status", "description", "updated_at"]
+SURVEY_COLUMNS = [
+    "response_id",
+    "member_id",
+    "store_id",
+    "channel",
+    "submitted_at",
+    "nps_score",
+    "csat_score",
+    "comment",
+]
+COMPLAINT_COLUMNS = [
+    "complaint_id",
+    "member_id",
+    "store_id",
+    "category",
+    "severity",
+    "channel",
+    "opened_at",
+    "first_response_at",
+    "resolved_at",
+    "follow_up_at",
+    "escalated",
+    "compensation_amount",
+    "status",
+    "description",
+    "updated_at",
+]
 NAT = np.datetime64("NaT", "s")
 MIN = np.timedelta64(60, "s")
 UTC_OFFSET = np.timedelta64(8 * 3600, "s")  # Asia/Shanghai, no DST
@@ -43,8 +65,9 @@ def _fill(rng: np.random.Generator, templates, store_names, extra=None) -> np.nd
     return out
 
 
-def _comments(rng: np.random.Generator, nps: np.ndarray, store_names: np.ndarray,
-              mobiles: np.ndarray, emails: np.ndarray) -> np.ndarray:
+def _comments(
+    rng: np.random.Generator, nps: np.ndarray, store_names: np.ndarray, mobiles: np.ndarray, emails: np.ndarray
+) -> np.ndarray:
     """Template comments by score; ~3% with a phone number, a few with an e-mail."""
     n = len(nps)
     good = _fill(rng, names.COMMENTS_POSITIVE, store_names)
@@ -57,17 +80,21 @@ def _comments(rng: np.random.Generator, nps: np.ndarray, store_names: np.ndarray
     has |= phone | mail
     text = np.where(has, text, None).astype(object)
     for i in np.flatnonzero(phone):
-        text[i] += names.COMMENT_PHONE[int(rng.integers(len(names.COMMENT_PHONE)))].format(
-            mobile=mobiles[i])
+        text[i] += names.COMMENT_PHONE[int(rng.integers(len(names.COMMENT_PHONE)))].format(mobile=mobiles[i])
     for i in np.flatnonzero(mail):
-        text[i] += names.COMMENT_EMAIL[int(rng.integers(len(names.COMMENT_EMAIL)))].format(
-            email=emails[i])
+        text[i] += names.COMMENT_EMAIL[int(rng.integers(len(names.COMMENT_EMAIL)))].format(email=emails[i])
     return text
 
 
 class Feedback:
-    def __init__(self, members: Members, store_ids: np.ndarray, store_names: np.ndarray,
-                 zone_names: np.ndarray, rng: np.random.Generator):
+    def __init__(
+        self,
+        members: Members,
+        store_ids: np.ndarray,
+        store_names: np.ndarray,
+        zone_names: np.ndarray,
+        rng: np.random.Generator,
+    ):
         self.members = members
         self.store_ids = store_ids
         self.store_names = store_names
@@ -80,8 +107,9 @@ class Feedback:
         self._random_mobiles = _unique_cn_mobiles(rng, 500, set())
 
     # surveys --------------------------------------------------------------------------
-    def survey(self, day: Day, member: np.ndarray, store: np.ndarray, at: np.ndarray,
-               latent: Latent, n_receipts: int) -> None:
+    def survey(
+        self, day: Day, member: np.ndarray, store: np.ndarray, at: np.ndarray, latent: Latent, n_receipts: int
+    ) -> None:
         rng = self.rng
         m = self.members
         sel = np.flatnonzero((member >= 0) & (rng.random(len(member)) < 0.05))
@@ -107,14 +135,17 @@ class Feedback:
         member_ids = np.concatenate([m.member_id[who], np.full(n_k, None, object)])
         mobiles = np.concatenate([m.mobile[who], rng.choice(self._random_mobiles, n_k)])
         emails = np.concatenate([m.email[who], np.full(n_k, None, object)])
-        channel = np.concatenate([
-            pick(rng, ("wechat", "sms", "app"), (0.55, 0.2, 0.25), size=len(sel)),
-            np.full(n_k, "kiosk", dtype=object)])
+        channel = np.concatenate(
+            [pick(rng, ("wechat", "sms", "app"), (0.55, 0.2, 0.25), size=len(sel)), np.full(n_k, "kiosk", dtype=object)]
+        )
         self.surveys.add(
-            response_id=np.full(n, None, object), member_id=member_ids,
+            response_id=np.full(n, None, object),
+            member_id=member_ids,
             store_id=np.where(store_idx >= 0, self.store_ids[np.maximum(store_idx, 0)], None),
-            channel=channel.astype(object), submitted_at=local - UTC_OFFSET,  # stored in UTC
-            nps_score=nps_v, csat_score=csat_v,
+            channel=channel.astype(object),
+            submitted_at=local - UTC_OFFSET,  # stored in UTC
+            nps_score=nps_v,
+            csat_score=csat_v,
             comment=_comments(rng, nps, s_names, mobiles, emails),
         )
 
@@ -128,8 +159,16 @@ class Feedback:
         return cols
 
     # complaints -----------------------------------------------------------------------
-    def complain(self, day: Day, member: np.ndarray, store: np.ndarray, at: np.ndarray,
-                 latent: Latent, last_day: int, zone_of_store: np.ndarray) -> np.ndarray:
+    def complain(
+        self,
+        day: Day,
+        member: np.ndarray,
+        store: np.ndarray,
+        at: np.ndarray,
+        latent: Latent,
+        last_day: int,
+        zone_of_store: np.ndarray,
+    ) -> np.ndarray:
         """Open the day's complaints; returns (member index, bad handling) of members."""
         rng = self.rng
         m = self.members
@@ -140,18 +179,23 @@ class Feedback:
         n = len(sel) + n_walk
         if n == 0:
             return np.zeros((0, 2), dtype=np.int64)
-        walk_member = np.where(rng.random(n_walk) < 0.4,
-                               rng.integers(0, m.n, n_walk), -1)
-        walk_member = np.where((walk_member >= 0) & (m.reg_day[np.maximum(walk_member, 0)]
-                                                     <= day.idx) & ~m.closed[
-            np.maximum(walk_member, 0)], walk_member, -1)
+        walk_member = np.where(rng.random(n_walk) < 0.4, rng.integers(0, m.n, n_walk), -1)
+        walk_member = np.where(
+            (walk_member >= 0)
+            & (m.reg_day[np.maximum(walk_member, 0)] <= day.idx)
+            & ~m.closed[np.maximum(walk_member, 0)],
+            walk_member,
+            -1,
+        )
         who = np.concatenate([member[sel], walk_member])
         st = np.concatenate([store[sel], np.full(n_walk, -1)])
         cats, cw = zip(*names.COMPLAINT_CATEGORIES, strict=True)
-        category = np.concatenate([
-            pick(rng, cats, cw, size=len(sel)),
-            pick(rng, ("parking", "facilities", "queueing", "other"), (0.4, 0.35, 0.1, 0.15),
-                 size=n_walk)]).astype(object)
+        category = np.concatenate(
+            [
+                pick(rng, cats, cw, size=len(sel)),
+                pick(rng, ("parking", "facilities", "queueing", "other"), (0.4, 0.35, 0.1, 0.15), size=n_walk),
+            ]
+        ).astype(object)
         st = np.where(np.isin(category, ["parking", "facilities"]), -1, st)
         major_p = np.where(np.isin(category, ["product_quality", "refund_dispute"]), 0.15, 0.07)
         major = rng.random(n) < major_p
@@ -159,72 +203,87 @@ class Feedback:
         channel = pick(rng, chans, chw, size=n).astype(object)
 
         base = np.concatenate([at[sel], day.at(rng.integers(10 * 3600, 22 * 3600, n_walk))])
-        opened = np.minimum(base + rng.integers(5 * 60, 4 * 3600, n).astype("timedelta64[s]"),
-                            day.midnight + np.timedelta64(22 * 3600 + 1800, "s"))
-        first = opened + np.clip(rng.lognormal(np.log(25), 0.9, n), 2, 2880).astype(
-            np.int64) * MIN
+        opened = np.minimum(
+            base + rng.integers(5 * 60, 4 * 3600, n).astype("timedelta64[s]"),
+            day.midnight + np.timedelta64(22 * 3600 + 1800, "s"),
+        )
+        first = opened + np.clip(rng.lognormal(np.log(25), 0.9, n), 2, 2880).astype(np.int64) * MIN
         in_sla = rng.random(n) < 0.85
         normal_minutes = np.where(in_sla, rng.uniform(10, 120, n), rng.uniform(121, 72 * 60, n))
         major_minutes = rng.uniform(4 * 60, 5 * 24 * 60, n)
         minutes = np.where(major, major_minutes, normal_minutes).astype(np.int64)
         resolved = np.maximum(opened + minutes * MIN, first + 5 * MIN)
         follow_ok = rng.random(n) < 0.90
-        follow_min = np.where(follow_ok, rng.uniform(60, 48 * 60, n), rng.uniform(48 * 60 + 1,
-                                                                                   120 * 60, n))
+        follow_min = np.where(follow_ok, rng.uniform(60, 48 * 60, n), rng.uniform(48 * 60 + 1, 120 * 60, n))
         has_follow = rng.random(n) < 0.95
         follow = np.where(has_follow, resolved + follow_min.astype(np.int64) * MIN, NAT)
         escalated = major | (rng.random(n) < 0.05)
         comp_small = rng.choice([20, 50, 100, 200], n) * 100
         comp_big = rng.choice([200, 500, 1000, 2000], n) * 100
-        compensation = np.where(major, np.where(rng.random(n) < 0.6, comp_big, 0),
-                                np.where(rng.random(n) < 0.2, comp_small, 0)) / 100.0
+        compensation = (
+            np.where(major, np.where(rng.random(n) < 0.6, comp_big, 0), np.where(rng.random(n) < 0.2, comp_small, 0))
+            / 100.0
+        )
 
-        zone = np.where(st >= 0, zone_of_store[np.maximum(st, 0)],
-                        rng.integers(0, len(self.zone_names), n))
+        zone = np.where(st >= 0, zone_of_store[np.maximum(st, 0)], rng.integers(0, len(self.zone_names), n))
         s_names = np.where(st >= 0, self.store_names[np.maximum(st, 0)], None)
         extra = [{"zone": self.zone_names[z]} for z in zone]
         desc = np.empty(n, dtype=object)
         for c in sorted(set(category)):  # sorted: set order varies between processes
             idx = np.flatnonzero(category == c)
-            desc[idx] = _fill(rng, names.COMPLAINT_TEXT[c], s_names[idx],
-                              [extra[i] for i in idx])
+            desc[idx] = _fill(rng, names.COMPLAINT_TEXT[c], s_names[idx], [extra[i] for i in idx])
         with_phone = rng.random(n) < 0.10
-        mob = np.where(who >= 0, m.mobile[np.maximum(who, 0)],
-                       rng.choice(self._random_mobiles, n))
+        mob = np.where(who >= 0, m.mobile[np.maximum(who, 0)], rng.choice(self._random_mobiles, n))
         for i in np.flatnonzero(with_phone):
-            desc[i] += names.COMPLAINT_PHONE[int(rng.integers(len(names.COMPLAINT_PHONE)))].format(
-                mobile=mob[i])
+            desc[i] += names.COMPLAINT_PHONE[int(rng.integers(len(names.COMPLAINT_PHONE)))].format(mobile=mob[i])
 
-        ids = np.char.mod("CMP%08d", np.arange(self._next_complaint,
-                                               self._next_complaint + n)).astype(object)
+        ids = np.char.mod("CMP%08d", np.arange(self._next_complaint, self._next_complaint + n)).astype(object)
         self._next_complaint += n
         member_id = np.where(who >= 0, m.member_id[np.maximum(who, 0)], None).astype(object)
         store_id = np.where(st >= 0, self.store_ids[np.maximum(st, 0)], None).astype(object)
         severity = np.where(major, "major", "normal").astype(object)
-        opened_update = np.minimum(opened + rng.integers(60, 600, n).astype("timedelta64[s]"),
-                                   day.end_of_day())
+        opened_update = np.minimum(opened + rng.integers(60, 600, n).astype("timedelta64[s]"), day.end_of_day())
         self.complaints.add(
-            complaint_id=ids, member_id=member_id, store_id=store_id, category=category,
-            severity=severity, channel=channel, opened_at=opened,
-            first_response_at=np.full(n, NAT), resolved_at=np.full(n, NAT),
-            follow_up_at=np.full(n, NAT), escalated=major.copy(),
-            compensation_amount=np.zeros(n), status=np.full(n, "open", object),
-            description=desc, updated_at=opened_update,
+            complaint_id=ids,
+            member_id=member_id,
+            store_id=store_id,
+            category=category,
+            severity=severity,
+            channel=channel,
+            opened_at=opened,
+            first_response_at=np.full(n, NAT),
+            resolved_at=np.full(n, NAT),
+            follow_up_at=np.full(n, NAT),
+            escalated=major.copy(),
+            compensation_amount=np.zeros(n),
+            status=np.full(n, "open", object),
+            description=desc,
+            updated_at=opened_update,
         )
         # final version, exported on the day of its last timestamp
         last = np.where(has_follow, follow, resolved)
         last_day_idx = ((last.astype("datetime64[D]") - day.d64).astype(np.int64)) + day.idx
         final_update = last + rng.integers(60, 1800, n).astype("timedelta64[s]")
-        final_update = np.minimum(final_update, last.astype("datetime64[D]").astype(
-            "datetime64[s]") + np.timedelta64(86399, "s"))
+        final_update = np.minimum(
+            final_update, last.astype("datetime64[D]").astype("datetime64[s]") + np.timedelta64(86399, "s")
+        )
         final_update = np.maximum(final_update, opened_update + np.timedelta64(1, "s"))
         final = dict(
-            complaint_id=ids, member_id=member_id, store_id=store_id, category=category,
-            severity=severity, channel=channel, opened_at=opened, first_response_at=first,
-            resolved_at=resolved, follow_up_at=follow, escalated=escalated,
+            complaint_id=ids,
+            member_id=member_id,
+            store_id=store_id,
+            category=category,
+            severity=severity,
+            channel=channel,
+            opened_at=opened,
+            first_response_at=first,
+            resolved_at=resolved,
+            follow_up_at=follow,
+            escalated=escalated,
             compensation_amount=compensation,
             status=np.where(has_follow, "closed", "resolved").astype(object),
-            description=desc, updated_at=final_update,
+            description=desc,
+            updated_at=final_update,
         )
         for d in np.unique(last_day_idx):
             if d > last_day:

@@ -29,13 +29,26 @@ from .population import Members, mall_opened
 from .rng import stream
 
 TIER_THRESHOLDS = np.array([0.0, 2000.0, 8000.0, 20000.0])
-SCOPES = ("marketing_sms", "marketing_wechat", "marketing_email", "analytics",
-          "third_party_sharing", "location_tracking")
+SCOPES = (
+    "marketing_sms",
+    "marketing_wechat",
+    "marketing_email",
+    "analytics",
+    "third_party_sharing",
+    "location_tracking",
+)
 GRANT_PROB = (0.60, 0.62, 0.58, 0.85, 0.10, 0.30)
-LEDGER_COLUMNS = ["entry_id", "member_id", "entry_at", "entry_type", "points",
-                  "transaction_id", "expires_on", "family_group_id"]
-CONSENT_COLUMNS = ["consent_event_id", "member_id", "scope", "granted", "event_at", "channel",
-                   "policy_version"]
+LEDGER_COLUMNS = [
+    "entry_id",
+    "member_id",
+    "entry_at",
+    "entry_type",
+    "points",
+    "transaction_id",
+    "expires_on",
+    "family_group_id",
+]
+CONSENT_COLUMNS = ["consent_event_id", "member_id", "scope", "granted", "event_at", "channel", "policy_version"]
 TIER_COLUMNS = ["change_id", "member_id", "changed_at", "from_tier", "to_tier", "reason"]
 NAT = np.datetime64("NaT", "s")
 
@@ -80,14 +93,15 @@ class Points:
             return
         self.rows.add(
             entry_id=np.full(n, None, dtype=object),  # numbered in time order at day end
-            member_id=self.members.member_id[idx], entry_at=np.asarray(at, "datetime64[s]"),
-            entry_type=np.full(n, entry_type, dtype=object), points=np.asarray(points, np.int64),
-            transaction_id=np.full(n, None, dtype=object) if txn is None else np.asarray(txn,
-                                                                                         object),
-            expires_on=np.full(n, np.datetime64("NaT", "D")) if expires is None
+            member_id=self.members.member_id[idx],
+            entry_at=np.asarray(at, "datetime64[s]"),
+            entry_type=np.full(n, entry_type, dtype=object),
+            points=np.asarray(points, np.int64),
+            transaction_id=np.full(n, None, dtype=object) if txn is None else np.asarray(txn, object),
+            expires_on=np.full(n, np.datetime64("NaT", "D"))
+            if expires is None
             else np.asarray(expires, "datetime64[D]"),
-            family_group_id=np.full(n, None, dtype=object) if family is None
-            else np.asarray(family, object),
+            family_group_id=np.full(n, None, dtype=object) if family is None else np.asarray(family, object),
         )
 
     def earn(self, idx, points, at, txn_ids) -> None:
@@ -158,8 +172,7 @@ class Points:
         if n:
             order = np.argsort(cols["entry_at"], kind="stable")
             cols = {k: v[order] for k, v in cols.items()}
-            cols["entry_id"] = np.char.mod("PL%010d", np.arange(self._next_id, self._next_id + n)
-                                           ).astype(object)
+            cols["entry_id"] = np.char.mod("PL%010d", np.arange(self._next_id, self._next_id + n)).astype(object)
             self._next_id += n
         return cols
 
@@ -184,10 +197,13 @@ class Consents:
             return
         self.state[idx, scope_idx] = granted
         self.rows.add(
-            consent_event_id=np.full(len(idx), None, dtype=object), member_id=self.members.member_id[idx],
+            consent_event_id=np.full(len(idx), None, dtype=object),
+            member_id=self.members.member_id[idx],
             scope=np.asarray(SCOPES, dtype=object)[scope_idx],
-            granted=np.full(len(idx), bool(granted)), event_at=np.asarray(at, "datetime64[s]"),
-            channel=np.asarray(channel, dtype=object), policy_version=self.policy_at(at),
+            granted=np.full(len(idx), bool(granted)),
+            event_at=np.asarray(at, "datetime64[s]"),
+            channel=np.asarray(channel, dtype=object),
+            policy_version=self.policy_at(at),
         )
 
     def register(self, idx: np.ndarray) -> None:
@@ -223,21 +239,30 @@ class Consents:
             has = active & self.state[:, s]
             w = np.flatnonzero(has & (rng.random(len(has)) < 0.00012))
             secs = rng.integers(9 * 3600, 22 * 3600, len(w))
-            self._emit(w, np.full(len(w), s), False, day.at(secs),
-                       rng.choice(["app", "wechat_mini_program", "service_desk"], len(w)))
+            self._emit(
+                w,
+                np.full(len(w), s),
+                False,
+                day.at(secs),
+                rng.choice(["app", "wechat_mini_program", "service_desk"], len(w)),
+            )
             hasnt = active & ~self.state[:, s] & ~self.members.is_kid
             if SCOPES[s] == "marketing_email":
                 hasnt &= np.array([e is not None for e in self.members.email], dtype=bool)
             g = np.flatnonzero(hasnt & (rng.random(len(has)) < 0.00006))
             secs = rng.integers(10 * 3600, 22 * 3600, len(g))
-            self._emit(g, np.full(len(g), s), True, day.at(secs),
-                       rng.choice(["app", "wechat_mini_program"], len(g)))
+            self._emit(g, np.full(len(g), s), True, day.at(secs), rng.choice(["app", "wechat_mini_program"], len(g)))
 
     def withdraw_all(self, idx: np.ndarray, at: np.ndarray) -> None:
         for s in range(len(SCOPES)):
             sel = self.state[idx, s]
-            self._emit(idx[sel], np.full(int(sel.sum()), s), False, at[sel],
-                       np.full(int(sel.sum()), "service_desk", dtype=object))
+            self._emit(
+                idx[sel],
+                np.full(int(sel.sum()), s),
+                False,
+                at[sel],
+                np.full(int(sel.sum()), "service_desk", dtype=object),
+            )
 
     def flush(self) -> dict[str, np.ndarray]:
         cols = self.rows.take()
@@ -245,8 +270,7 @@ class Consents:
         if n:
             order = np.argsort(cols["event_at"], kind="stable")
             cols = {k: v[order] for k, v in cols.items()}
-            cols["consent_event_id"] = np.char.mod(
-                "CE%09d", np.arange(self._next_id, self._next_id + n)).astype(object)
+            cols["consent_event_id"] = np.char.mod("CE%09d", np.arange(self._next_id, self._next_id + n)).astype(object)
             self._next_id += n
         return cols
 
@@ -278,9 +302,14 @@ class Tiers:
         m = self.members
         from_tier = m.tier[idx].copy()
         tiers = np.asarray(("basic", "silver", "gold", "diamond"), dtype=object)
-        self.rows.add(change_id=np.full(len(idx), None, dtype=object), member_id=m.member_id[idx],
-                      changed_at=np.asarray(at, "datetime64[s]"), from_tier=tiers[from_tier],
-                      to_tier=tiers[to_tier], reason=np.full(len(idx), reason, dtype=object))
+        self.rows.add(
+            change_id=np.full(len(idx), None, dtype=object),
+            member_id=m.member_id[idx],
+            changed_at=np.asarray(at, "datetime64[s]"),
+            from_tier=tiers[from_tier],
+            to_tier=tiers[to_tier],
+            reason=np.full(len(idx), reason, dtype=object),
+        )
         m.tier[idx] = to_tier
         m.updated_at[idx] = at
 
@@ -290,7 +319,6 @@ class Tiers:
         if n:
             order = np.argsort(cols["changed_at"], kind="stable")
             cols = {k: v[order] for k, v in cols.items()}
-            cols["change_id"] = np.char.mod("TC%08d", np.arange(self._next_id, self._next_id + n)
-                                            ).astype(object)
+            cols["change_id"] = np.char.mod("TC%08d", np.arange(self._next_id, self._next_id + n)).astype(object)
             self._next_id += n
         return cols

@@ -29,15 +29,36 @@ from .loyalty import SCOPES, Consents
 from .population import Members
 from .rng import stream
 
-CAMPAIGN_COLUMNS = ["campaign_id", "campaign_name", "channel", "start_date", "end_date",
-                    "target_segment", "budget", "cost", "coupon_value", "min_spend",
-                    "control_share"]
+CAMPAIGN_COLUMNS = [
+    "campaign_id",
+    "campaign_name",
+    "channel",
+    "start_date",
+    "end_date",
+    "target_segment",
+    "budget",
+    "cost",
+    "coupon_value",
+    "min_spend",
+    "control_share",
+]
 ASSIGNMENT_COLUMNS = ["campaign_id", "member_id", "arm", "assigned_at"]
-COUPON_COLUMNS = ["coupon_event_id", "coupon_code", "campaign_id", "member_id", "event_type",
-                  "event_at", "transaction_id", "store_id"]
-CHANNEL_SCOPES = {"sms": ("marketing_sms",), "wechat": ("marketing_wechat",),
-                  "email": ("marketing_email",),
-                  "app_push": ("marketing_sms", "marketing_wechat", "marketing_email")}
+COUPON_COLUMNS = [
+    "coupon_event_id",
+    "coupon_code",
+    "campaign_id",
+    "member_id",
+    "event_type",
+    "event_at",
+    "transaction_id",
+    "store_id",
+]
+CHANNEL_SCOPES = {
+    "sms": ("marketing_sms",),
+    "wechat": ("marketing_wechat",),
+    "email": ("marketing_email",),
+    "app_push": ("marketing_sms", "marketing_wechat", "marketing_email"),
+}
 MESSAGE_COST = {"sms": 0.05, "wechat": 0.02, "email": 0.01, "app_push": 0.0}
 SEGMENT_ROTATION = ("dormant", "vip", "new_members", "all")  # families get Jan, Feb, Sep
 CODE_ALPHABET = np.frombuffer(b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789", dtype=np.uint8)
@@ -89,16 +110,24 @@ def plan_campaigns(config: SimulationConfig) -> list[Campaign]:
         channel = str(rng.choice(["sms", "wechat", "app_push", "email"], p=[0.35, 0.4, 0.15, 0.1]))
         value = int(rng.choice([20, 30, 50, 100]))
         k += 1
-        out.append(Campaign(
-            number=k, campaign_id=f"CMP{created.year}{k:03d}",
-            name=f"{created.year}{names.SEGMENT_LABELS[segment]}{theme}", channel=channel,
-            segment=segment, created_day=created_day, start_day=start_day,
-            end_day=start_day + duration - 1, start_date=s_date,
-            end_date=s_date + timedelta(days=duration - 1), coupon_value=value * 100,
-            min_spend=value * 100 * int(rng.choice([4, 5, 8, 10])),
-            control_share=round(float(rng.uniform(0.15, 0.25)), 2),
-            fee=float(rng.integers(20, 80)) * 100,
-        ))
+        out.append(
+            Campaign(
+                number=k,
+                campaign_id=f"CMP{created.year}{k:03d}",
+                name=f"{created.year}{names.SEGMENT_LABELS[segment]}{theme}",
+                channel=channel,
+                segment=segment,
+                created_day=created_day,
+                start_day=start_day,
+                end_day=start_day + duration - 1,
+                start_date=s_date,
+                end_date=s_date + timedelta(days=duration - 1),
+                coupon_value=value * 100,
+                min_spend=value * 100 * int(rng.choice([4, 5, 8, 10])),
+                control_share=round(float(rng.uniform(0.15, 0.25)), 2),
+                fee=float(rng.integers(20, 80)) * 100,
+            )
+        )
         month = date(month.year + (month.month == 12), month.month % 12 + 1, 1)
     return out
 
@@ -159,7 +188,8 @@ class Marketing:
             coupon_event_id=np.full(n, None, dtype=object),
             coupon_code=np.asarray(codes, dtype=object),
             campaign_id=np.asarray(campaign_id, dtype=object),
-            member_id=self.members.member_id[member_idx], event_type=np.full(n, kind, object),
+            member_id=self.members.member_id[member_idx],
+            event_type=np.full(n, kind, object),
             event_at=np.asarray(at, "datetime64[s]"),
             transaction_id=np.full(n, None, object) if txn is None else np.asarray(txn, object),
             store_id=np.full(n, None, object) if store is None else np.asarray(store, object),
@@ -182,7 +212,8 @@ class Marketing:
                     start_date=np.array([c.start_date.isoformat()], "datetime64[D]"),
                     end_date=np.array([c.end_date.isoformat()], "datetime64[D]"),
                     target_segment=np.array([c.segment], object),
-                    budget=np.array([budget]), cost=np.array([cost]),
+                    budget=np.array([budget]),
+                    cost=np.array([cost]),
                     coupon_value=np.array([c.coupon_value / 100]),
                     min_spend=np.array([c.min_spend / 100]),
                     control_share=np.array([c.control_share]),
@@ -195,15 +226,16 @@ class Marketing:
                 self.assignment_rows.add(
                     campaign_id=np.full(len(aud), c.campaign_id, object),
                     member_id=self.members.member_id[aud],
-                    arm=np.where(control, "control", "treatment").astype(object), assigned_at=at)
+                    arm=np.where(control, "control", "treatment").astype(object),
+                    assigned_at=at,
+                )
             if c.start_day == day.idx and c.treatment is not None:
                 t = c.treatment
                 first = len(self.coupon_code)
                 codes = self._codes(c.number, len(t))
                 self.coupon_code += codes
                 self.coupon_campaign += [c.number] * len(t)
-                self.coupon_value = np.concatenate([self.coupon_value,
-                                                    np.full(len(t), c.coupon_value)])
+                self.coupon_value = np.concatenate([self.coupon_value, np.full(len(t), c.coupon_value)])
                 self.coupon_min = np.concatenate([self.coupon_min, np.full(len(t), c.min_spend)])
                 self.holder_coupon[t] = np.arange(first, first + len(t))
                 at = day.at(9 * 3600 + 1800 + rng.integers(0, 3600, len(t)))
@@ -213,19 +245,18 @@ class Marketing:
             if c.end_day + 1 == day.idx and c.treatment is not None:
                 latent.uplift[c.treatment] = 0.0
                 expired = self.holder_coupon[c.treatment]
-                mine = np.array([self.coupon_campaign[i] == c.number if i >= 0 else False
-                                 for i in expired], dtype=bool)
+                mine = np.array([self.coupon_campaign[i] == c.number if i >= 0 else False for i in expired], dtype=bool)
                 self.holder_coupon[c.treatment[mine]] = -1
 
-    def redeemed(self, coupon_idx: np.ndarray, member_idx: np.ndarray, at: np.ndarray,
-                 txn_ids: np.ndarray, store_ids: np.ndarray) -> None:
+    def redeemed(
+        self, coupon_idx: np.ndarray, member_idx: np.ndarray, at: np.ndarray, txn_ids: np.ndarray, store_ids: np.ndarray
+    ) -> None:
         codes = [self.coupon_code[i] for i in coupon_idx]
         camp = [self.campaigns[self.coupon_campaign[i] - 1].campaign_id for i in coupon_idx]
         self._coupon_events(codes, camp, member_idx, "redeemed", at, txn_ids, store_ids)
 
     def code_of(self, coupon_idx: np.ndarray) -> np.ndarray:
-        return np.array([self.coupon_code[i] if i >= 0 else None for i in coupon_idx],
-                        dtype=object)
+        return np.array([self.coupon_code[i] if i >= 0 else None for i in coupon_idx], dtype=object)
 
     def flush(self) -> dict[str, dict[str, np.ndarray]]:
         coupons = self.coupon_rows.take()
@@ -234,8 +265,8 @@ class Marketing:
             order = np.argsort(coupons["event_at"], kind="stable")
             coupons = {k: v[order] for k, v in coupons.items()}
             coupons["coupon_event_id"] = np.char.mod(
-                "CPE%09d", np.arange(self._next_event, self._next_event + n)).astype(object)
+                "CPE%09d", np.arange(self._next_event, self._next_event + n)
+            ).astype(object)
             self._next_event += n
         assignments = self.assignment_rows.take()
-        return {"campaigns": self.campaign_rows.take(),
-                "assignments": assignments, "coupon_events": coupons}
+        return {"campaigns": self.campaign_rows.take(), "assignments": assignments, "coupon_events": coupons}

@@ -75,19 +75,25 @@ def build_stores(config: SimulationConfig, zones: pd.DataFrame) -> Stores:
         zone_id = str(rng.choice(names.CATEGORY_ZONES[cat]))
         lo, hi = names.CATEGORY_AREA[cat]
         area = round(float(rng.uniform(lo, hi)), 1)
-        opened_on = opened if rng.random() < 0.6 else opened + timedelta(
-            days=int(rng.integers(0, late_span)))
-        tenant = (f"{rng.choice(names.TENANT_CITIES)}{rng.choice(names.TENANT_WORDS)}"
-                  f"{names.TENANT_KIND[cat]}有限公司")
+        opened_on = opened if rng.random() < 0.6 else opened + timedelta(days=int(rng.integers(0, late_span)))
+        tenant = f"{rng.choice(names.TENANT_CITIES)}{rng.choice(names.TENANT_WORDS)}{names.TENANT_KIND[cat]}有限公司"
         terminals = 8 if cat == "supermarket" else int(min(6, 1 + area // 250))
-        rows.append({
-            "store_id": f"S{i + 1:03d}", "store_name": store_name, "tenant_name": tenant,
-            "category": cat, "floor": zone_floor[zone_id], "zone_id": zone_id,
-            "area_sqm": area, "opened_on": opened_on, "closed_on": None,
-            "terminals": terminals,
-            # how attractive the store is; big anchors (supermarket, cinema) draw more
-            "popularity": float(rng.lognormal(0, 0.45)) * names.CATEGORY_VISITS[cat],
-        })
+        rows.append(
+            {
+                "store_id": f"S{i + 1:03d}",
+                "store_name": store_name,
+                "tenant_name": tenant,
+                "category": cat,
+                "floor": zone_floor[zone_id],
+                "zone_id": zone_id,
+                "area_sqm": area,
+                "opened_on": opened_on,
+                "closed_on": None,
+                "terminals": terminals,
+                # how attractive the store is; big anchors (supermarket, cinema) draw more
+                "popularity": float(rng.lognormal(0, 0.45)) * names.CATEGORY_VISITS[cat],
+            }
+        )
     frame = pd.DataFrame(rows)
     # One tenant leaves during the window (a realistic "closed_on" for the snapshots).
     if n >= 10 and config.days >= 60:
@@ -107,7 +113,8 @@ class Products:
 def _shelf_price(raw: np.ndarray) -> np.ndarray:
     """Round to shelf prices (x9, x.5) and return cents."""
     cents = np.where(
-        raw >= 100, (np.ceil(raw / 10) * 10 - 1) * 100,
+        raw >= 100,
+        (np.ceil(raw / 10) * 10 - 1) * 100,
         np.where(raw >= 20, np.round(raw) * 100, np.round(raw * 2) * 50),
     )
     return np.maximum(cents, 100).astype(np.int64)
@@ -120,8 +127,9 @@ def build_products(config: SimulationConfig, stores: Stores) -> Products:
         cat = row["category"]
         catalogue = names.PRODUCTS[cat]
         count = int(rng.integers(20, 61))
-        pick_idx = np.concatenate([rng.permutation(len(catalogue)),
-                                   rng.integers(0, len(catalogue), max(0, count - len(catalogue)))])
+        pick_idx = np.concatenate(
+            [rng.permutation(len(catalogue)), rng.integers(0, len(catalogue), max(0, count - len(catalogue)))]
+        )
         pick_idx = pick_idx[:count]
         nouns = [catalogue[j][0] for j in pick_idx]
         subcats = [catalogue[j][1] for j in pick_idx]
@@ -145,14 +153,25 @@ def build_products(config: SimulationConfig, stores: Stores) -> Products:
         premium = rng.lognormal(0, 0.25)
         price = _shelf_price(base * premium * rng.lognormal(0, 0.3, count))
         cost = np.round(price * rng.uniform(0.40, 0.75, count)).astype(np.int64)
-        parts.append(pd.DataFrame({
-            "store_idx": s, "store_id": row["store_id"], "product_name": pnames,
-            "category": subcats, "brand": brands, "price_cents": price, "cost_cents": cost,
-        }))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "store_idx": s,
+                    "store_id": row["store_id"],
+                    "product_name": pnames,
+                    "category": subcats,
+                    "brand": brands,
+                    "price_cents": price,
+                    "cost_cents": cost,
+                }
+            )
+        )
     frame = pd.concat(parts, ignore_index=True)
     frame = frame.sort_values(["store_idx", "price_cents"], kind="stable").reset_index(drop=True)
-    frame["sku"] = [f"SKU{s + 1:03d}{k:05d}" for s, k in
-                    zip(frame["store_idx"], frame.groupby("store_idx").cumcount() + 1, strict=True)]
+    frame["sku"] = [
+        f"SKU{s + 1:03d}{k:05d}"
+        for s, k in zip(frame["store_idx"], frame.groupby("store_idx").cumcount() + 1, strict=True)
+    ]
     counts = frame.groupby("store_idx").size().reindex(range(stores.n)).to_numpy()
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     return Products(frame, starts.astype(np.int64), counts.astype(np.int64))
@@ -192,9 +211,13 @@ class Members:
     def frame(self, idx: np.ndarray) -> dict[str, np.ndarray]:
         """The member file columns for the given members, current state."""
         return {
-            "member_id": self.member_id[idx], "card_no": self.card_no[idx],
-            "name": self.name[idx], "mobile": self.mobile[idx], "email": self.email[idx],
-            "gender": self.gender[idx], "birthday": self.birthday[idx],
+            "member_id": self.member_id[idx],
+            "card_no": self.card_no[idx],
+            "name": self.name[idx],
+            "mobile": self.mobile[idx],
+            "email": self.email[idx],
+            "gender": self.gender[idx],
+            "birthday": self.birthday[idx],
             "country_code": self.country_code[idx],
             "registration_channel": self.registration_channel[idx],
             "registered_at": self.registered_at[idx],
@@ -260,8 +283,9 @@ def _email(rng: np.random.Generator, name: str, country: str) -> str:
         local = "".join(rng.choice(names.PINYIN, 2)) + str(rng.integers(1, 9999))
         return f"{local}@{domain}"
     domains, weights = zip(*names.EMAIL_DOMAINS_FOREIGN, strict=True)
-    ascii_name = (name.lower().replace(" ", ".").replace("ü", "ue").replace("é", "e")
-                  .replace("è", "e").replace("-", ""))  # mailboxes are ASCII
+    ascii_name = (
+        name.lower().replace(" ", ".").replace("ü", "ue").replace("é", "e").replace("è", "e").replace("-", "")
+    )  # mailboxes are ASCII
     return f"{ascii_name}{rng.integers(1, 99)}@{pick(rng, domains, weights)}"
 
 
@@ -297,8 +321,7 @@ def build_members(config: SimulationConfig, day_weights: np.ndarray) -> Members:
     reg_day = np.where(during, during_offset, before_offset)
     hours = rng.choice(np.arange(10, 22), n)
     secs = hours * 3600 + rng.integers(0, 3600, n)
-    registered_at = (start64 + reg_day.astype("timedelta64[D]")).astype("datetime64[s]") + \
-        secs.astype("timedelta64[s]")
+    registered_at = (start64 + reg_day.astype("timedelta64[D]")).astype("datetime64[s]") + secs.astype("timedelta64[s]")
 
     # birthdays: adults 16-75 at the window start, never younger than 16 at registration
     age_years = np.clip(rng.normal(36, 12, n), 16, 75)
@@ -311,7 +334,7 @@ def build_members(config: SimulationConfig, day_weights: np.ndarray) -> Members:
     kid_min = (birthday + np.timedelta64(30, "D")).astype("datetime64[s]")
     late = is_kid & (registered_at < kid_min)
     registered_at = np.where(late, kid_min + secs.astype("timedelta64[s]"), registered_at)
-    reg_day = ((registered_at.astype("datetime64[D]") - start64).astype(np.int64))
+    reg_day = (registered_at.astype("datetime64[D]") - start64).astype(np.int64)
 
     chan, cw = zip(*names.REGISTRATION_CHANNELS, strict=True)
     channel = pick(rng, chan, cw, size=n)
@@ -337,7 +360,7 @@ def build_members(config: SimulationConfig, day_weights: np.ndarray) -> Members:
     cn_mobiles = _unique_cn_mobiles(rng, len(cn_idx) + spare_n, set())
     mobile = np.empty(n, dtype=object)
     mobile[cn_idx] = cn_mobiles[: len(cn_idx)]
-    spare = cn_mobiles[len(cn_idx):]
+    spare = cn_mobiles[len(cn_idx) :]
     taken = set(cn_mobiles)
     for i in np.flatnonzero(country != "CN"):
         m = _foreign_mobile(rng, country[i])
@@ -365,7 +388,7 @@ def build_members(config: SimulationConfig, day_weights: np.ndarray) -> Members:
     while placed < target and pos + 1 < len(adults):
         size = int(pick(rng, (2, 3, 4), (0.5, 0.35, 0.15)))
         n_kids = min(len(kids), int(rng.integers(0, size - 1))) if kids else 0
-        members_g = [int(a) for a in adults[pos: pos + size - n_kids]]
+        members_g = [int(a) for a in adults[pos : pos + size - n_kids]]
         pos += size - n_kids
         members_g += [int(kids.pop()) for _ in range(n_kids)]
         groups.append(members_g)
@@ -384,10 +407,10 @@ def build_members(config: SimulationConfig, day_weights: np.ndarray) -> Members:
                 full_names[m] = full_names[parent][0] + full_names[m][1:]
                 if registered_at[m] < registered_at[parent]:
                     registered_at[m] = registered_at[parent] + np.timedelta64(600, "s")
-    reg_day = ((registered_at.astype("datetime64[D]") - start64).astype(np.int64))
-    family_group_id = np.where(
-        family_idx >= 0, np.char.mod("F%06d", family_idx + 1).astype(object), None
-    ).astype(object)
+    reg_day = (registered_at.astype("datetime64[D]") - start64).astype(np.int64)
+    family_group_id = np.where(family_idx >= 0, np.char.mod("F%06d", family_idx + 1).astype(object), None).astype(
+        object
+    )
 
     member_id = np.char.mod("M%07d", np.arange(1, n + 1)).astype(object)
 
@@ -402,10 +425,23 @@ def build_members(config: SimulationConfig, day_weights: np.ndarray) -> Members:
     card_no = np.asarray(unique_card_numbers(rng, n, set()), dtype=object)
 
     return Members(
-        member_id=member_id, card_no=card_no, name=full_names, mobile=mobile, email=email,
-        gender=gender, birthday=birthday, country_code=country,
-        registration_channel=channel, registered_at=registered_at, reg_day=reg_day,
-        family_group_id=family_group_id, family_idx=family_idx, referrer_member_id=referrer,
-        is_kid=is_kid, tier=np.zeros(n, dtype=np.int64), closed=np.zeros(n, dtype=bool),
-        updated_at=registered_at.copy(), spare_mobiles=list(spare),
+        member_id=member_id,
+        card_no=card_no,
+        name=full_names,
+        mobile=mobile,
+        email=email,
+        gender=gender,
+        birthday=birthday,
+        country_code=country,
+        registration_channel=channel,
+        registered_at=registered_at,
+        reg_day=reg_day,
+        family_group_id=family_group_id,
+        family_idx=family_idx,
+        referrer_member_id=referrer,
+        is_kid=is_kid,
+        tier=np.zeros(n, dtype=np.int64),
+        closed=np.zeros(n, dtype=bool),
+        updated_at=registered_at.copy(),
+        spare_mobiles=list(spare),
     )

@@ -32,9 +32,18 @@ from .population import Members, Products, Stores
 PAYMENT_METHODS = np.array(["wechat_pay", "alipay", "unionpay", "cash"], dtype=object)
 PAYMENT_CN = np.array([0.45, 0.35, 0.12, 0.08])
 PAYMENT_FOREIGN = np.array([0.20, 0.20, 0.35, 0.25])
-REFUND_RATE = {"fashion": 0.045, "beauty": 0.02, "food_beverage": 0.004, "kids": 0.03,
-               "sports": 0.035, "electronics": 0.03, "home": 0.03, "supermarket": 0.01,
-               "entertainment": 0.005, "jewelry": 0.02}
+REFUND_RATE = {
+    "fashion": 0.045,
+    "beauty": 0.02,
+    "food_beverage": 0.004,
+    "kids": 0.03,
+    "sports": 0.035,
+    "electronics": 0.03,
+    "home": 0.03,
+    "supermarket": 0.01,
+    "entertainment": 0.005,
+    "jewelry": 0.02,
+}
 
 
 @dataclass
@@ -75,10 +84,20 @@ def _choose_rows(rng: np.random.Generator, weights: np.ndarray) -> np.ndarray:
     return np.minimum((cdf < u[:, None]).sum(axis=1), weights.shape[1] - 1)
 
 
-def draw_receipts(rng: np.random.Generator, day: Day, who: np.ndarray, extra: np.ndarray,
-                  n_anonymous: int, members: Members, spend: np.ndarray,
-                  store_weight: np.ndarray, stores: Stores, products: Products,
-                  prices: np.ndarray, anonymous_weight: np.ndarray) -> Receipts:
+def draw_receipts(
+    rng: np.random.Generator,
+    day: Day,
+    who: np.ndarray,
+    extra: np.ndarray,
+    n_anonymous: int,
+    members: Members,
+    spend: np.ndarray,
+    store_weight: np.ndarray,
+    stores: Stores,
+    products: Products,
+    prices: np.ndarray,
+    anonymous_weight: np.ndarray,
+) -> Receipts:
     """Baskets of the day: stores, times, lines, gross amounts (no discounts yet)."""
     member = np.concatenate([who, np.full(n_anonymous, -1)]).astype(np.int64)
     is_member = member >= 0
@@ -105,12 +124,10 @@ def draw_receipts(rng: np.random.Generator, day: Day, who: np.ndarray, extra: np
     line_store = store[line_receipt]
     u = rng.random(len(line_receipt)) ** (1.0 / np.clip(line_level, 0.3, 4))
     count = products.store_count[line_store]
-    product = products.store_start[line_store] + np.minimum((u * count).astype(np.int64),
-                                                            count - 1)
+    product = products.store_start[line_store] + np.minimum((u * count).astype(np.int64), count - 1)
     line_cat = cat[line_receipt]
     bulky = np.isin(line_cat, ["supermarket", "food_beverage"])
-    qty = np.where(bulky, 1 + np.minimum(rng.poisson(0.5, len(product)), 5),
-                   1 + (rng.random(len(product)) < 0.08))
+    qty = np.where(bulky, 1 + np.minimum(rng.poisson(0.5, len(product)), 5), 1 + (rng.random(len(product)) < 0.08))
     price = prices[product]
     gross = np.bincount(line_receipt, weights=qty * price, minlength=n).astype(np.int64)
 
@@ -121,11 +138,24 @@ def draw_receipts(rng: np.random.Generator, day: Day, who: np.ndarray, extra: np
     flag = np.concatenate([extra, np.zeros(n_anonymous, dtype=bool)])
     zeros = np.zeros(n, dtype=np.int64)
     return Receipts(
-        member=member, store=store, at=at, gross=gross, discount=zeros.copy(), points=zeros.copy(),
-        net=gross.copy(), payment=np.full(n, None, dtype=object), coupon=np.full(n, -1),
-        by_mobile=by_mobile, terminal=terminal, cashier=cashier, extra=flag,
-        line_receipt=line_receipt, line_product=product, line_qty=qty.astype(np.int64),
-        line_price=price.astype(np.int64), line_discount=np.zeros(len(product), dtype=np.int64),
+        member=member,
+        store=store,
+        at=at,
+        gross=gross,
+        discount=zeros.copy(),
+        points=zeros.copy(),
+        net=gross.copy(),
+        payment=np.full(n, None, dtype=object),
+        coupon=np.full(n, -1),
+        by_mobile=by_mobile,
+        terminal=terminal,
+        cashier=cashier,
+        extra=flag,
+        line_receipt=line_receipt,
+        line_product=product,
+        line_qty=qty.astype(np.int64),
+        line_price=price.astype(np.int64),
+        line_discount=np.zeros(len(product), dtype=np.int64),
     )
 
 
@@ -137,8 +167,9 @@ def apply_promotions(rng: np.random.Generator, r: Receipts, festival: bool) -> N
     r.discount += np.where(hit, (r.gross * pct + 50) // 100, 0)
 
 
-def apply_coupons(rng: np.random.Generator, r: Receipts, holder_coupon: np.ndarray,
-                  coupon_value: np.ndarray, coupon_min: np.ndarray) -> np.ndarray:
+def apply_coupons(
+    rng: np.random.Generator, r: Receipts, holder_coupon: np.ndarray, coupon_value: np.ndarray, coupon_min: np.ndarray
+) -> np.ndarray:
     """Members holding a valid coupon use it on their first qualifying receipt.
 
     holder_coupon[m] is the coupon-book index held by member m (or -1). Returns the
@@ -216,12 +247,24 @@ class RefundBook:
         self.pending: dict[int, list[tuple[dict, dict]]] = {}
         self._next = 0
 
-    def schedule(self, rng: np.random.Generator, day: Day, last_day: int, txn_ids: np.ndarray,
-                 r: Receipts, stores: Stores, store_last_day: np.ndarray) -> None:
+    def schedule(
+        self,
+        rng: np.random.Generator,
+        day: Day,
+        last_day: int,
+        txn_ids: np.ndarray,
+        r: Receipts,
+        stores: Stores,
+        store_last_day: np.ndarray,
+    ) -> None:
         rate_by_store = np.array([REFUND_RATE[c] for c in stores.frame["category"]])
         due = day.idx + rng.integers(1, 8, r.n)
-        pick = (rng.random(r.n) < rate_by_store[r.store]) & (r.points == 0) & (
-            due <= last_day) & (due < store_last_day[r.store])
+        pick = (
+            (rng.random(r.n) < rate_by_store[r.store])
+            & (r.points == 0)
+            & (due <= last_day)
+            & (due < store_last_day[r.store])
+        )
         sel = np.flatnonzero(pick)
         if len(sel) == 0:
             return
@@ -237,16 +280,31 @@ class RefundBook:
         keep = s_of_line >= 0
         keep[keep] &= (chosen[s_of_line[keep]] < 0) | (chosen[s_of_line[keep]] == rank[keep])
         li = np.flatnonzero(keep)
-        rec = {"ref": ref, "due": due[sel], "orig": txn_ids[sel], "member": r.member[sel],
-               "store": r.store[sel], "terminal": r.terminal[sel], "cashier": r.cashier[sel],
-               "by_mobile": r.by_mobile[sel], "payment": r.payment[sel]}
-        lines = {"ref": ref[s_of_line[li]], "rank": rank[li], "product": r.line_product[li],
-                 "qty": r.line_qty[li], "price": r.line_price[li], "disc": r.line_discount[li]}
+        rec = {
+            "ref": ref,
+            "due": due[sel],
+            "orig": txn_ids[sel],
+            "member": r.member[sel],
+            "store": r.store[sel],
+            "terminal": r.terminal[sel],
+            "cashier": r.cashier[sel],
+            "by_mobile": r.by_mobile[sel],
+            "payment": r.payment[sel],
+        }
+        lines = {
+            "ref": ref[s_of_line[li]],
+            "rank": rank[li],
+            "product": r.line_product[li],
+            "qty": r.line_qty[li],
+            "price": r.line_price[li],
+            "disc": r.line_discount[li],
+        }
         line_due = rec["due"][s_of_line[li]]
         for d in np.unique(rec["due"]):
             rm, lm = rec["due"] == d, line_due == d
             self.pending.setdefault(int(d), []).append(
-                ({k: v[rm] for k, v in rec.items()}, {k: v[lm] for k, v in lines.items()}))
+                ({k: v[rm] for k, v in rec.items()}, {k: v[lm] for k, v in lines.items()})
+            )
 
     def due(self, day: int) -> tuple[dict, dict] | None:
         """Receipt-level and line-level arrays of the refunds due on `day` (by ref)."""

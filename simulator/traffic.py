@@ -20,8 +20,7 @@ import pandas as pd
 from .frames import Day
 from .rng import stream
 
-ARRIVAL_BY_HOUR = np.array([0.07, 0.09, 0.11, 0.09, 0.09, 0.09, 0.09, 0.10, 0.11, 0.09, 0.05,
-                            0.02])  # 10:00 .. 21:00
+ARRIVAL_BY_HOUR = np.array([0.07, 0.09, 0.11, 0.09, 0.09, 0.09, 0.09, 0.10, 0.11, 0.09, 0.05, 0.02])  # 10:00 .. 21:00
 INTERVALS = 48  # 10:00-22:00 in 15-minute steps
 VISITORS_PER_RECEIPT = 7.5
 WIFI_SHARE = 0.32
@@ -51,11 +50,15 @@ class Traffic:
         for z in zones.itertuples(index=False):
             for _ in range(int(z.counters)):
                 k += 1
-                rows.append((f"PC{k:02d}", z.zone_id,
-                             "entrance" if z.zone_type == "entrance" else "zone",
-                             z.visitor_share / z.counters))
-        self.counters = pd.DataFrame(rows, columns=["counter_id", "zone_id", "location_type",
-                                                    "share"])
+                rows.append(
+                    (
+                        f"PC{k:02d}",
+                        z.zone_id,
+                        "entrance" if z.zone_type == "entrance" else "zone",
+                        z.visitor_share / z.counters,
+                    )
+                )
+        self.counters = pd.DataFrame(rows, columns=["counter_id", "zone_id", "location_type", "share"])
         self.zone_ids = zones["zone_id"].to_numpy(dtype=object)
         self.zone_share = zones["visitor_share"].to_numpy(dtype=float)
         self.in_shape, self.out_shape = _shapes()
@@ -65,8 +68,9 @@ class Traffic:
         mac_bytes[:, 0] = (mac_bytes[:, 0] & 0xFC) | 0x02  # locally administered, unicast
         salt = f"probe-vendor-{seed}-".encode()
         self.device_hash = np.array(
-            [hashlib.sha256(salt + ":".join(f"{b:02x}" for b in mac).encode()).hexdigest()
-             for mac in mac_bytes], dtype=object)
+            [hashlib.sha256(salt + ":".join(f"{b:02x}" for b in mac).encode()).hexdigest() for mac in mac_bytes],
+            dtype=object,
+        )
         self.propensity = self.rng.gamma(0.6, 1.0, pool)
 
     def visitors(self, receipts: int) -> int:

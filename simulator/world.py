@@ -30,9 +30,23 @@ from .population import (
 from .rng import stream
 from .traffic import Traffic
 
-MEMBER_COLUMNS = ["member_id", "card_no", "name", "mobile", "email", "gender", "birthday",
-                  "country_code", "registration_channel", "registered_at", "tier",
-                  "family_group_id", "referrer_member_id", "status", "updated_at"]
+MEMBER_COLUMNS = [
+    "member_id",
+    "card_no",
+    "name",
+    "mobile",
+    "email",
+    "gender",
+    "birthday",
+    "country_code",
+    "registration_channel",
+    "registered_at",
+    "tier",
+    "family_group_id",
+    "referrer_member_id",
+    "status",
+    "updated_at",
+]
 ANONYMOUS_SHARE = 0.40  # share of receipts without a member
 
 
@@ -53,13 +67,13 @@ class World:
         self.latent = lat = behaviour.build_latent(config, m, self.stores)
 
         closed_on = self.stores.frame["closed_on"]
-        self.store_last_day = np.array(
-            [NEVER if pd.isna(c) else (c - start).days for c in closed_on], dtype=np.int64)
+        self.store_last_day = np.array([NEVER if pd.isna(c) else (c - start).days for c in closed_on], dtype=np.int64)
         self.store_ids = self.stores.ids
         self.store_names = self.stores.frame["store_name"].to_numpy(dtype=object)
         self.store_number = np.arange(1, self.stores.n + 1)
-        self.store_zone = self.zones.reset_index().set_index("zone_id").loc[
-            self.stores.frame["zone_id"], "index"].to_numpy()
+        self.store_zone = (
+            self.zones.reset_index().set_index("zone_id").loc[self.stores.frame["zone_id"], "index"].to_numpy()
+        )
         self.skus = self.products.frame["sku"].to_numpy(dtype=object)
 
         # history before the window: tiers, opening points, closed accounts
@@ -72,13 +86,11 @@ class World:
         dead_pre = pre[lat.death_day[pre] < 0]
         closed = dead_pre[rng.random(len(dead_pre)) < 0.12]
         span = (start_s - m.registered_at[closed]).astype(np.int64)
-        closed_at = m.registered_at[closed] + (rng.uniform(0.5, 1.0, len(closed)) * span).astype(
-            "timedelta64[s]")
+        closed_at = m.registered_at[closed] + (rng.uniform(0.5, 1.0, len(closed)) * span).astype("timedelta64[s]")
         m.closed[closed] = True
         upgraded = pre[m.tier[pre] > 0]
         span = np.minimum((start_s - m.registered_at[upgraded]).astype(np.int64), 180 * 86400)
-        m.updated_at[upgraded] = start_s - (rng.random(len(upgraded)) * span).astype(
-            "timedelta64[s]")
+        m.updated_at[upgraded] = start_s - (rng.random(len(upgraded)) * span).astype("timedelta64[s]")
         m.updated_at[closed] = np.maximum(m.updated_at[closed], closed_at)
 
         self.points = Points(m, start.year, (start + timedelta(days=config.days)).year + 1)
@@ -88,8 +100,11 @@ class World:
         has = bal > 0
         opening, bal = opening[has], bal[has]
         back = np.minimum((start_s - m.registered_at[opening]).astype(np.int64), 365 * 86400 - 1)
-        when = start_s - (rng.random(len(opening)) * back).astype(np.int64).astype(
-            "timedelta64[s]") - np.timedelta64(1, "s")
+        when = (
+            start_s
+            - (rng.random(len(opening)) * back).astype(np.int64).astype("timedelta64[s]")
+            - np.timedelta64(1, "s")
+        )
         self.points.earn(opening, bal, when, np.full(len(opening), None, dtype=object))
 
         self.consents = Consents(m, start, config.seed)
@@ -99,9 +114,13 @@ class World:
 
         self.tiers = Tiers(m, history, config.days)
         self.marketing = Marketing(config, m)
-        self.feedback = Feedback(m, self.store_ids, self.store_names,
-                                 self.zones["zone_name"].to_numpy(dtype=object),
-                                 stream(config.seed, "feedback"))
+        self.feedback = Feedback(
+            m,
+            self.store_ids,
+            self.store_names,
+            self.zones["zone_name"].to_numpy(dtype=object),
+            stream(config.seed, "feedback"),
+        )
         self.traffic = Traffic(config.seed, self.zones, m.n)
         self.refunds = sales.RefundBook()
         self.member_rows = Rows(MEMBER_COLUMNS)
@@ -138,25 +157,35 @@ class World:
         snap = np.full(self.stores.n, day.d64)
         f = self.stores.frame
         announce = self.store_last_day - 31 <= day.idx
-        closed_on = np.array([c if (a and c is not None and not pd.isna(c)) else None
-                              for c, a in zip(f["closed_on"], announce, strict=True)], dtype=object)
+        closed_on = np.array(
+            [
+                c if (a and c is not None and not pd.isna(c)) else None
+                for c, a in zip(f["closed_on"], announce, strict=True)
+            ],
+            dtype=object,
+        )
         stores = {
-            "store_id": self.store_ids, "store_name": self.store_names,
+            "store_id": self.store_ids,
+            "store_name": self.store_names,
             "tenant_name": f["tenant_name"].to_numpy(dtype=object),
             "category": f["category"].to_numpy(dtype=object),
-            "floor": f["floor"].to_numpy(dtype=object), "zone_id": f["zone_id"].to_numpy(object),
+            "floor": f["floor"].to_numpy(dtype=object),
+            "zone_id": f["zone_id"].to_numpy(object),
             "area_sqm": f["area_sqm"].to_numpy(dtype=float),
             "opened_on": np.array([d.isoformat() for d in f["opened_on"]], dtype="datetime64[D]"),
-            "closed_on": np.array([np.datetime64("NaT") if c is None else c.isoformat()
-                                   for c in closed_on], dtype="datetime64[D]"),
+            "closed_on": np.array(
+                [np.datetime64("NaT") if c is None else c.isoformat() for c in closed_on], dtype="datetime64[D]"
+            ),
             "snapshot_date": snap,
         }
         p = self.products.frame
         products = {
-            "sku": self.skus, "product_name": p["product_name"].to_numpy(dtype=object),
+            "sku": self.skus,
+            "product_name": p["product_name"].to_numpy(dtype=object),
             "store_id": p["store_id"].to_numpy(dtype=object),
             "category": p["category"].to_numpy(dtype=object),
-            "brand": p["brand"].to_numpy(dtype=object), "unit_price": self.prices / 100.0,
+            "brand": p["brand"].to_numpy(dtype=object),
+            "unit_price": self.prices / 100.0,
             "unit_cost": np.minimum(self.costs, self.prices) / 100.0,
             "snapshot_date": np.full(len(p), day.d64),
         }
@@ -168,8 +197,7 @@ class World:
             "zone_type": z["zone_type"].to_numpy(dtype=object),
             "snapshot_date": np.full(len(z), day.d64),
         }
-        return {("reference", "stores"): stores, ("reference", "products"): products,
-                ("reference", "zones"): zones}
+        return {("reference", "stores"): stores, ("reference", "products"): products, ("reference", "zones"): zones}
 
     # the day --------------------------------------------------------------------------
     def step(self, day: Day) -> dict[tuple[str, str], dict[str, np.ndarray]]:
@@ -202,10 +230,10 @@ class World:
         self.consents.daily(day, active)
 
         # feedback on today's sales
-        self.feedback.survey(day, sold["member"], sold["store"], sold["at"], lat,
-                             len(txn["transaction_id"]))
-        hit = self.feedback.complain(day, sold["member"], sold["store"], sold["at"], lat,
-                                     self.last_day, self.store_zone)
+        self.feedback.survey(day, sold["member"], sold["store"], sold["at"], lat, len(txn["transaction_id"]))
+        hit = self.feedback.complain(
+            day, sold["member"], sold["store"], sold["at"], lat, self.last_day, self.store_zone
+        )
         if len(hit):
             lat.last_complaint_day[hit[:, 0]] = day.idx
             behaviour.shorten_life(self.rng_life, lat, hit[:, 0], hit[:, 1].astype(bool))
@@ -214,8 +242,7 @@ class World:
         out[("sensors", "people_counts")] = self.traffic.people_counts(day, visitors)
         out[("sensors", "wifi_dwell")] = self.traffic.wifi(day, visitors)
 
-        out[("membership", "members")] = sort_columns(self.member_rows.take(), "updated_at",
-                                                      "member_id")
+        out[("membership", "members")] = sort_columns(self.member_rows.take(), "updated_at", "member_id")
         out[("membership", "consents")] = self.consents.flush()
         out[("membership", "points_ledger")] = self.points.flush(day.tag)
         out[("membership", "tier_changes")] = self.tiers.flush()
@@ -235,8 +262,20 @@ class World:
         who, extra = behaviour.purchases_today(self.rng_buy, m, lat, day.idx, day.factor)
         pop = self.stores.frame["popularity"].to_numpy() * (self.store_last_day > day.idx)
         n_anon = int(rng.poisson(self.anonymous_rate * day.factor))
-        r = sales.draw_receipts(rng, day, who, extra, n_anon, m, lat.spend, lat.store_weight,
-                                self.stores, self.products, self.prices, pop / pop.sum())
+        r = sales.draw_receipts(
+            rng,
+            day,
+            who,
+            extra,
+            n_anon,
+            m,
+            lat.spend,
+            lat.store_weight,
+            self.stores,
+            self.products,
+            self.prices,
+            pop / pop.sum(),
+        )
         sales.apply_promotions(rng, r, day.festival)
         mk = self.marketing
         used = sales.apply_coupons(rng, r, mk.holder_coupon, mk.coupon_value, mk.coupon_min)
@@ -268,11 +307,11 @@ class World:
         txn = {
             "transaction_id": ids,
             "transaction_type": np.array(["sale"] * n_s + ["refund"] * n_r, dtype=object),
-            "original_transaction_id": np.concatenate([np.full(n_s, None, dtype=object),
-                                                       refund["orig"]]),
+            "original_transaction_id": np.concatenate([np.full(n_s, None, dtype=object), refund["orig"]]),
             "store_id": sid.astype(object),
             "terminal_id": np.char.add(sid, np.char.mod("-POS%02d", terminal)).astype(object),
-            "member_card_no": card.astype(object), "member_mobile": mobile.astype(object),
+            "member_card_no": card.astype(object),
+            "member_mobile": mobile.astype(object),
             "transaction_at": at,
             "gross_amount": np.concatenate([r.gross, refund["gross"]]) / 100.0,
             "discount_amount": np.concatenate([r.discount, refund["discount"]]) / 100.0,
@@ -280,8 +319,9 @@ class World:
             "points_redeemed": np.concatenate([r.points, np.zeros(n_r, dtype=np.int64)]),
             "net_amount": np.concatenate([r.net, refund["net"]]) / 100.0,
             "payment_method": np.concatenate([r.payment, refund["payment"]]).astype(object),
-            "cashier_id": np.char.add(np.char.mod("C%03d", self.store_number[store]),
-                                      np.char.mod("%02d", cashier)).astype(object),
+            "cashier_id": np.char.add(
+                np.char.mod("C%03d", self.store_number[store]), np.char.mod("%02d", cashier)
+            ).astype(object),
         }
         txn = {k: v[order] for k, v in txn.items()}
 
@@ -295,9 +335,12 @@ class World:
         product = np.concatenate([r.line_product, refund["line_product"]])
         lorder = np.lexsort((l_rank, position[l_receipt]))
         lines = {
-            "transaction_id": ids[l_receipt][lorder], "line_no": (l_rank + 1)[lorder],
-            "sku": self.skus[product][lorder], "quantity": qty[lorder],
-            "unit_price": price[lorder] / 100.0, "discount_amount": disc[lorder] / 100.0,
+            "transaction_id": ids[l_receipt][lorder],
+            "line_no": (l_rank + 1)[lorder],
+            "sku": self.skus[product][lorder],
+            "quantity": qty[lorder],
+            "unit_price": price[lorder] / 100.0,
+            "discount_amount": disc[lorder] / 100.0,
             "line_amount": (qty * price - disc)[lorder] / 100.0,
         }
 
@@ -308,8 +351,7 @@ class World:
         mem = np.flatnonzero(r.member >= 0)
         pts.earn(r.member[mem], r.net[mem] // 100, r.at[mem], sale_ids[mem])
         if len(used):
-            mk.redeemed(r.coupon[used], r.member[used], r.at[used], sale_ids[used],
-                        self.store_ids[r.store[used]])
+            mk.redeemed(r.coupon[used], r.member[used], r.at[used], sale_ids[used], self.store_ids[r.store[used]])
         rm = np.flatnonzero(refund["member"] >= 0)
         if len(rm):
             # take back the refunded points, but never more than the member surely had at
@@ -324,12 +366,15 @@ class World:
         amounts = np.concatenate([r.net[mem], refund["net"][rm]]) / 100.0
         self.tiers.book(day.idx, spenders, amounts)
         self._upgrades(day, r)
-        self.refunds.schedule(self.rng_refund, day, self.last_day, sale_ids, r, self.stores,
-                              self.store_last_day)
+        self.refunds.schedule(self.rng_refund, day, self.last_day, sale_ids, r, self.stores, self.store_last_day)
         # today's sales in file order, for feedback
         sale_sorted = order[order < n_s]
-        sold = {"member": r.member[sale_sorted], "store": r.store[sale_sorted],
-                "at": r.at[sale_sorted], "all_members": member}
+        sold = {
+            "member": r.member[sale_sorted],
+            "store": r.store[sale_sorted],
+            "at": r.at[sale_sorted],
+            "all_members": member,
+        }
         return txn, lines, sold
 
     def _due_refunds(self, day: Day) -> dict[str, np.ndarray]:
@@ -342,11 +387,25 @@ class World:
             lin = {k: v[keep] for k, v in lin.items()}
         if due is None or len(rec["ref"]) == 0:
             e = np.zeros(0, dtype=np.int64)
-            return {"member": e, "store": e, "at": np.zeros(0, "datetime64[s]"),
-                    "by_mobile": np.zeros(0, bool), "terminal": e, "cashier": e,
-                    "orig": np.zeros(0, object), "payment": np.zeros(0, object),
-                    "gross": e, "discount": e, "net": e, "line_receipt": e, "line_rank": e,
-                    "line_qty": e, "line_price": e, "line_discount": e, "line_product": e}
+            return {
+                "member": e,
+                "store": e,
+                "at": np.zeros(0, "datetime64[s]"),
+                "by_mobile": np.zeros(0, bool),
+                "terminal": e,
+                "cashier": e,
+                "orig": np.zeros(0, object),
+                "payment": np.zeros(0, object),
+                "gross": e,
+                "discount": e,
+                "net": e,
+                "line_receipt": e,
+                "line_rank": e,
+                "line_qty": e,
+                "line_price": e,
+                "line_discount": e,
+                "line_product": e,
+            }
         rng = self.rng_refund
         n = len(rec["ref"])
         l_receipt = np.searchsorted(rec["ref"], lin["ref"])  # both sorted by ref
@@ -359,13 +418,22 @@ class World:
         hours, hp = calendar.hour_probabilities()
         secs = rng.choice(hours, n, p=hp) * 3600 + rng.integers(0, 3600, n)
         return {
-            "member": rec["member"].astype(np.int64), "store": rec["store"].astype(np.int64),
-            "at": day.at(secs), "by_mobile": rec["by_mobile"].astype(bool),
+            "member": rec["member"].astype(np.int64),
+            "store": rec["store"].astype(np.int64),
+            "at": day.at(secs),
+            "by_mobile": rec["by_mobile"].astype(bool),
             "terminal": rec["terminal"].astype(np.int64),
-            "cashier": rec["cashier"].astype(np.int64), "orig": rec["orig"].astype(object),
-            "payment": rec["payment"].astype(object), "gross": gross, "discount": discount,
-            "net": gross - discount, "line_receipt": l_receipt, "line_rank": l_rank,
-            "line_qty": qty, "line_price": price, "line_discount": disc,
+            "cashier": rec["cashier"].astype(np.int64),
+            "orig": rec["orig"].astype(object),
+            "payment": rec["payment"].astype(object),
+            "gross": gross,
+            "discount": discount,
+            "net": gross - discount,
+            "line_receipt": l_receipt,
+            "line_rank": l_rank,
+            "line_qty": qty,
+            "line_price": price,
+            "line_discount": disc,
             "line_product": lin["product"].astype(np.int64),
         }
 
@@ -416,14 +484,14 @@ class World:
             if givers:  # in the app, in the evening (after the day's purchases)
                 at = day.at(rng.integers(22 * 3600, 23 * 3600, len(givers)))
                 self.points_touched[np.array(givers + receivers)] = True
-                pts.transfer(np.array(givers), np.array(receivers), np.array(amounts), at,
-                             np.array(fams, dtype=object))
+                pts.transfer(np.array(givers), np.array(receivers), np.array(amounts), at, np.array(fams, dtype=object))
         active = np.flatnonzero((m.reg_day <= day.idx) & ~m.closed)
         n_a = rng.poisson(0.2 * m.n / 1000)
         if n_a and len(active):
             who = rng.choice(active, n_a)
-            amount = np.where(rng.random(n_a) < 0.8, rng.choice([100, 200, 500, 1000], n_a),
-                              -rng.choice([100, 200, 500], n_a))
+            amount = np.where(
+                rng.random(n_a) < 0.8, rng.choice([100, 200, 500, 1000], n_a), -rng.choice([100, 200, 500], n_a)
+            )
             # back-office batch at night
             pts.adjust(who, amount, day.at(rng.integers(23 * 3600, 23 * 3600 + 1800, n_a)))
             self.points_touched[who] = True
@@ -431,9 +499,9 @@ class World:
             cand = active[m.tier[active] < 3]
             if len(cand):
                 who = np.array([rng.choice(cand)])
-                self.tiers.change(who, m.tier[who] + 1,
-                                  day.at(np.array([int(rng.integers(10 * 3600, 21 * 3600))])),
-                                  "manual")
+                self.tiers.change(
+                    who, m.tier[who] + 1, day.at(np.array([int(rng.integers(10 * 3600, 21 * 3600))])), "manual"
+                )
                 self._member_rows(who)
 
     def _member_changes(self, day: Day, sold: dict) -> None:
@@ -470,4 +538,3 @@ class World:
 def reprice(cents: np.ndarray) -> np.ndarray:
     """New shelf prices after a repricing: whole yuan."""
     return np.maximum(np.round(np.asarray(cents) / 100.0) * 100, 100).astype(np.int64)
-

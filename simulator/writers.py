@@ -45,8 +45,14 @@ def arrow_type(col: Column, fmt: str) -> pa.DataType:
     dec = decimal_spec(col)
     if dec is not None:
         return pa.decimal128(*dec)
-    simple = {"VARCHAR": pa.string(), "INTEGER": pa.int32(), "BIGINT": pa.int64(),
-              "DOUBLE": pa.float64(), "BOOLEAN": pa.bool_(), "DATE": pa.date32()}
+    simple = {
+        "VARCHAR": pa.string(),
+        "INTEGER": pa.int32(),
+        "BIGINT": pa.int64(),
+        "DOUBLE": pa.float64(),
+        "BOOLEAN": pa.bool_(),
+        "DATE": pa.date32(),
+    }
     if t in simple:
         return simple[t]
     if t == "TIMESTAMP":
@@ -72,8 +78,7 @@ def to_arrow(col: Column, values, fmt: str) -> pa.Array:
         if pa.types.is_decimal(typ) or pa.types.is_floating(typ):
             values = np.array([np.nan if v is None else v for v in values], dtype=float)
         elif pa.types.is_timestamp(typ) or pa.types.is_date(typ):
-            values = values.astype("datetime64[s]" if pa.types.is_timestamp(typ)
-                                   else "datetime64[D]")
+            values = values.astype("datetime64[s]" if pa.types.is_timestamp(typ) else "datetime64[D]")
         else:
             return pa.array(values, type=typ)  # None -> null
     mask = _mask(values)
@@ -111,8 +116,7 @@ def jsonl_text(table: pa.Table) -> str:
     """JSON lines with nulls, integers as integers (pandas nullable types)."""
     if table.num_rows == 0:
         return ""
-    frame = table.to_pandas(types_mapper={pa.int32(): pd.Int32Dtype(),
-                                          pa.int64(): pd.Int64Dtype()}.get)
+    frame = table.to_pandas(types_mapper={pa.int32(): pd.Int32Dtype(), pa.int64(): pd.Int64Dtype()}.get)
     text = frame.to_json(orient="records", lines=True, force_ascii=False, date_format="iso")
     if "\\n" in text or "\\r" in text:
         raise ValueError("a text value contains a line break")
@@ -154,5 +158,3 @@ def data_rows(content: str | bytes, fmt: str) -> int:
         return pq.read_metadata(io.BytesIO(content)).num_rows
     n = content.count("\n")
     return n - 1 if fmt == "csv" else n
-
-

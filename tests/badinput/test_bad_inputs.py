@@ -24,10 +24,21 @@ from tests.unit.test_parsing import GOOD_SALE, parse, sale, write_csv
 
 TX = "pos/transactions_20260101.csv"
 MEMBER = {
-    "member_id": "M0000001", "card_no": "6200000000000001", "name": "王小明", "mobile": "13800001111",
-    "email": "", "gender": "M", "birthday": "1990-05-01", "country_code": "CN", "registration_channel": "app",
-    "registered_at": "2025-01-01 10:00:00", "tier": "basic", "family_group_id": "", "referrer_member_id": "",
-    "status": "active", "updated_at": "2025-12-31 10:00:00",
+    "member_id": "M0000001",
+    "card_no": "6200000000000001",
+    "name": "王小明",
+    "mobile": "13800001111",
+    "email": "",
+    "gender": "M",
+    "birthday": "1990-05-01",
+    "country_code": "CN",
+    "registration_channel": "app",
+    "registered_at": "2025-01-01 10:00:00",
+    "tier": "basic",
+    "family_group_id": "",
+    "referrer_member_id": "",
+    "status": "active",
+    "updated_at": "2025-12-31 10:00:00",
 }
 
 
@@ -99,8 +110,9 @@ def test_duplicate_rows(tmp_path):
 
 
 def test_future_timestamps(tmp_path):
-    parsed = parse(tmp_path, write_csv(tmp_path, TX, [sale(), sale(transaction_id="T2",
-                                                                    transaction_at="2099-01-01 10:00:00")]))
+    parsed = parse(
+        tmp_path, write_csv(tmp_path, TX, [sale(), sale(transaction_id="T2", transaction_at="2099-01-01 10:00:00")])
+    )
     assert_nothing_lost(parsed)
     assert quarantine(parsed)[3]["rule"] == "rule:transaction_at_not_after_export_day"
 
@@ -172,8 +184,9 @@ def test_schema_drift_renamed_column(tmp_path):
 
 
 def test_schema_drift_changed_type(tmp_path):
-    parsed = parse(tmp_path, write_csv(tmp_path, TX, [sale(gross_amount="high"), sale(transaction_id="T2",
-                                                                                      gross_amount="low")]))
+    parsed = parse(
+        tmp_path, write_csv(tmp_path, TX, [sale(gross_amount="high"), sale(transaction_id="T2", gross_amount="low")])
+    )
     assert parsed.rows_loaded == 0 and {r["rule"] for r in parsed.quarantine.to_pylist()} == {"parse:cast"}
     assert_nothing_lost(parsed)
 
@@ -190,9 +203,12 @@ def _ingest(settings, systems=("pos",)):
 def _ingested_files(settings) -> dict[str, tuple]:
     con = duckdb.connect(str(settings.warehouse), read_only=True)
     try:
-        return {r[0]: r[1:] for r in con.execute(
-            "select source_file, status, rows_in_file, rows_loaded, rows_quarantined from raw_pos.ingested_files"
-        ).fetchall()}
+        return {
+            r[0]: r[1:]
+            for r in con.execute(
+                "select source_file, status, rows_in_file, rows_loaded, rows_quarantined from raw_pos.ingested_files"
+            ).fetchall()
+        }
     finally:
         con.close()
 
@@ -214,8 +230,11 @@ def test_duplicate_file(tmp_path):
 @pytest.mark.integration
 def test_late_arriving_day(tmp_path):
     with mall_environment(tmp_path) as settings:
-        write_csv(settings.inbox, "pos/transactions_20260102.csv", [sale(transaction_id="T2",
-                                                                         transaction_at="2026-01-02 11:00:00")])
+        write_csv(
+            settings.inbox,
+            "pos/transactions_20260102.csv",
+            [sale(transaction_id="T2", transaction_at="2026-01-02 11:00:00")],
+        )
         _ingest(settings)
         write_csv(settings.inbox, TX, [sale()])  # yesterday's export arrives a day late
         later = _ingest(settings)

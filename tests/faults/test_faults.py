@@ -29,7 +29,14 @@ pytestmark = pytest.mark.integration
 
 TINY = {"members": 120, "stores": 4, "days": 12}
 VOLATILE = (
-    "_dlt_load_id", "_dlt_id", "_loaded_at", "loaded_at", "quarantined_at", "inserted_at", "ingested_at", "built_at",
+    "_dlt_load_id",
+    "_dlt_id",
+    "_loaded_at",
+    "loaded_at",
+    "quarantined_at",
+    "inserted_at",
+    "ingested_at",
+    "built_at",
 )
 MALLCRM = [sys.executable, "-m", "mallcrm.cli"]
 
@@ -43,8 +50,9 @@ def _run(root: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:
 
 
 def _start(root: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([*MALLCRM, *args], env=_env(root), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+    return subprocess.Popen(
+        [*MALLCRM, *args], env=_env(root), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
 
 
 def _kill_when(process: subprocess.Popen, ready, timeout: float = 300) -> None:
@@ -72,12 +80,16 @@ def fingerprint(warehouse: Path, schemas: tuple[str, ...] | None = None) -> dict
                 continue
             columns = con.execute(
                 "select column_name, data_type from information_schema.columns where table_schema = ? "
-                "and table_name = ? order by ordinal_position", [schema, table]).fetchall()
+                "and table_name = ? order by ordinal_position",
+                [schema, table],
+            ).fetchall()
             # floating-point sums are computed in parallel: compare them to 9 significant digits
             row = ", ".join(
                 f'round("{c}", 9 - cast(ceil(log10(abs("{c}") + 1e-300)) as integer))'
-                if t in ("DOUBLE", "FLOAT") else f'"{c}"'
-                for c, t in columns if c not in VOLATILE
+                if t in ("DOUBLE", "FLOAT")
+                else f'"{c}"'
+                for c, t in columns
+                if c not in VOLATILE
             )
             out[f"{schema}.{table}"] = con.execute(
                 f'select count(*), coalesce(sum(hash(row({row}))::hugeint), 0) from "{schema}"."{table}"'
@@ -144,8 +156,9 @@ main(["ingest"])
 
 def test_a_run_killed_after_a_commit_but_before_dlt_recorded_it_loads_nothing_twice(tmp_path, exports, reference):
     root = _mall(tmp_path, exports)
-    died = subprocess.run([sys.executable, "-c", DIE_AFTER_COMMIT], env=_env(root), capture_output=True, text=True,
-                          timeout=600)
+    died = subprocess.run(
+        [sys.executable, "-c", DIE_AFTER_COMMIT], env=_env(root), capture_output=True, text=True, timeout=600
+    )
     assert died.returncode == 137, died.stdout + died.stderr
     rerun = _run(root, "ingest")
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
@@ -195,8 +208,9 @@ def _limit_file_size() -> None:
 
 def test_a_full_disk_gives_a_clear_error_and_a_rerun_completes(tmp_path, exports, reference):
     root = _mall(tmp_path, exports)
-    full = subprocess.run([*MALLCRM, "ingest"], env=_env(root), capture_output=True, text=True, timeout=600,
-                          preexec_fn=_limit_file_size)
+    full = subprocess.run(
+        [*MALLCRM, "ingest"], env=_env(root), capture_output=True, text=True, timeout=600, preexec_fn=_limit_file_size
+    )
     assert full.returncode != 0
     # dlt logs its own retries above; the command's last word is one plain sentence
     last = full.stderr.strip().splitlines()[-1]
@@ -250,8 +264,13 @@ sys.exit(0 if result.success else 1)
 
 
 def _dagster_ingest(root: Path, **env) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", DAGSTER_INGEST], env=_env(root) | env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", DAGSTER_INGEST],
+        env=_env(root) | env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def test_sigkill_during_a_dagster_ingest_run_then_rerun_equals_an_uninterrupted_run(tmp_path, exports, reference):

@@ -17,9 +17,18 @@ pytestmark = pytest.mark.integration
 def _members_file(path, extra_column: str | None = None) -> None:
     columns = load_contract().get("membership", "members").column_names + ([extra_column] if extra_column else [])
     row = {c: "" for c in columns}
-    row.update(member_id="M0000001", card_no="6200000000000001", name="王小明", mobile="13800001111",
-               country_code="CN", registration_channel="app", registered_at="2025-01-01 10:00:00",
-               tier="basic", status="active", updated_at="2025-01-01 10:00:00")
+    row.update(
+        member_id="M0000001",
+        card_no="6200000000000001",
+        name="王小明",
+        mobile="13800001111",
+        country_code="CN",
+        registration_channel="app",
+        registered_at="2025-01-01 10:00:00",
+        tier="basic",
+        status="active",
+        updated_at="2025-01-01 10:00:00",
+    )
     if extra_column:
         row[extra_column] = "o6_bmjrPTlm6_2sgVt7hMZOPfL2M"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -124,7 +124,8 @@ def test_dirty_exports_are_quarantined_explained_and_nothing_lost(tmp_path):
 def test_dlt_leaves_no_copy_of_loaded_rows(built_mall):
     settings, _, _ = built_mall
     leftovers = [
-        p for p in settings.dlt_dir.rglob("*")
+        p
+        for p in settings.dlt_dir.rglob("*")
         if p.is_file() and p.suffix in {".parquet", ".jsonl", ".gz", ".insert_values", ".csv"}
     ]
     assert leftovers == [], f"dlt kept loaded data on disk: {leftovers[:3]}"

@@ -14,6 +14,7 @@ from tests.conftest import TEST_HMAC_KEY, TEST_HMAC_KEY_VERSION
 
 pytestmark = pytest.mark.integration
 
+
 @pytest.fixture(scope="module")
 def masked_mall(built_mall):
     """The session's small mall (built with the test key set in tests/conftest.py)."""
@@ -30,12 +31,12 @@ def rows(con, sql, params=None):
 def test_build_succeeds_with_every_masked_model(masked_mall):
     con, ok = masked_mall
     assert ok, "dbt build of the masked layer failed"
-    staging = {r[0] for r in rows(con, "select table_name from information_schema.tables "
-                                        "where table_schema = 'staging'")}
-    masked = {r[0] for r in rows(con, "select table_name from information_schema.tables "
-                                       "where table_schema = 'masked'")}
+    staging = {
+        r[0] for r in rows(con, "select table_name from information_schema.tables where table_schema = 'staging'")
+    }
+    masked = {r[0] for r in rows(con, "select table_name from information_schema.tables where table_schema = 'masked'")}
     for name in staging - {"stg_ingest__files", "stg_ingest__quarantined_rows"}:
-        assert "msk_" + name[len("stg_"):] in masked
+        assert "msk_" + name[len("stg_") :] in masked
     assert rows(con, "select count(*) from masked.msk_membership__members")[0][0] > 0
 
 
@@ -56,33 +57,42 @@ def test_no_personal_data_in_masked_intermediate_or_marts(masked_mall):
 
 def test_pos_tokens_join_member_tokens(masked_mall):
     con, _ = masked_mall
-    by_card = rows(con, """
+    by_card = rows(
+        con,
+        """
         select count(*), count(*) filter (where m.member_id = k.member_id)
         from staging.stg_pos__transactions t
         join staging.stg_membership__members m on t.member_card_no = m.card_no
         join masked.msk_pos__transactions mt using (transaction_id)
         left join masked.msk_membership__members k on mt.member_card_no_token = k.card_no_token
-    """)[0]
+    """,
+    )[0]
     assert by_card[0] > 0 and by_card[0] == by_card[1]
-    by_mobile = rows(con, """
+    by_mobile = rows(
+        con,
+        """
         select count(*), count(*) filter (where m.member_id = k.member_id)
         from staging.stg_pos__transactions t
         join staging.stg_membership__members m on t.member_mobile = m.mobile
         join masked.msk_pos__transactions mt using (transaction_id)
         left join masked.msk_membership__members k on mt.member_mobile_token = k.mobile_token
-    """)[0]
+    """,
+    )[0]
     assert by_mobile[0] > 0 and by_mobile[0] == by_mobile[1]
 
 
 def test_tokens_are_python_hmac_sha256_with_the_configured_key(masked_mall):
     con, _ = masked_mall
-    sample = rows(con, """
+    sample = rows(
+        con,
+        """
         select s.card_no, s.mobile, s.email, m.card_no_token, m.mobile_token, m.email_token,
                m.pii_key_version
         from staging.stg_membership__members s
         join masked.msk_membership__members m using (member_id)
         order by member_id limit 50
-    """)
+    """,
+    )
     key = TEST_HMAC_KEY.encode()
 
     def expected(value, pii_type):
@@ -94,13 +104,14 @@ def test_tokens_are_python_hmac_sha256_with_the_configured_key(masked_mall):
         assert mobile_t == expected(mobile, "mobile")
         assert email_t == expected(email, "email")
         assert version == TEST_HMAC_KEY_VERSION
-    assert rows(con, "select key_version, is_demo_key from masked.key_versions") == [
-        (TEST_HMAC_KEY_VERSION, False)]
+    assert rows(con, "select key_version, is_demo_key from masked.key_versions") == [(TEST_HMAC_KEY_VERSION, False)]
 
 
 def test_masks_and_generalizations(masked_mall):
     con, _ = masked_mall
-    bad = rows(con, """
+    bad = rows(
+        con,
+        """
         select s.full_name, m.full_name_masked, m.mobile_masked, m.email_masked, m.age_band
         from staging.stg_membership__members s
         join masked.msk_membership__members m using (member_id)
@@ -110,13 +121,17 @@ def test_masks_and_generalizations(masked_mall):
            or (s.birth_date is not null and (m.birth_month <> month(s.birth_date)
                or m.age_band is null or m.is_minor is null))
            or (m.is_minor and m.age_band <> '<14')
-    """)
+    """,
+    )
     assert bad == []
-    leaked = rows(con, """
+    leaked = rows(
+        con,
+        """
         select s.comment_text, m.comment_text_scrubbed
         from staging.stg_feedback__surveys s
         join masked.msk_feedback__surveys m using (response_id)
         where regexp_matches(s.comment_text, '1[3-9][0-9]{9}')
           and not contains(m.comment_text_scrubbed, '[电话]')
-    """)
+    """,
+    )
     assert leaked == []

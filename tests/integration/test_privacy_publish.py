@@ -125,10 +125,13 @@ def test_one_file_per_declared_role_with_only_marts(built_mall, published, polic
         assert role_file.path == roles_dir / f"{role}.duckdb"
         con = open_role(role_file.path)
         try:
-            schemas = {s for (s,) in con.execute(
-                "select distinct table_schema from information_schema.tables "
-                "where table_catalog = current_database()"
-            ).fetchall()}
+            schemas = {
+                s
+                for (s,) in con.execute(
+                    "select distinct table_schema from information_schema.tables "
+                    "where table_catalog = current_database()"
+                ).fetchall()
+            }
             assert schemas == {"marts"}, role
             tables = columns_by_table(con)
             assert set(role_file.tables) == {f"marts.{t}" for t in tables}
@@ -147,7 +150,8 @@ def test_every_mapped_source_column_is_in_the_policy(policy, warehouse_columns):
     # a new masked column in the marts must be added to SOURCES (and to publish's mapping)
     all_columns = set().union(*warehouse_columns.values())
     derived = {
-        c for c in all_columns
+        c
+        for c in all_columns
         if c.endswith(("_token", "_masked", "_scrubbed")) or c in ("birth_month", "age_band", "is_minor")
     }
     assert derived <= set(SOURCES)
@@ -175,6 +179,7 @@ def test_role_file_lacks_what_the_role_must_not_see(published, policy, warehouse
 
 def test_policy_examples(published):
     """A few cells of the mapping, spelled out for a reviewer."""
+
     def dim_member_columns(role):
         con = open_role(published[role].path)
         try:
@@ -197,8 +202,10 @@ def test_marketing_rows_are_exactly_the_consenting_members(built_mall, published
     try:
         # independent of the mart: latest consent event per golden member and scope, up to
         # the as-of date, from the masked consents
-        consenting = {m for (m,) in con.execute(
-            """
+        consenting = {
+            m
+            for (m,) in con.execute(
+                """
             with events as (
                 select ids.golden_member_id as member_id, c.consent_scope, c.is_granted,
                     row_number() over (
@@ -213,8 +220,9 @@ def test_marketing_rows_are_exactly_the_consenting_members(built_mall, published
             select distinct member_id from events
             where recency = 1 and is_granted and consent_scope in (select unnest(?))
             """,
-            [marketing_scopes],
-        ).fetchall()}
+                [marketing_scopes],
+            ).fetchall()
+        }
         minors = {m for (m,) in con.execute("select member_id from marts.dim_member where is_minor").fetchall()}
         registered = {m for (m,) in con.execute("select member_id from marts.dim_member").fetchall()}
         warehouse = columns_by_table(con)

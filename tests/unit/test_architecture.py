@@ -88,7 +88,7 @@ def _cycles(graph) -> list[list[str]]:
         state[node] = "open"
         for nxt in sorted(graph.get(node, {})):
             if state.get(nxt) == "open":
-                found.append([*path[path.index(nxt):], nxt])
+                found.append([*path[path.index(nxt) :], nxt])
             elif nxt not in state:
                 visit(nxt, [*path, nxt])
         state[node] = "done"

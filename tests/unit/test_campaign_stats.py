@@ -32,15 +32,51 @@ def roi():
 
 # A fixed campaign: per-member revenue in each arm (zeros = did not buy), as the
 # int model's outcomes would hold them.
-TREATMENT = np.array([0, 0, 0, 120.5, 0, 88.0, 0, 0, 310.2, 0, 45.9, 0, 0, 0, 150.0,
-                      0, 0, 72.3, 0, 0, 0, 999.9, 0, 12.0, 0, 0, 0, 64.4, 0, 0])
+TREATMENT = np.array(
+    [
+        0,
+        0,
+        0,
+        120.5,
+        0,
+        88.0,
+        0,
+        0,
+        310.2,
+        0,
+        45.9,
+        0,
+        0,
+        0,
+        150.0,
+        0,
+        0,
+        72.3,
+        0,
+        0,
+        0,
+        999.9,
+        0,
+        12.0,
+        0,
+        0,
+        0,
+        64.4,
+        0,
+        0,
+    ]
+)
 CONTROL = np.array([0, 0, 0, 0, 95.0, 0, 0, 0, 0, 40.0, 0, 0, 0, 230.0])
 
 
 def test_welch_matches_scipy_ttest_ind(roi):
     t, df, p = roi.welch_t_test(
-        TREATMENT.mean(), TREATMENT.var(ddof=1), len(TREATMENT),
-        CONTROL.mean(), CONTROL.var(ddof=1), len(CONTROL),
+        TREATMENT.mean(),
+        TREATMENT.var(ddof=1),
+        len(TREATMENT),
+        CONTROL.mean(),
+        CONTROL.var(ddof=1),
+        len(CONTROL),
     )
     ref = stats.ttest_ind(TREATMENT, CONTROL, equal_var=False)
     assert t == pytest.approx(ref.statistic, abs=TOL)
@@ -122,6 +158,5 @@ def test_campaign_statistics_fill_the_treatment_row_only(roi):
     x1, x2 = int((TREATMENT > 0).sum()), int((CONTROL > 0).sum())
     _, p_ref = reference_two_proportion(x1, len(TREATMENT), x2, len(CONTROL))
     assert out.loc["c1-t", "conversion_p_value"] == pytest.approx(p_ref, abs=TOL)
-    srm = stats.chisquare([len(TREATMENT), len(CONTROL)],
-                          f_exp=[44 * 0.7, 44 * 0.3])
+    srm = stats.chisquare([len(TREATMENT), len(CONTROL)], f_exp=[44 * 0.7, 44 * 0.3])
     assert out.loc["c1-t", "srm_p_value"] == pytest.approx(srm.pvalue, abs=TOL)

@@ -10,10 +10,12 @@ from ml import churn
 
 
 def test_label_window_is_cutoff_exclusive_horizon_inclusive():
-    purchases = pd.DataFrame({
-        "member_id": ["on_cutoff", "first_day", "last_day", "too_late", "both"],
-        "business_date": pd.to_datetime(["2026-03-01", "2026-03-02", "2026-03-31", "2026-04-01", "2026-03-15"]),
-    })
+    purchases = pd.DataFrame(
+        {
+            "member_id": ["on_cutoff", "first_day", "last_day", "too_late", "both"],
+            "business_date": pd.to_datetime(["2026-03-01", "2026-03-02", "2026-03-31", "2026-04-01", "2026-03-15"]),
+        }
+    )
     members = ["on_cutoff", "first_day", "last_day", "too_late", "both", "never"]
     y = churn.churn_labels(purchases, members, "2026-03-01", 30)
     assert y.to_dict() == {"on_cutoff": 1, "first_day": 0, "last_day": 0, "too_late": 1, "both": 0, "never": 1}
@@ -39,10 +41,13 @@ def test_time_split_refuses_too_little_history():
 
 
 def test_labelled_frame_keeps_active_members_only():
-    features = pd.DataFrame({
-        "member_id": ["m1", "m2", "m3"], "cutoff_date": pd.to_datetime(["2026-01-31"] * 3),
-        "is_active": [True, True, False],
-    })
+    features = pd.DataFrame(
+        {
+            "member_id": ["m1", "m2", "m3"],
+            "cutoff_date": pd.to_datetime(["2026-01-31"] * 3),
+            "is_active": [True, True, False],
+        }
+    )
     purchases = pd.DataFrame({"member_id": ["m1"], "business_date": pd.to_datetime(["2026-02-10"])})
     frame = churn.labelled_frame(features, purchases, [pd.Timestamp("2026-01-31")], 30)
     assert frame.set_index("member_id")["churned"].to_dict() == {"m1": 0, "m2": 1}

@@ -17,8 +17,9 @@ from ml.clv import (
     rfm_summary,
 )
 
-CDNOW = (Path(__file__).resolve().parents[2] / "ml" / "fixtures" / "cdnow"
-         / "cdnow_customers_summary_with_transactions.csv")
+CDNOW = (
+    Path(__file__).resolve().parents[2] / "ml" / "fixtures" / "cdnow" / "cdnow_customers_summary_with_transactions.csv"
+)
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +63,8 @@ def test_bgnbd_predictions_are_consistent(cdnow):
     bg = BetaGeoModel(r=0.243, alpha=4.414, a=0.793, b=2.426)
     x, t_x, T = np.array([0, 2, 2, 7]), np.array([0, 30.43, 5.0, 35.0]), np.array([38.86] * 4)
     p = bg.p_alive(x, t_x, T)
-    assert p[0] == 1.0                      # no repeat purchase: never observed to die
-    assert p[1] > p[2]                      # a recent last purchase is more alive
+    assert p[0] == 1.0  # no repeat purchase: never observed to die
+    assert p[1] > p[2]  # a recent last purchase is more alive
     e = bg.expected_purchases(39, x, t_x, T)
     assert np.all(e >= 0) and e[3] > e[1] > e[2]
     # Population: the calibration customers' expected purchases in weeks 40-78 (FHL
@@ -71,7 +72,8 @@ def test_bgnbd_predictions_are_consistent(cdnow):
     total = bg.expected_purchases(39, cdnow["x"], cdnow["t_x"], cdnow["T"]).sum()
     assert 1500 < total < 1800
     assert bg.expected_purchases_new_customer(39) == pytest.approx(
-        bg.expected_purchases(39, [0], [0], [0])[0], rel=1e-6)
+        bg.expected_purchases(39, [0], [0], [0])[0], rel=1e-6
+    )
 
 
 def _simulate_bgnbd(n, r, alpha, a, b, T, rng):
@@ -103,13 +105,15 @@ def test_bgnbd_recovers_simulated_parameters():
 
 
 def test_rfm_summary_and_holdout():
-    tx = pd.DataFrame({
-        "customer_id": ["a", "a", "a", "a", "b", "c"],
-        "date": ["2026-01-01", "2026-01-01", "2026-01-11", "2026-02-05", "2026-01-20", "2026-02-01"],
-        "amount": [10.0, 5.0, 30.0, 99.0, 7.0, 3.0],
-    })
+    tx = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "a", "a", "b", "c"],
+            "date": ["2026-01-01", "2026-01-01", "2026-01-11", "2026-02-05", "2026-01-20", "2026-02-01"],
+            "amount": [10.0, 5.0, 30.0, 99.0, 7.0, 3.0],
+        }
+    )
     s = rfm_summary(tx, "2026-01-31")
-    assert list(s.index) == ["a", "b"]      # c bought after the calibration end
+    assert list(s.index) == ["a", "b"]  # c bought after the calibration end
     a = s.loc["a"]
     # the two receipts of 01-01 are one purchase occasion
     assert (a["frequency"], a["recency"], a["T"], a["monetary_value"]) == (1, 10, 30, 30.0)

@@ -18,16 +18,27 @@ LOADED_AT = datetime(2026, 1, 2, tzinfo=UTC)
 TIMEZONE = "Asia/Shanghai"  # the mall's zone: exported local times are read in it (UTC+8)
 
 GOOD_SALE = {
-    "transaction_id": "T1", "transaction_type": "sale", "original_transaction_id": "",
-    "store_id": "S001", "terminal_id": "P1", "member_card_no": "0012345678901234",
-    "member_mobile": "", "transaction_at": "2026-01-01 10:00:00", "gross_amount": "120.00",
-    "discount_amount": "20.00", "coupon_code": "", "points_redeemed": "0",
-    "net_amount": "100.00", "payment_method": "wechat_pay", "cashier_id": "C1",
+    "transaction_id": "T1",
+    "transaction_type": "sale",
+    "original_transaction_id": "",
+    "store_id": "S001",
+    "terminal_id": "P1",
+    "member_card_no": "0012345678901234",
+    "member_mobile": "",
+    "transaction_at": "2026-01-01 10:00:00",
+    "gross_amount": "120.00",
+    "discount_amount": "20.00",
+    "coupon_code": "",
+    "points_redeemed": "0",
+    "net_amount": "100.00",
+    "payment_method": "wechat_pay",
+    "cashier_id": "C1",
 }
 
 
-def write_csv(inbox: Path, relpath: str, rows: list[dict], header: list[str] | None = None,
-              encoding: str = "utf-8") -> Path:
+def write_csv(
+    inbox: Path, relpath: str, rows: list[dict], header: list[str] | None = None, encoding: str = "utf-8"
+) -> Path:
     path = inbox / relpath
     path.parent.mkdir(parents=True, exist_ok=True)
     header = header or list(rows[0])
@@ -99,9 +110,16 @@ def test_every_bad_row_is_quarantined_with_line_and_rule(tmp_path):
 
 def test_gbk_file_loads_chinese_text(tmp_path):
     store = {
-        "store_id": "S001", "store_name": "优衣库", "tenant_name": "迅销（中国）商贸有限公司",
-        "category": "fashion", "floor": "L2", "zone_id": "Z03", "area_sqm": "820.5",
-        "opened_on": "2019-05-01", "closed_on": "", "snapshot_date": "2026-01-01",
+        "store_id": "S001",
+        "store_name": "优衣库",
+        "tenant_name": "迅销（中国）商贸有限公司",
+        "category": "fashion",
+        "floor": "L2",
+        "zone_id": "Z03",
+        "area_sqm": "820.5",
+        "opened_on": "2019-05-01",
+        "closed_on": "",
+        "snapshot_date": "2026-01-01",
     }
     path = write_csv(tmp_path, "reference/stores_20260101.csv", [store], encoding="gbk")
     with pytest.raises(UnicodeDecodeError):
@@ -119,9 +137,19 @@ def test_byte_order_mark_is_accepted(tmp_path):
 
 def test_unannounced_member_column_refuses_the_file(tmp_path):
     member = {c: "" for c in load_contract().get("membership", "members").column_names}
-    member.update(member_id="M1", card_no="1", name="张三", mobile="13800001111", country_code="CN",
-                  registration_channel="app", registered_at="2025-01-01 10:00:00", tier="basic",
-                  status="active", updated_at="2025-01-01 10:00:00", wechat_openid="o6_bmjrPTlm6")
+    member.update(
+        member_id="M1",
+        card_no="1",
+        name="张三",
+        mobile="13800001111",
+        country_code="CN",
+        registration_channel="app",
+        registered_at="2025-01-01 10:00:00",
+        tier="basic",
+        status="active",
+        updated_at="2025-01-01 10:00:00",
+        wechat_openid="o6_bmjrPTlm6",
+    )
     path = write_csv(tmp_path, "membership/members_20260101.csv", [member])
     parsed = parse(tmp_path, path)
     assert parsed.status == "refused"
@@ -162,15 +190,17 @@ def test_jsonl_surveys_convert_utc_and_quarantine_bad_lines(tmp_path):
 def test_parquet_types_are_checked(tmp_path):
     path = tmp_path / "sensors" / "wifi_dwell_20260101.parquet"
     path.parent.mkdir(parents=True)
-    table = pa.table({
-        "device_hash": ["a" * 64, "b" * 64],
-        "zone_id": ["Z01", "Z02"],
-        "visit_date": pa.array([datetime(2026, 1, 1).date()] * 2),
-        "first_seen_at": pa.array([datetime(2026, 1, 1, 10), datetime(2026, 1, 1, 12)]),
-        "last_seen_at": pa.array([datetime(2026, 1, 1, 11), datetime(2026, 1, 1, 11)]),
-        "dwell_minutes": [60, 30],
-        "visits": [1, 1],
-    })
+    table = pa.table(
+        {
+            "device_hash": ["a" * 64, "b" * 64],
+            "zone_id": ["Z01", "Z02"],
+            "visit_date": pa.array([datetime(2026, 1, 1).date()] * 2),
+            "first_seen_at": pa.array([datetime(2026, 1, 1, 10), datetime(2026, 1, 1, 12)]),
+            "last_seen_at": pa.array([datetime(2026, 1, 1, 11), datetime(2026, 1, 1, 11)]),
+            "dwell_minutes": [60, 30],
+            "visits": [1, 1],
+        }
+    )
     pq.write_table(table, path)
     parsed = parse(tmp_path, path)
     assert parsed.rows_loaded == 1

@@ -25,8 +25,7 @@ def policy() -> dict:
 
 
 def problems(policy, raw_tables, manifest=None):
-    return check_policy(policy, manifest=manifest, raw_tables=raw_tables,
-                        use_manifest=manifest is not None)
+    return check_policy(policy, manifest=manifest, raw_tables=raw_tables, use_manifest=manifest is not None)
 
 
 def test_the_real_policy_passes(policy, raw_tables, manifest):
@@ -35,24 +34,25 @@ def test_the_real_policy_passes(policy, raw_tables, manifest):
 
 def test_policy_declares_roles_classes_and_version(policy):
     assert policy["version"]
-    assert set(policy["roles"]) == {
-        "marketing", "store_operations", "management_bi", "data_science", "compliance"}
-    assert policy["classes"]["sensitive"]["max_retention_days"] <= \
-        policy["classes"]["personal"]["max_retention_days"]
+    assert set(policy["roles"]) == {"marketing", "store_operations", "management_bi", "data_science", "compliance"}
+    assert policy["classes"]["sensitive"]["max_retention_days"] <= policy["classes"]["personal"]["max_retention_days"]
     assert {"PIPL", "GDPR", "CCPA"} <= set(policy["jurisdictions"])
 
 
 def test_unclassified_contract_column_fails(policy, raw_tables):
     del policy["tables"]["raw_membership.members"]["columns"]["mobile"]
-    assert any("raw_membership.members.mobile: raw contract column is not classified" in p
-               for p in problems(policy, raw_tables))
+    assert any(
+        "raw_membership.members.mobile: raw contract column is not classified" in p
+        for p in problems(policy, raw_tables)
+    )
 
 
 def test_new_contract_column_fails(policy, raw_tables):
     raw_tables = copy.deepcopy(raw_tables)
     raw_tables["raw_membership.members"].append("wechat_openid")
-    assert any("members.wechat_openid: raw contract column is not classified" in p
-               for p in problems(policy, raw_tables))
+    assert any(
+        "members.wechat_openid: raw contract column is not classified" in p for p in problems(policy, raw_tables)
+    )
 
 
 def test_unclassified_lineage_or_bookkeeping_fails(policy, raw_tables):
@@ -66,30 +66,33 @@ def test_unclassified_lineage_or_bookkeeping_fails(policy, raw_tables):
 def test_retention_above_class_maximum_fails(policy, raw_tables):
     device = policy["tables"]["raw_sensors.wifi_dwell"]["columns"]["device_hash"]
     device["retention"] = {"days": 3650, "anchor": "visit_date", "expiry": "delete"}
-    assert any("device_hash: retention 3650 days is above the sensitive maximum" in p
-               for p in problems(policy, raw_tables))
+    assert any(
+        "device_hash: retention 3650 days is above the sensitive maximum" in p for p in problems(policy, raw_tables)
+    )
 
 
 def test_personal_column_inheriting_a_long_table_retention_fails(policy, raw_tables):
     del policy["tables"]["raw_pos.transactions"]["columns"]["member_mobile"]["retention"]
-    assert any("member_mobile: retention 3650 days is above the personal maximum" in p
-               for p in problems(policy, raw_tables))
+    assert any(
+        "member_mobile: retention 3650 days is above the personal maximum" in p for p in problems(policy, raw_tables)
+    )
 
 
 def test_sensitive_column_without_consent_scope_fails(policy, raw_tables):
     del policy["tables"]["raw_sensors.wifi_dwell"]["columns"]["device_hash"]["consent_scope"]
-    assert "raw_sensors.wifi_dwell.device_hash: sensitive column without a consent_scope" in \
-        problems(policy, raw_tables)
+    assert "raw_sensors.wifi_dwell.device_hash: sensitive column without a consent_scope" in problems(
+        policy, raw_tables
+    )
 
 
 def test_undeclared_role_fails(policy, raw_tables):
     policy["tables"]["raw_membership.members"]["columns"]["email"]["masking"] = {
-        "default": "token", "tenant_partner": "clear"}
-    assert any("email: role `tenant_partner` is used but not declared" in p
-               for p in problems(policy, raw_tables))
+        "default": "token",
+        "tenant_partner": "clear",
+    }
+    assert any("email: role `tenant_partner` is used but not declared" in p for p in problems(policy, raw_tables))
     policy["masking_profiles"]["name"]["call_center"] = "clear"
-    assert "masking profile name: role `call_center` is not declared" in \
-        problems(policy, raw_tables)
+    assert "masking profile name: role `call_center` is not declared" in problems(policy, raw_tables)
 
 
 def test_unknown_class_and_missing_pii_type_fail(policy, raw_tables):
@@ -105,8 +108,9 @@ def test_pii_tagged_in_dbt_but_unclassified_fails(policy, raw_tables, manifest):
     manifest = copy.deepcopy(manifest)
     node = next(n for n in manifest["nodes"].values() if n["name"] == "stg_pos__transactions")
     node["columns"]["cashier_id"] = {"name": "cashier_id", "meta": {"pii": True, "pii_type": "staff_id"}}
-    source = next(s for s in manifest["sources"].values()
-                  if s["source_name"] == "raw_pos" and s["name"] == "transactions")
+    source = next(
+        s for s in manifest["sources"].values() if s["source_name"] == "raw_pos" and s["name"] == "transactions"
+    )
     source["columns"]["terminal_id"] = {"name": "terminal_id", "meta": {"pii": True, "pii_type": "device_id"}}
     found = problems(policy, raw_tables, manifest)
     assert any("model stg_pos__transactions.cashier_id is tagged pii but" in p for p in found)
@@ -115,8 +119,7 @@ def test_pii_tagged_in_dbt_but_unclassified_fails(policy, raw_tables, manifest):
 
 def test_pii_type_disagreement_fails(policy, raw_tables, manifest):
     policy["tables"]["raw_membership.members"]["columns"]["email"]["pii_type"] = "mobile"
-    assert any("pii_type 'email' in dbt, 'mobile' in the policy" in p
-               for p in problems(policy, raw_tables, manifest))
+    assert any("pii_type 'email' in dbt, 'mobile' in the policy" in p for p in problems(policy, raw_tables, manifest))
 
 
 def test_masked_model_keeping_a_personal_column_fails(policy, raw_tables, manifest):
@@ -125,8 +128,9 @@ def test_masked_model_keeping_a_personal_column_fails(policy, raw_tables, manife
     node["columns"]["mobile"] = {"name": "mobile", "meta": {}}
     node["columns"]["email_plain"] = {"name": "email_plain", "meta": {"pii": True, "pii_type": "email"}}
     found = problems(policy, raw_tables, manifest)
-    assert ("masked model msk_membership__members.mobile: personal column of "
-            "stg_membership__members survives unmasked") in found
+    assert (
+        "masked model msk_membership__members.mobile: personal column of stg_membership__members survives unmasked"
+    ) in found
     assert "masked model msk_membership__members.email_plain is tagged pii (unmasked)" in found
 
 

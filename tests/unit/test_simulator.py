@@ -44,8 +44,7 @@ def entity_of(relpath: str) -> tuple[str, str]:
 
 
 def files_of(report, key) -> list[str]:
-    return [f for f in report.files if entity_of(f) == key and not f.startswith("..")
-            and "_resend" not in f]
+    return [f for f in report.files if entity_of(f) == key and not f.startswith("..") and "_resend" not in f]
 
 
 def sql_list(paths) -> str:
@@ -58,12 +57,13 @@ def read_sql(inbox: Path, report, key) -> str:
     paths = [str(inbox / f) for f in files_of(report, key)]
     cols = "{" + ", ".join(f"'{c}': '{d['type']}'" for c, d in spec["columns"].items()) + "}"
     if spec["format"] == "csv":
-        return (f"select * from read_csv({sql_list(paths)}, header=true, columns={cols}, "
-                "auto_detect=false, delim=',', quote='\"', escape='\"', nullstr='')")
+        return (
+            f"select * from read_csv({sql_list(paths)}, header=true, columns={cols}, "
+            "auto_detect=false, delim=',', quote='\"', escape='\"', nullstr='')"
+        )
     if spec["format"] == "jsonl":
         paths = [p for p in paths if Path(p).stat().st_size > 0]
-        return (f"select * from read_json({sql_list(paths)}, columns={cols}, "
-                "format='newline_delimited')")
+        return f"select * from read_json({sql_list(paths)}, columns={cols}, format='newline_delimited')"
     return f"select * from read_parquet({sql_list(paths)})"
 
 
@@ -107,19 +107,23 @@ def tiny_db(tiny):
 def test_same_seed_gives_byte_identical_files(tiny, tmp_path):
     """Same seed and config => same bytes, even in another process (other hash seed)."""
     inbox, report = tiny
-    script = ("import sys; from pathlib import Path; from simulator import SimulationConfig, "
-              f"generate; generate(SimulationConfig(**{TINY!r}), Path(sys.argv[1]), "
-              "progress=False)")
+    script = (
+        "import sys; from pathlib import Path; from simulator import SimulationConfig, "
+        f"generate; generate(SimulationConfig(**{TINY!r}), Path(sys.argv[1]), "
+        "progress=False)"
+    )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
-    subprocess.run([sys.executable, "-c", script, str(tmp_path / "inbox")], check=True, env=env,
-                   cwd=Path(__file__).resolve().parents[2])
-    again = sorted(str(p.relative_to(tmp_path / "inbox")) for p in
-                   (tmp_path / "inbox").rglob("*") if p.is_file())
+    subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "inbox")],
+        check=True,
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    again = sorted(str(p.relative_to(tmp_path / "inbox")) for p in (tmp_path / "inbox").rglob("*") if p.is_file())
     assert again == sorted(report.files)
     for rel in report.files:
         assert (inbox / rel).read_bytes() == (tmp_path / "inbox" / rel).read_bytes(), rel
-    generate(SimulationConfig(**{**TINY, "seed": 8, "days": 3}), tmp_path / "o",
-             progress=False)
+    generate(SimulationConfig(**{**TINY, "seed": 8, "days": 3}), tmp_path / "o", progress=False)
     rel = "pos/transactions_20251101.csv"
     assert (tmp_path / "o" / rel).read_bytes() != (inbox / rel).read_bytes()
 
@@ -132,13 +136,11 @@ def test_file_names_and_schedule(tiny):
         assert key in CONTRACT, rel
         assert rel.endswith("." + CONTRACT[key]["format"])
         assert (inbox / rel).is_file()
-    daily = [k for k in CONTRACT if k[0] != "reference" and k[1] not in ("campaigns",
-                                                                          "assignments")]
+    daily = [k for k in CONTRACT if k[0] != "reference" and k[1] not in ("campaigns", "assignments")]
     for key in daily:
         assert len(files_of(report, key)) == TINY["days"], key
     # reference snapshots on the first day and on the 1st of each month
-    assert sorted(f[-12:-4] for f in files_of(report, ("reference", "stores"))) == [
-        "20251101", "20251201"]
+    assert sorted(f[-12:-4] for f in files_of(report, ("reference", "stores"))) == ["20251101", "20251201"]
     campaigns = files_of(report, ("marketing", "campaigns"))
     assert campaigns == ["marketing/campaigns_20251103.csv"]
     assert report.rows["marketing/campaigns_20251103.csv"] == 1
@@ -174,16 +176,16 @@ def test_files_parse_with_declared_types_and_rules_hold(tiny, tiny_db):
         if key[1] not in ("campaigns",):
             assert n > 0, f"no rows at all for {key}"
         for name, predicate in (spec.get("rules") or {}).items():
-            bad = con.sql(f"select count(*) from {view} where not coalesce(({predicate}), false)"
-                          ).fetchall()[0][0]
+            bad = con.sql(f"select count(*) from {view} where not coalesce(({predicate}), false)").fetchall()[0][0]
             assert bad == 0, f"{key} rule {name} fails on {bad} rows"
         for col, cdef in spec["columns"].items():
             if cdef.get("required"):
                 nulls = con.sql(f"select count(*) from {view} where {col} is null").fetchall()[0][0]
                 assert nulls == 0, f"{key}.{col} is required but has {nulls} NULLs"
         pk = ", ".join(spec["primary_key"])
-        dup = con.sql(f"select count(*) from (select {pk} from {view} group by all "
-                      "having count(*) > 1)").fetchall()[0][0]
+        dup = con.sql(f"select count(*) from (select {pk} from {view} group by all having count(*) > 1)").fetchall()[0][
+            0
+        ]
         assert dup == 0, f"{key}: duplicate primary keys"
 
 
@@ -192,9 +194,15 @@ def test_parquet_and_jsonl_types(tiny):
     rel = files_of(report, ("sensors", "wifi_dwell"))[0]
     schema = pq.read_schema(inbox / rel)
     types = {f.name: str(f.type) for f in schema}
-    assert types == {"device_hash": "string", "zone_id": "string", "visit_date": "date32[day]",
-                     "first_seen_at": "timestamp[us]", "last_seen_at": "timestamp[us]",
-                     "dwell_minutes": "int32", "visits": "int32"}
+    assert types == {
+        "device_hash": "string",
+        "zone_id": "string",
+        "visit_date": "date32[day]",
+        "first_seen_at": "timestamp[us]",
+        "last_seen_at": "timestamp[us]",
+        "dwell_minutes": "int32",
+        "visits": "int32",
+    }
     hashes = pq.read_table(inbox / rel).column("device_hash").to_pylist()
     assert all(re.fullmatch(r"[0-9a-f]{64}", h) for h in hashes)
     text = b"".join((inbox / f).read_bytes() for f in report.files if f.endswith(".csv"))
@@ -208,10 +216,12 @@ def test_parquet_and_jsonl_types(tiny):
 def test_csv_conventions(tiny):
     inbox, report = tiny
     txn = (inbox / "pos/transactions_20251105.csv").read_text(encoding="utf-8").splitlines()
-    assert re.fullmatch(r'"T\d{14}","sale",,"S\d{3}",.*,\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,'
-                        r'-?\d+\.\d\d,\d+\.\d\d,.*', txn[1])
-    complaints = "".join((inbox / f).read_text(encoding="utf-8")
-                         for f in files_of(report, ("feedback", "complaints")))
+    assert re.fullmatch(
+        r'"T\d{14}","sale",,"S\d{3}",.*,\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,'
+        r"-?\d+\.\d\d,\d+\.\d\d,.*",
+        txn[1],
+    )
+    complaints = "".join((inbox / f).read_text(encoding="utf-8") for f in files_of(report, ("feedback", "complaints")))
     assert re.search(r",(true|false),", complaints)
     assert "\r" not in complaints
 
@@ -221,9 +231,12 @@ def test_csv_conventions(tiny):
 
 def test_amount_arithmetic(tiny_db):
     con = tiny_db
-    assert con.sql("""select count(*) from pos_transactions
+    assert (
+        con.sql("""select count(*) from pos_transactions
         where net_amount <> gross_amount - discount_amount - points_redeemed / 100.0
-           or (payment_method = 'points') <> (net_amount = 0)""").fetchall()[0][0] == 0
+           or (payment_method = 'points') <> (net_amount = 0)""").fetchall()[0][0]
+        == 0
+    )
     bad = con.sql("""
         with l as (select transaction_id, sum(quantity * unit_price) v, sum(discount_amount) d,
                           sum(line_amount) a,
@@ -235,10 +248,16 @@ def test_amount_arithmetic(tiny_db):
            or l.a <> t.gross_amount - t.discount_amount or l.wrong > 0""").fetchall()[0][0]
     assert bad == 0
     # every line belongs to a receipt; line numbers are 1..n
-    assert con.sql("""select count(*) from pos_transaction_lines l
-        anti join pos_transactions using (transaction_id)""").fetchall()[0][0] == 0
-    assert con.sql("""select count(*) from (select transaction_id, max(line_no) m, count(*) c
-        from pos_transaction_lines group by 1) where m <> c""").fetchall()[0][0] == 0
+    assert (
+        con.sql("""select count(*) from pos_transaction_lines l
+        anti join pos_transactions using (transaction_id)""").fetchall()[0][0]
+        == 0
+    )
+    assert (
+        con.sql("""select count(*) from (select transaction_id, max(line_no) m, count(*) c
+        from pos_transaction_lines group by 1) where m <> c""").fetchall()[0][0]
+        == 0
+    )
 
 
 def test_refunds_reference_existing_sales(tiny_db):
@@ -254,16 +273,17 @@ def test_refunds_reference_existing_sales(tiny_db):
         assert r_at > s_at and r_store == s_store
         assert r_net < 0 and -r_net <= s_net
     # refunded lines repeat lines of the original receipt with negative quantities
-    assert con.sql("""select count(*) from pos_transactions r
+    assert (
+        con.sql("""select count(*) from pos_transactions r
         join pos_transaction_lines rl using (transaction_id)
         where r.transaction_type = 'refund' and (rl.quantity >= 0 or not exists (
             select 1 from pos_transaction_lines sl
             where sl.transaction_id = r.original_transaction_id and sl.sku = rl.sku
-              and sl.quantity = -rl.quantity and sl.unit_price = rl.unit_price))"""
-                   ).fetchall()[0][0] == 0
+              and sl.quantity = -rl.quantity and sl.unit_price = rl.unit_price))""").fetchall()[0][0]
+        == 0
+    )
     share = con.sql("""select -sum(net_amount) filter (where transaction_type = 'refund')
-        / sum(net_amount) filter (where transaction_type = 'sale') from pos_transactions"""
-                    ).fetchall()[0][0]
+        / sum(net_amount) filter (where transaction_type = 'sale') from pos_transactions""").fetchall()[0][0]
     assert 0.002 < share < 0.08
 
 
@@ -294,18 +314,21 @@ def test_references_resolve(tiny_db):
     }
     for name, query in checks.items():
         assert con.sql(query).fetchall()[0][0] == 0, name
-    assert con.sql("select count(distinct sku) = count(*) from reference_products "
-                   "where snapshot_date = date '2025-11-01'").fetchall()[0][0]
+    assert con.sql(
+        "select count(distinct sku) = count(*) from reference_products where snapshot_date = date '2025-11-01'"
+    ).fetchall()[0][0]
 
 
 def test_points_balances_never_negative(tiny_db):
     con = tiny_db
-    assert con.sql("""select count(*) from (select member_id, sum(points) over (
+    assert (
+        con.sql("""select count(*) from (select member_id, sum(points) over (
         partition by member_id order by entry_at, entry_id) bal from membership_points_ledger)
-        where bal < 0""").fetchall()[0][0] == 0
+        where bal < 0""").fetchall()[0][0]
+        == 0
+    )
     earn = con.sql("""select count(*) from membership_points_ledger l join pos_transactions t
-        using (transaction_id) where l.entry_type = 'earn' and l.points <> floor(t.net_amount)"""
-                   ).fetchall()[0][0]
+        using (transaction_id) where l.entry_type = 'earn' and l.points <> floor(t.net_amount)""").fetchall()[0][0]
     assert earn == 0
 
 
@@ -368,9 +391,18 @@ def test_dirty_report_points_at_real_defects(tiny, tiny_dirty):
     clean_inbox, clean = tiny
     inbox, report = tiny_dirty
     kinds = {d["kind"] for d in report.injected}
-    assert kinds == {"too_many_columns", "too_few_columns", "non_numeric_amount",
-                     "negative_sale_amount", "unknown_member", "duplicate_row", "duplicate_file",
-                     "late_file", "extra_column", "missing_column"}
+    assert kinds == {
+        "too_many_columns",
+        "too_few_columns",
+        "non_numeric_amount",
+        "negative_sale_amount",
+        "unknown_member",
+        "duplicate_row",
+        "duplicate_file",
+        "late_file",
+        "extra_column",
+        "missing_column",
+    }
     member_cards = set()
     for rel in files_of(clean, ("membership", "members")):
         with (clean_inbox / rel).open(encoding="utf-8") as fh:
@@ -379,8 +411,7 @@ def test_dirty_report_points_at_real_defects(tiny, tiny_dirty):
     for d in report.injected:
         path = inbox / d["file"]
         assert path.is_file(), d
-        assert d["expected"] in ("quarantine", "refused_file", "duplicate_file", "late_file",
-                                 "loaded")
+        assert d["expected"] in ("quarantine", "refused_file", "duplicate_file", "late_file", "loaded")
         kind = d["kind"]
         if d["line"] is None:
             if kind == "duplicate_file":
@@ -423,8 +454,9 @@ def test_dirty_report_points_at_real_defects(tiny, tiny_dirty):
         if not dirty_path.exists():
             assert any(d["file"] == "../late/" + rel for d in report.injected)
             continue
-        column_defect = [d["kind"] for d in report.injected if d["file"] == rel
-                         and d["kind"] in ("extra_column", "missing_column")]
+        column_defect = [
+            d["kind"] for d in report.injected if d["file"] == rel and d["kind"] in ("extra_column", "missing_column")
+        ]
         if column_defect:
             with dirty_path.open(encoding="utf-8", newline="") as fh:
                 dirty_rows = list(csv.reader(fh))
@@ -434,7 +466,7 @@ def test_dirty_report_points_at_real_defects(tiny, tiny_dirty):
                 assert [r[:-1] for r in dirty_rows] == clean_rows
             else:
                 at = clean_rows[0].index("severity")
-                assert dirty_rows == [r[:at] + r[at + 1:] for r in clean_rows]
+                assert dirty_rows == [r[:at] + r[at + 1 :] for r in clean_rows]
             continue
         if rel not in touched:
             assert dirty_path.read_bytes() == (clean_inbox / rel).read_bytes(), rel
@@ -448,8 +480,7 @@ def test_dirty_report_points_at_real_defects(tiny, tiny_dirty):
     for rel in files_of(report, ("pos", "transactions")):
         with (inbox / rel).open(encoding="utf-8", newline="") as fh:
             malformed += sum(1 for r in csv.reader(fh) if len(r) != 15)
-    assert malformed == sum(1 for d in report.injected
-                            if d["kind"] in ("too_many_columns", "too_few_columns"))
+    assert malformed == sum(1 for d in report.injected if d["kind"] in ("too_many_columns", "too_few_columns"))
 
 
 # behavioural signal (medium run) ------------------------------------------------------
@@ -468,15 +499,16 @@ def test_medium_run_is_plausible(medium):
         date '2025-11-11') / (count(*) filter (where cast(transaction_at as date) in
         (date '2025-11-04', date '2025-11-18')) / 2) from pos_transactions""").fetchall()[0][0]
     assert double11 > 1.4  # against the Tuesdays before and after
-    pays = dict(con.sql("""select payment_method, count(*) / sum(count(*)) over ()
-        from pos_transactions group by 1""").fetchall())
+    pays = dict(
+        con.sql("""select payment_method, count(*) / sum(count(*)) over ()
+        from pos_transactions group by 1""").fetchall()
+    )
     assert 0.38 < pays["wechat_pay"] < 0.52 and 0.28 < pays["alipay"] < 0.42
     phones = con.sql("""select avg(case when regexp_matches(comment, '1[3-9]\\d{9}')
         then 1 else 0 end) from feedback_surveys""").fetchall()[0][0]
     assert 0.01 < phones < 0.08
     sla = con.sql("""select avg(case when resolved_at <= opened_at + interval 2 hour then 1
-        else 0 end) from feedback_complaints where status <> 'open' and severity = 'normal'"""
-                  ).fetchall()[0][0]
+        else 0 end) from feedback_complaints where status <> 'open' and severity = 'normal'""").fetchall()[0][0]
     assert 0.7 < sla < 0.95
 
 
@@ -526,8 +558,7 @@ def test_campaign_treatment_converts_better_than_control(medium):
         marketing_assignments a using (campaign_id, member_id)
         where event_type = 'issued' and arm = 'control'""").fetchall()[0][0]
     assert issued == 0
-    redeemed = con.sql("select count(*) from marketing_coupon_events where event_type = "
-                       "'redeemed'").fetchall()[0][0]
+    redeemed = con.sql("select count(*) from marketing_coupon_events where event_type = 'redeemed'").fetchall()[0][0]
     assert redeemed > 20
 
 
@@ -538,6 +569,5 @@ def test_medium_rules_hold(medium):
             continue
         view = f"{key[0]}_{key[1]}"
         for name, predicate in (spec.get("rules") or {}).items():
-            bad = con.sql(f"select count(*) from {view} where not coalesce(({predicate}), false)"
-                          ).fetchall()[0][0]
+            bad = con.sql(f"select count(*) from {view} where not coalesce(({predicate}), false)").fetchall()[0][0]
             assert bad == 0, f"{key} rule {name} fails on {bad} rows"
