@@ -35,7 +35,9 @@ import duckdb
 
 from mallcrm.core.settings import Settings
 from mallcrm.core.warehouse import connect
-from privacy import audit
+from privacy import audit, patterns
+from privacy.bi_copy import bi_copy_path, publish_bi_copy
+from privacy.publish import publish_role_files, role_file_path
 from privacy.suppression import add as add_suppression
 from privacy.suppression import check_key as check_suppression_key
 from privacy.tokens import TokenKey, load_key, normalize, token
@@ -55,18 +57,9 @@ SKIP_SCHEMAS = {"information_schema", "pg_catalog"}
 
 
 def normalized_sql(column: str, kind: str) -> str:
-    """SQL twin of privacy.tokens.normalize for the identifier types."""
-    if kind == "mobile":
-        digits = f"regexp_replace(cast({column} as varchar), '[^0-9]', '', 'g')"
-        return (
-            f"case when not starts_with(trim(cast({column} as varchar)), '+') "
-            f"and regexp_full_match({digits}, '1[3-9][0-9]{{9}}') then '86' || {digits} else {digits} end"
-        )
-    if kind == "email":
-        return f"lower(trim(cast({column} as varchar)))"
-    if kind == "card_no":
-        return f"regexp_replace(cast({column} as varchar), '[^0-9]', '', 'g')"
-    return f"trim(cast({column} as varchar))"
+    """SQL twin of privacy.tokens.normalize (the `pii_normalization` rules of
+    privacy/policy.yml, the same SQL the dbt macro `pii_normalize` is generated with)."""
+    return patterns.normalize_sql(f"cast({column} as varchar)", kind, dialect="duckdb")
 
 
 def _q(name: str) -> str:
@@ -279,8 +272,6 @@ def files_holding(folder: Path, needles: set[str]) -> list[str]:
 
 
 def republish(settings: Settings) -> list[str]:
-    from privacy.bi_copy import bi_copy_path, publish_bi_copy
-    from privacy.publish import publish_role_files, role_file_path
 
     done = []
     if bi_copy_path(settings).exists():

@@ -4,8 +4,10 @@
 
 Every column of every table and view in the given schemas (default: masked,
 intermediate, marts) is cast to text and searched for
-- CN mobile numbers, 16-19 digit card numbers, e-mail addresses, CN resident ID numbers
-  (as whole tokens: a digit run inside a hex hash is not a finding);
+- the personal identifiers of `pii_patterns` in privacy/policy.yml (e-mail addresses, CN
+  ID numbers, card numbers, CN and international mobiles, landlines, MAC addresses; read
+  by privacy/patterns.py), each as a whole token: a digit run inside a hex hash or a
+  longer number is not a finding. Each kind is reported under its pattern's name;
 - the exact values held in raw_membership.members (names, mobiles, e-mails, card
   numbers) — "needles" that must never appear outside raw and staging.
 Returns the findings; an empty list means nothing was found.
@@ -18,17 +20,11 @@ from dataclasses import dataclass
 
 import duckdb
 
+from privacy import patterns
+
 DEFAULT_SCHEMAS = ("masked", "intermediate", "marts")
-# Bounded by characters that cannot be part of a hash, so hex tokens are not findings.
-# A '.' is excluded too: digits after a decimal point are not a phone number.
-_B = "(^|[^0-9A-Za-z.])"
-_E = "([^0-9A-Za-z.]|$)"
-PATTERNS = {
-    "cn_mobile": f"{_B}(\\+?86)?1[3-9][0-9]{{9}}{_E}",
-    "card_number": f"{_B}[0-9]{{16,19}}{_E}",
-    "cn_id_number": f"{_B}[1-9][0-9]{{16}}[0-9Xx]{_E}",
-    "email": "[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\\.[A-Za-z]{2,}",
-}
+# kind -> the pattern (whole-token regex) of privacy/policy.yml `pii_patterns`
+PATTERNS = {p.name: p.bounded for p in patterns.PATTERNS}
 NEEDLE_SQL = """
     select distinct v from (
         select name as v from raw_membership.members
@@ -85,7 +81,7 @@ def scan(
     for relation, columns in by_relation.items():
         for column in columns:
             text = f"cast({_q(column)} as varchar)"
-            checks = {kind: f"regexp_matches({text}, '{pattern}')" for kind, pattern in PATTERNS.items()}
+            checks = {p.name: patterns.pattern_sql(text, p) for p in patterns.PATTERNS}
             if needles:
                 checks["raw_member_value"] = f"{text} in (select unnest($needles))"
             select = ", ".join(

@@ -6,8 +6,10 @@ One function, `token(value, pii_type, key)`, defines what a token is; the dbt pl
     token = lowercase hex HMAC-SHA256(key, normalize(value, pii_type))
 
 The SQL side normalizes the value before calling the UDF (macro `pii_normalize`); the
-Python normalization below is the same rule, used by tests and by anyone who must look
-a token up from a value (e.g. an erasure request that arrives with a mobile number).
+Python normalization below applies the same rules (`pii_normalization` in
+privacy/policy.yml, read by privacy/patterns.py, from which the macro is generated), for
+tests and for anyone who must look a token up from a value (e.g. an erasure request that
+arrives with a mobile number).
 
 The key comes from `MALLCRM_HMAC_KEY` (its UTF-8 bytes). Without it a built-in DEMO key
 is used — fine for the generated demo mall, never for real members: tokens made with a
@@ -19,10 +21,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 from dataclasses import dataclass
 
 from mallcrm.core.settings import Settings
+from privacy import patterns
 
 KEY_ENV = "MALLCRM_HMAC_KEY"
 KEY_VERSION_ENV = "MALLCRM_HMAC_KEY_VERSION"
@@ -57,33 +59,17 @@ def hmac_hex(secret: bytes, message: str) -> str:
     return hmac.new(secret, message.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-_NON_DIGITS = re.compile(r"[^0-9]")
-_CN_MOBILE = re.compile(r"1[3-9][0-9]{9}")
-
-
 def normalize(value: str | None, pii_type: str) -> str | None:
-    """The canonical form a token is computed from (mirrors macro `pii_normalize`).
+    """The canonical form a token is computed from: the `pii_normalization` rules of
+    privacy/policy.yml (privacy/patterns.py), which the dbt macro `pii_normalize` is
+    generated from, so SQL and Python normalize alike.
 
     mobile: digits with country code — `+852 5123 4567` -> `85251234567`; a CN number
     written without a country code (11 digits starting 1[3-9]) gets `86`, so
     `13812345678` and `+86 138 1234 5678` give one token. email: trimmed, lower case.
-    card_no: digits only. Anything else (device_id, ...): trimmed.
+    card_no: digits only. Anything else (device_id, ...): trimmed. Empty -> None.
     """
-    if value is None:
-        return None
-    text = value.strip()
-    if pii_type == "mobile":
-        digits = _NON_DIGITS.sub("", text)
-        if not text.startswith("+") and _CN_MOBILE.fullmatch(digits):
-            digits = "86" + digits
-        out = digits
-    elif pii_type == "email":
-        out = text.lower()
-    elif pii_type == "card_no":
-        out = _NON_DIGITS.sub("", text)
-    else:
-        out = text
-    return out or None
+    return patterns.normalize(value, pii_type)
 
 
 def token(value: str | None, pii_type: str, key: TokenKey) -> str | None:

@@ -9,10 +9,18 @@ Where each check comes from:
   later file are legitimate and deduplicated in staging) and the required columns;
   freshness per entity and volume against the trailing 28-day average read `ingested_files`;
   privacy/policy.yml gives the retention periods (warn level: the privacy purge fixes them).
-- masked and marts: every text column of every model (dbt manifest) must not hold a
-  mobile number, e-mail address or ID-card number in clear.
+- staging, masked and marts: one contract per model of the dbt manifest (ephemeral ones
+  have no relation), listing its documented columns.
+- masked and marts: every text column must not hold a personal identifier in clear — the
+  patterns of privacy/policy.yml `pii_patterns` (privacy/patterns.py), the same table the
+  leak scanner and the dbt test `has_no_pii_patterns` use.
+- every contract: a check that the documented columns exist (extra columns and another
+  order are fine), so each relation has at least one check.
 - quality/rules.yml: the hand-written rules (accepted values, ranges, refund sign,
   referential integrity, per-store freshness, NPS 0-10, ...), merged in per dataset.
+
+Every raw table of the dbt sources has a contract except those in `NO_CONTRACT`, and
+every staging, masked and mart model (tests/quality/test_contracts.py checks both).
 """
 
 from __future__ import annotations
@@ -21,13 +29,13 @@ import argparse
 import re
 import sys
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from mallcrm.core import dbt as core_dbt
 from mallcrm.core.contract import load_contract
 from mallcrm.core.settings import PROJECT_ROOT, load_settings
+from privacy import patterns
 from privacy.policy import load_policy
 from privacy.retention import rules as retention_rules
 
@@ -37,15 +45,18 @@ RULES_FILE = QUALITY_DIR / "rules.yml"
 DATA_SOURCE = "mallcrm"
 CATALOG = "mallcrm"  # the warehouse file's stem; quality.runner adapts it to another file name
 LAYERS = ("raw", "staging", "masked", "marts")
-
-# Personal data in clear (RE2, DuckDB's regex engine). Bounded by non-alphanumerics so that
-# a 64-hex HMAC token never matches; display masks (138****1234, z***@qq.com) do not match.
-PII_PATTERNS = {
-    "mobile number": r"(^|[^0-9A-Za-z])1[3-9][0-9]{9}([^0-9A-Za-z]|$)",
-    "e-mail address": r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+\.[A-Za-z0-9.-]+",
-    "ID-card number": r"(^|[^0-9A-Za-z])[1-9][0-9]{16}[0-9Xx]([^0-9A-Za-z]|$)",
+MODEL_LAYERS = ("staging", "masked", "marts")
+# Raw tables of the dbt sources without a contract, and why.
+NO_CONTRACT = {
+    "suppressed_rows": "exists only after an erasure (privacy/suppression.py); a contract on a "
+    "missing table is an error in quality.runner",
 }
-PII_REGEX = "|".join(f"({p})" for p in PII_PATTERNS.values())
+
+# Personal data in clear (RE2, DuckDB's regex engine): any identifier of privacy/policy.yml
+# `pii_patterns` as a whole token, so a 64-hex HMAC token never matches; display masks
+# (138****1234, z***@qq.com) do not match.
+PII_REGEX = patterns.IDENTIFIER_REGEX
+PII_CHECK_NAME = "no personal identifier in clear (privacy/policy.yml pii_patterns)"
 NOT_TEXT = ("date", "time", "bool", "int", "decimal", "numeric", "double", "float", "real")
 
 # Entities whose daily row count is steady enough to compare with the trailing average.
@@ -136,26 +147,44 @@ def _pii_checks(columns: dict[str, dict]) -> dict[str, list[dict]]:
         out[name] = [
             {
                 "failed_rows": {
-                    "name": "no mobile, e-mail or ID-card number in clear",
+                    "name": PII_CHECK_NAME,
                     "qualifier": f"pii_{name}",
-                    "expression": f"regexp_matches(cast(\"{name}\" as varchar), '{PII_REGEX}')",
+                    "expression": patterns.contains_sql(f'cast("{name}" as varchar)'),
                 }
             }
         ]
     return out
 
 
+def _columns_check(dataset: str, columns: list[str]) -> dict:
+    """Every documented column exists (extra columns and another order are fine).
+
+    A failed_rows query on information_schema rather than Soda's `schema` check: soda-duckdb
+    4.28 reads the first dataset prefix (our catalog) as the schema and finds no columns."""
+    schema, table = dataset.split(".")
+    names = ", ".join("(" + patterns.sql_literal(c) + ")" for c in columns)
+    return {
+        "failed_rows": {
+            "name": "documented columns present",
+            "qualifier": "documented_columns",
+            "query": (
+                f"select d.column_name from (values {names}) as d(column_name) where d.column_name not in "
+                "(select c.column_name from information_schema.columns as c where c.table_catalog = current_database() "
+                f"and c.table_schema = '{schema}' and c.table_name = '{table}')"
+            ),
+        }
+    }
+
+
 def _contract(dataset: str, description: str, columns: dict[str, list[dict]], checks: list[dict]) -> dict:
     schema, table = dataset.split(".")
-    contract: dict[str, Any] = {
+    return {
         "dataset": dataset_id(schema, table),
         "description": description,
         "variables": {"AS_OF": {"default": "2100-01-01T00:00:00+00:00"}},
         "columns": [{"name": c, **({"checks": v} if v else {})} for c, v in columns.items()],
+        "checks": [*checks, _columns_check(dataset, list(columns))],
     }
-    if checks:
-        contract["checks"] = checks
-    return contract
 
 
 def _with_qualifier(check: dict) -> dict:
@@ -203,36 +232,51 @@ def build_contracts(manifest: dict | None = None) -> dict[str, dict[str, dict]]:
         name = f"{dataset}.ingested_files"
         entities = [f.entity for f in export.for_system(system)]
         checks = _freshness_and_volume(dataset, entities, systems) + _retention_checks(name, retention)
-        checks += _retention_checks(f"{dataset}.quarantined_rows", retention)
         columns = {
             "source_file": [{"duplicate": {"name": "each file recorded once"}}],
             "business_date": [],
             "entity": [],
             "rows_loaded": [],
         }
+        _merge(columns, checks, hand.get("raw", {}).get(name))
         out["raw"][name] = _contract(
             name, f"Every {system} export file seen: freshness and volume per entity.", columns, checks
         )
 
     manifest = manifest if manifest is not None else load_manifest()
-    for node in sorted(manifest.get("nodes", {}).values(), key=lambda n: n["unique_id"]):
-        if node.get("resource_type") != "model" or node.get("schema") not in ("masked", "marts"):
+    for source in sorted(manifest.get("sources", {}).values(), key=lambda s: s["unique_id"]):
+        dataset = f"{source['schema']}.{source['identifier'] or source['name']}"
+        if not source["schema"].startswith("raw_") or dataset in out["raw"] or source["name"] in NO_CONTRACT:
             continue
-        if node.get("config", {}).get("materialized") == "ephemeral" or not node.get("columns"):
-            continue
-        dataset = f"{node['schema']}.{node['name']}"
-        columns = _pii_checks(node["columns"])
-        checks: list[dict] = []
-        _merge(columns, checks, hand.get(node["schema"], {}).get(dataset))
-        if columns or checks:
-            out[node["schema"]][dataset] = _contract(
-                dataset, (node.get("description") or node["name"]).strip().split("\n")[0], columns, checks
-            )
+        columns = {c: [] for c in source.get("columns") or {}}
+        checks = _retention_checks(dataset, retention)
+        _merge(columns, checks, hand.get("raw", {}).get(dataset))
+        description = " ".join((source.get("description") or dataset).split())
+        out["raw"][dataset] = _contract(dataset, description, columns, checks)
 
-    for dataset, extra in (hand.get("staging") or {}).items():
-        columns, checks = {}, []
-        _merge(columns, checks, extra)
-        out["staging"][dataset] = _contract(dataset, f"Staging model {dataset}.", columns, checks)
+    for node in sorted(manifest.get("nodes", {}).values(), key=lambda n: n["unique_id"]):
+        if node.get("resource_type") != "model" or node.get("schema") not in MODEL_LAYERS:
+            continue
+        if node.get("config", {}).get("materialized") == "ephemeral":
+            continue
+        layer = node["schema"]
+        dataset = f"{layer}.{node['alias'] or node['name']}"
+        columns = {c: [] for c in node.get("columns") or {}}
+        if layer != "staging":  # staging holds personal data in clear by design
+            columns.update(_pii_checks(node.get("columns") or {}))
+        checks: list[dict] = []
+        _merge(columns, checks, hand.get(layer, {}).get(dataset))
+        description = (node.get("description") or node["name"]).strip().split("\n")[0]
+        out[layer][dataset] = _contract(dataset, description, columns, checks)
+
+    unknown = [
+        f"{layer}: {dataset}"
+        for layer, items in hand.items()
+        for dataset in items or {}
+        if layer not in out or dataset not in out[layer]
+    ]
+    if unknown:
+        raise ValueError(f"{RULES_FILE.name} names relations that have no contract: {', '.join(unknown)}")
     return out
 
 
@@ -243,7 +287,8 @@ def load_manifest() -> dict:
 
 HEADER = (
     "# Generated by `python -m quality.generate` from ingestion/export_formats.yml,\n"
-    "# privacy/policy.yml, the dbt manifest and quality/rules.yml: edit those, not this file.\n"
+    "# privacy/policy.yml (retention, pii_patterns), the dbt manifest and quality/rules.yml:\n"
+    "# edit those, not this file.\n"
     "# Soda v4 data contract (soda-core 4.28); verified by quality/runner.py.\n"
 )
 

@@ -16,5 +16,4 @@ def test_scan_finds_identifiers_but_not_hashes_or_decimals():
         ('mail me: li@163.com', 'card 6222000000000001', 2.0::double, '张三')
     ) v(note, token, share, who)""")
     found = {(f.column, f.kind) for f in scan(con, ("marts",), needles=["张三"])}
-    assert found == {("note", "cn_mobile"), ("note", "email"), ("token", "card_number"),
-                     ("who", "raw_member_value")}
+    assert found == {("note", "cn_mobile"), ("note", "email"), ("token", "card_number"), ("who", "raw_member_value")}

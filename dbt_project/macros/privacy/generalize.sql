@@ -7,7 +7,7 @@
     Age is in completed years at var `privacy_as_of_date` (default: the build day).
 -#}
 {% macro privacy_as_of_date() -%}
-    {%- set as_of = var('privacy_as_of_date', none) -%}
+    {%- set as_of = var('privacy_as_of_date') -%}
     {%- if as_of -%}cast('{{ as_of }}' as date){%- else -%}current_date{%- endif -%}
 {%- endmacro %}
 

@@ -16,7 +16,7 @@
 -#}
 {% macro masked_incremental_filter(unique_key, loaded_at='_loaded_at') -%}
     {%- if is_incremental() -%}
-    {%- set days = var('incremental_lookback_days', 3) -%}
+    {%- set days = var('incremental_lookback_days') -%}
     where {{ loaded_at }} >= (
             select coalesce(
                 {{ dbt.dateadd('day', -1 * days, 'max(' ~ loaded_at ~ ')') }},

@@ -4,8 +4,8 @@
 -- A table: the pii_key_* functions exist only on dbt's connections (privacy.dbt_plugin).
 
 select
-    pii_key_version()                           as key_version,
-    'HMAC-SHA256'                               as algorithm,
-    pii_key_is_demo()                           as is_demo_key,
-    pii_key_fingerprint()                       as key_fingerprint,
-    cast(current_timestamp as timestamp)        as built_at
+    pii_key_version() as key_version,
+    'HMAC-SHA256' as algorithm,
+    pii_key_is_demo() as is_demo_key,
+    pii_key_fingerprint() as key_fingerprint,
+    cast(current_timestamp as timestamp) as built_at

@@ -18,8 +18,8 @@
     Reads marts only (fct_transactions, fct_sales_lines, fct_complaints,
     fct_survey_responses, dim_member) and the golden-member identity map.
 -#}
-{%- set horizon = var('ml_horizon_days', 60) | int %}
-{%- set snapshots = var('ml_feature_snapshots', 6) | int %}
+{%- set horizon = var('ml_horizon_days') | int %}
+{%- set snapshots = var('ml_feature_snapshots') | int %}
 with
 
 transactions as (
@@ -78,13 +78,12 @@ surveys as (
 
 latest_date as (
 
-    select
-        {%- if var('ml_cutoff_date', none) %}
-        cast('{{ var("ml_cutoff_date") }}' as date) as t0
-        {%- else %}
-        cast(max(business_date) as date) as t0
+    {%- if var('ml_cutoff_date') %}
+    select cast('{{ var("ml_cutoff_date") }}' as date) as t0
+    {%- else %}
+    select cast(max(business_date) as date) as t0
     from transactions
-        {%- endif %}
+    {%- endif %}
 
 ),
 
@@ -126,7 +125,7 @@ tx as (
         transactions.net_revenue_amount,
         transactions.gross_amount,
         transactions.discount_amount,
-        {{ dbt.datediff('transactions.business_date', 'cutoffs.cutoff_date', 'day') }} as age_days
+        {{ dbt.datediff('transactions.business_date', 'cutoffs.cutoff_date', 'day') }} as age_days  -- noqa: LT05
     from transactions
     inner join cutoffs
         on transactions.business_date <= cutoffs.cutoff_date
@@ -159,7 +158,10 @@ tx_agg as (
 
 purchase_days as (
 
-    select distinct cutoff_date, member_id, business_date
+    select distinct
+        cutoff_date,
+        member_id,
+        business_date
     from tx
     where not is_refund
 
@@ -222,8 +224,17 @@ complaint_agg as (
     select
         cutoffs.cutoff_date,
         complaints.member_id,
-        sum(case when complaints.business_date > {{ dbt.dateadd('day', -365, 'cutoffs.cutoff_date') }} then 1 else 0 end) as complaints_365d,
-        sum(case when complaints.business_date > {{ dbt.dateadd('day', -365, 'cutoffs.cutoff_date') }} and complaints.is_major then 1 else 0 end) as major_complaints_365d,
+        sum(
+            case when complaints.business_date > {{ dbt.dateadd('day', -365, 'cutoffs.cutoff_date') }} then 1 else 0 end
+        ) as complaints_365d,
+        sum(
+            case
+                when complaints.business_date > {{ dbt.dateadd('day', -365, 'cutoffs.cutoff_date') }}
+                    and complaints.is_major
+                    then 1
+                else 0
+            end
+        ) as major_complaints_365d,
         max(complaints.business_date) as last_complaint_date
     from complaints
     inner join cutoffs
@@ -272,9 +283,11 @@ final as (
         coalesce(tx_agg.orders_365d, 0) > 0 as is_active,
 
         ----------  features (numeric; NULL = not applicable, e.g. no purchase yet)
-        cast({{ dbt.datediff('base.registration_date', 'base.cutoff_date', 'day') }} as double) as tenure_days,
-        cast({{ dbt.datediff('tx_agg.last_purchase_date', 'base.cutoff_date', 'day') }} as double) as recency_days,
-        cast({{ dbt.datediff('tx_agg.first_purchase_date', 'base.cutoff_date', 'day') }} as double) as days_since_first_purchase,
+        cast({{ dbt.datediff('base.registration_date', 'base.cutoff_date', 'day') }} as double) as tenure_days,  -- noqa: LT05
+        cast({{ dbt.datediff('tx_agg.last_purchase_date', 'base.cutoff_date', 'day') }} as double) as recency_days,  -- noqa: LT05
+        cast(
+            {{ dbt.datediff('tx_agg.first_purchase_date', 'base.cutoff_date', 'day') }} as double  -- noqa: LT05
+        ) as days_since_first_purchase,
         cast(coalesce(tx_agg.purchase_days_total, 0) as double) as purchase_days_total,
         cast(coalesce(tx_agg.orders_total, 0) as double) as orders_total,
         {%- for days in [30, 90, 365] %}
@@ -285,8 +298,10 @@ final as (
         cast(tx_agg.net_spend_365d / nullif(tx_agg.orders_365d, 0) as double) as avg_order_value_365d,
         cast(gap_agg.mean_interpurchase_days as double) as mean_interpurchase_days,
         cast(gap_agg.std_interpurchase_days as double) as std_interpurchase_days,
-        cast({{ dbt.datediff('tx_agg.last_purchase_date', 'base.cutoff_date', 'day') }}
-            / nullif(gap_agg.mean_interpurchase_days, 0) as double) as recency_over_mean_gap,
+        cast(
+            {{ dbt.datediff('tx_agg.last_purchase_date', 'base.cutoff_date', 'day') }}
+            / nullif(gap_agg.mean_interpurchase_days, 0) as double
+        ) as recency_over_mean_gap,
         cast(coalesce(tx_agg.refunds_365d, 0) as double) as refunds_365d,
         cast(coalesce(tx_agg.distinct_stores_365d, 0) as double) as distinct_stores_365d,
         cast(coalesce(category_agg.distinct_categories_365d, 0) as double) as distinct_categories_365d,
@@ -295,7 +310,9 @@ final as (
         cast(tx_agg.coupon_orders_365d * 1.0 / nullif(tx_agg.orders_365d, 0) as double) as coupon_order_share_365d,
         cast(coalesce(complaint_agg.complaints_365d, 0) as double) as complaints_365d,
         cast(coalesce(complaint_agg.major_complaints_365d, 0) as double) as major_complaints_365d,
-        cast({{ dbt.datediff('complaint_agg.last_complaint_date', 'base.cutoff_date', 'day') }} as double) as days_since_last_complaint,
+        cast(
+            {{ dbt.datediff('complaint_agg.last_complaint_date', 'base.cutoff_date', 'day') }} as double  -- noqa: LT05
+        ) as days_since_last_complaint,
         cast(nps_agg.last_nps_score as double) as last_nps_score,
         cast(coalesce(nps_agg.nps_responses, 0) as double) as nps_responses
 

@@ -1,4 +1,4 @@
--- The agreed Chinese 8-class labels (design.md), order R-F-M, high = beats the mean.
+-- The agreed Chinese 8-class labels (docs/marts_member.md), order R-F-M, high = beats the mean.
 with
 
 classes as (

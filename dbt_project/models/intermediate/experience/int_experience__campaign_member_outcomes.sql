@@ -16,7 +16,7 @@
     mart (card token, else mobile token, else the refunded sale's member). Coupons stay
     keyed by the assigned member id, as the marketing system issues them.
 -#}
-{%- set min_history_days = var('campaign_new_customer_min_history_days', 30) %}
+{%- set min_history_days = var('campaign_new_customer_min_history_days') %}
 
 with
 
@@ -82,7 +82,9 @@ history as (
 
 first_purchases as (
 
-    select member_id, min(business_date) as first_purchase_date
+    select
+        member_id,
+        min(business_date) as first_purchase_date
     from receipts
     where not is_refund
     group by member_id
@@ -162,10 +164,10 @@ final as (
                 > {{ dbt.dateadd('day', -1 * min_history_days, 'assigned.start_date') }}
                 then null
             else coalesce(
-                first_purchases.first_purchase_date
-                between assigned.start_date and assigned.end_date,
-                false
-            )
+                    first_purchases.first_purchase_date
+                    between assigned.start_date and assigned.end_date,
+                    false
+                )
         end as is_new_customer,
         cast(coalesce(coupons.coupons_issued, 0) as {{ dbt.type_int() }}) as coupons_issued,
         cast(coalesce(coupons.coupons_redeemed, 0) as {{ dbt.type_int() }}) as coupons_redeemed

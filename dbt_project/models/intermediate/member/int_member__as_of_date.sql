@@ -5,7 +5,8 @@
 -#}
 with
 
-transactions as (
+-- unused when var as_of_date is set, and kept so that the lineage is the same either way
+transactions as (  -- noqa: ST03
 
     select * from {{ ref('msk_pos__transactions') }}
 
@@ -13,14 +14,13 @@ transactions as (
 
 final as (
 
-    select
-        {%- if var('as_of_date', none) %}
-        -- one row whatever the data holds: the var is the answer
-        cast('{{ var("as_of_date") }}' as date) as as_of_date
-        {%- else %}
-        cast(max(business_date) as date) as as_of_date
+    {%- if var('as_of_date') %}
+    -- one row whatever the data holds: the var is the answer
+    select cast('{{ var("as_of_date") }}' as date) as as_of_date
+    {%- else %}
+    select cast(max(business_date) as date) as as_of_date
     from transactions
-        {%- endif %}
+    {%- endif %}
 
 )
 

@@ -29,7 +29,7 @@ lookback_members as (
     from {{ ref('fct_transactions') }}
     where member_id is not null
         and _loaded_at >= (
-            select {{ dbt.dateadd('day', -1 * var('incremental_lookback_days', 3), 'max(_loaded_at)') }}
+            select {{ dbt.dateadd('day', -1 * var('incremental_lookback_days'), 'max(_loaded_at)') }}
             from {{ ref('fct_transactions') }}
         )
 
@@ -37,7 +37,10 @@ lookback_members as (
 
 fact_totals as (
 
-    select member_id, count(*) as receipts, sum(net_revenue_amount) as net_spend_amount
+    select
+        member_id,
+        count(*) as receipts,
+        sum(net_revenue_amount) as net_spend_amount
     from {{ ref('fct_transactions') }}
     where member_id is not null
     group by member_id
@@ -46,7 +49,10 @@ fact_totals as (
 
 stored_totals as (
 
-    select member_id, sum(sale_orders + refund_receipts) as receipts, sum(net_spend_amount) as net_spend_amount
+    select
+        member_id,
+        sum(sale_orders + refund_receipts) as receipts,
+        sum(net_spend_amount) as net_spend_amount
     from {{ this }}
     group by member_id
 
@@ -80,7 +86,7 @@ transactions as (
     select * from {{ ref('fct_transactions') }}
     where member_id is not null
     {%- if is_incremental() %}
-        and member_id in (select member_id from touched_members)
+        and member_id in (select touched_members.member_id from touched_members)
     {%- endif %}
 
 ),
@@ -122,7 +128,10 @@ final as (
         {{ cast_amount('daily.net_spend_amount') }} as net_spend_amount,
         {{ cast_amount('daily.margin_amount') }} as margin_amount,
         purchase_days.previous_purchase_date,
-        cast({{ dbt.datediff('purchase_days.previous_purchase_date', 'daily.business_date', 'day') }} as {{ dbt.type_int() }}) as days_since_previous_purchase
+        cast(
+            {{ dbt.datediff('purchase_days.previous_purchase_date', 'daily.business_date', 'day') }}
+            as {{ dbt.type_int() }}
+        ) as days_since_previous_purchase
     from daily
     left join purchase_days
         on daily.member_id = purchase_days.member_id

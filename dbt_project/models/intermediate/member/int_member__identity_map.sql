@@ -62,23 +62,48 @@ golden as (
 identifiers as (
 
     -- priority 1: the current record's own identifiers
-    select 'member_id' as identifier_type, member_id as identifier_value, member_id, 1 as claim_priority, updated_at
+    select
+        'member_id' as identifier_type,
+        member_id as identifier_value,
+        member_id,
+        1 as claim_priority,
+        updated_at
     from members
     union all
-    select 'card_no_token', card_no_token, member_id, 1, updated_at
+    select
+        'card_no_token' as identifier_type,
+        card_no_token as identifier_value,
+        member_id,
+        1 as claim_priority,
+        updated_at
     from members
     where card_no_token is not null
     union all
-    select 'mobile_token', mobile_token, member_id, 1, updated_at
+    select
+        'mobile_token' as identifier_type,
+        mobile_token as identifier_value,
+        member_id,
+        1 as claim_priority,
+        updated_at
     from members
     where mobile_token is not null
     union all
     -- priority 2: identifiers of earlier versions (old card, old mobile)
-    select 'card_no_token', card_no_token, member_id, 2, updated_at
+    select
+        'card_no_token' as identifier_type,
+        card_no_token as identifier_value,
+        member_id,
+        2 as claim_priority,
+        updated_at
     from member_versions
     where card_no_token is not null
     union all
-    select 'mobile_token', mobile_token, member_id, 2, updated_at
+    select
+        'mobile_token' as identifier_type,
+        mobile_token as identifier_value,
+        member_id,
+        2 as claim_priority,
+        updated_at
     from member_versions
     where mobile_token is not null
 
@@ -95,10 +120,10 @@ claims as (
         row_number() over (
             partition by identifiers.identifier_type, identifiers.identifier_value
             order by
-                identifiers.claim_priority,
-                golden.golden_member_id,
+                identifiers.claim_priority asc,
+                golden.golden_member_id asc,
                 identifiers.updated_at desc,
-                identifiers.member_id
+                identifiers.member_id asc
         ) as claim_rank
     from identifiers
     inner join golden

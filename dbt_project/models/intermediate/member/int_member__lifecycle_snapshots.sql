@@ -64,12 +64,13 @@ history as (
         sum(case
             when member_snapshots.previous_snapshot_date is null
                 or activity.business_date > member_snapshots.previous_snapshot_date
-            then 1 else 0
+                then 1
+            else 0
         end) as purchase_days_since_previous_snapshot
     from member_snapshots
     inner join activity
         on member_snapshots.member_id = activity.member_id
-        and activity.business_date <= member_snapshots.snapshot_date
+        and member_snapshots.snapshot_date >= activity.business_date
     group by member_snapshots.snapshot_date, member_snapshots.member_id
 
 ),
@@ -83,8 +84,10 @@ measured as (
         history.first_purchase_date,
         history.last_purchase_date,
         last_purchase.days_since_previous_purchase as gap_before_last_purchase_days,
-        {{ dbt.datediff('history.first_purchase_date', 'member_snapshots.snapshot_date', 'day') }} as days_since_first_purchase,
-        {{ dbt.datediff('history.last_purchase_date', 'member_snapshots.snapshot_date', 'day') }} as days_since_last_purchase,
+        {{ dbt.datediff('history.first_purchase_date', 'member_snapshots.snapshot_date', 'day') }}
+            as days_since_first_purchase,
+        {{ dbt.datediff('history.last_purchase_date', 'member_snapshots.snapshot_date', 'day') }}
+            as days_since_last_purchase,
         coalesce(history.purchase_days_since_previous_snapshot, 0) > 0 as has_purchased_since_previous_snapshot
     from member_snapshots
     left join history

@@ -40,9 +40,9 @@ percentiles as (
 
     select
         count(*) as gap_count,
-        {{ percentile_cont('gap_days', var('lifecycle_active_percentile', 0.75)) }} as active_percentile_days,
-        {{ percentile_cont('gap_days', var('lifecycle_dormant_percentile', 0.90)) }} as dormant_percentile_days,
-        {{ percentile_cont('gap_days', var('lifecycle_churned_percentile', 0.98)) }} as churned_percentile_days
+        {{ percentile_cont('gap_days', var('lifecycle_active_percentile')) }} as active_percentile_days,
+        {{ percentile_cont('gap_days', var('lifecycle_dormant_percentile')) }} as dormant_percentile_days,
+        {{ percentile_cont('gap_days', var('lifecycle_churned_percentile')) }} as churned_percentile_days
     from gaps
 
 ),
@@ -50,14 +50,16 @@ percentiles as (
 chosen as (
 
     select
-        gap_count
-        {%- for stage, fallback in [('active', 30), ('dormant', 90), ('churned', 180)] %},
-        {%- if var('lifecycle_' ~ stage ~ '_days', none) is not none %}
-        {{ var('lifecycle_' ~ stage ~ '_days') }} as {{ stage }}_days
+        {%- for stage, fallback in [('active', 30), ('dormant', 90), ('churned', 180)] %}
+        {%- if var('lifecycle_' ~ stage ~ '_days') is not none %}
+        {{ var('lifecycle_' ~ stage ~ '_days') }} as {{ stage }}_days,
         {%- else %}
-        coalesce(cast(ceiling({{ stage }}_percentile_days) as {{ dbt.type_int() }}), {{ fallback }}) as {{ stage }}_days
+        coalesce(
+            cast(ceiling({{ stage }}_percentile_days) as {{ dbt.type_int() }}), {{ fallback }}
+        ) as {{ stage }}_days,
         {%- endif %}
         {%- endfor %}
+        gap_count
     from percentiles
 
 ),
@@ -67,7 +69,9 @@ final as (
     select
         cast(gap_count as {{ dbt.type_int() }}) as inter_purchase_gap_count,
         cast(active_days as {{ dbt.type_int() }}) as active_within_days,
-        cast(case when dormant_days > active_days then dormant_days else active_days + 1 end as {{ dbt.type_int() }}) as dormant_after_days,
+        cast(
+            case when dormant_days > active_days then dormant_days else active_days + 1 end as {{ dbt.type_int() }}
+        ) as dormant_after_days,
         cast(case
             when churned_days > dormant_days and churned_days > active_days + 1 then churned_days
             when dormant_days > active_days then dormant_days + 1

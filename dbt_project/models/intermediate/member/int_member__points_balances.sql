@@ -29,8 +29,9 @@ totals as (
         sum(events.points_out) as points_consumed,
         sum(case
             when events.entry_type = 'earn'
-                and events.expires_on <= {{ dbt.dateadd('day', var('points_expiry_horizon_days', 30), 'as_of.as_of_date') }}
-            then events.points_in else 0
+                and events.expires_on <= {{ dbt.dateadd('day', var('points_expiry_horizon_days'), 'as_of.as_of_date') }}
+                then events.points_in
+            else 0
         end) as points_earned_expiring_by_horizon
     from events
     cross join as_of

@@ -36,8 +36,8 @@ windowed as (
         sum(activity.net_spend_amount) as monetary_amount
     from snapshots
     inner join activity
-        on activity.business_date <= snapshots.snapshot_date
-        and activity.business_date > {{ dbt.dateadd('day', -1 * var('rfm_window_days', 365), 'snapshots.snapshot_date') }}
+        on snapshots.snapshot_date >= activity.business_date
+        and activity.business_date > {{ dbt.dateadd('day', -1 * var('rfm_window_days'), 'snapshots.snapshot_date') }}
     group by snapshots.snapshot_date, activity.member_id
 
 ),
@@ -48,7 +48,7 @@ measured as (
         snapshot_date,
         member_id,
         last_purchase_date,
-        {{ dbt.datediff('last_purchase_date', 'snapshot_date', 'day') }} as recency_days,
+        {{ dbt.datediff('last_purchase_date', 'snapshot_date', 'day') }} as recency_days,  -- noqa: LT05
         frequency,
         monetary_amount
     from windowed
@@ -59,7 +59,7 @@ measured as (
 ranked as (
 
     select
-        measured.*,
+        *,
         count(*) over (partition by snapshot_date) as population,
         rank() over (partition by snapshot_date order by recency_days desc) as recency_rank,
         rank() over (partition by snapshot_date order by frequency) as frequency_rank,
@@ -74,7 +74,7 @@ ranked as (
 scored as (
 
     select
-        ranked.*,
+        *,
         cast(1 + floor(5.0 * (recency_rank - 1) / population) as {{ dbt.type_int() }}) as r_score,
         cast(1 + floor(5.0 * (frequency_rank - 1) / population) as {{ dbt.type_int() }}) as f_score,
         cast(1 + floor(5.0 * (monetary_rank - 1) / population) as {{ dbt.type_int() }}) as m_score,

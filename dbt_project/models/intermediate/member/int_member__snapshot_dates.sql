@@ -42,7 +42,7 @@ final as (
         cast(snapshot_date as date) as snapshot_date,
         cast({{ dbt.date_trunc('month', 'snapshot_date') }} as date) as snapshot_month,
         lag(cast(snapshot_date as date)) over (order by snapshot_date) as previous_snapshot_date,
-        snapshot_date = (select max(snapshot_date) from candidates) as is_current
+        snapshot_date = max(snapshot_date) over () as is_current
     from candidates
     where snapshot_date is not null
 

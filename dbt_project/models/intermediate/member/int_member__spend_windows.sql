@@ -29,14 +29,22 @@ aggregated as (
         max(case when activity.is_purchase_day then activity.business_date end) as last_purchase_date,
         {%- for days in windows %}
         sum(case when activity.business_date > {{ dbt.dateadd('day', -days, 'as_of.as_of_date') }}
-            then activity.net_spend_amount else 0 end) as spend_{{ days }}d,
+                then activity.net_spend_amount
+            else 0
+        end) as spend_{{ days }}d,
         sum(case when activity.business_date > {{ dbt.dateadd('day', -days, 'as_of.as_of_date') }}
-            and activity.is_purchase_day then 1 else 0 end) as visits_{{ days }}d,
+                and activity.is_purchase_day then 1
+            else 0
+        end) as visits_{{ days }}d,
         {%- endfor %}
         sum(case when activity.business_date > {{ dbt.dateadd('day', -365, 'as_of.as_of_date') }}
-            then activity.sale_orders else 0 end) as orders_365d,
+                then activity.sale_orders
+            else 0
+        end) as orders_365d,
         sum(case when activity.business_date > {{ dbt.dateadd('month', -12, 'as_of.as_of_date') }}
-            then activity.net_spend_amount else 0 end) as rolling_12m_spend,
+                then activity.net_spend_amount
+            else 0
+        end) as rolling_12m_spend,
         sum(activity.net_spend_amount) as lifetime_spend,
         sum(activity.sale_orders) as lifetime_orders
     from activity
@@ -59,7 +67,7 @@ final as (
         cast(orders_365d as {{ dbt.type_int() }}) as orders_365d,
         case when orders_365d > 0 then {{ cast_amount('spend_365d / orders_365d') }} end as average_order_value_365d,
         {{ cast_amount('rolling_12m_spend') }} as rolling_12m_spend,
-        rolling_12m_spend >= {{ var('vip_threshold_cny', 5000) }} as is_vip,
+        rolling_12m_spend >= {{ var('vip_threshold_cny') }} as is_vip,
         {{ cast_amount('lifetime_spend') }} as lifetime_spend,
         cast(lifetime_orders as {{ dbt.type_int() }}) as lifetime_orders
     from aggregated

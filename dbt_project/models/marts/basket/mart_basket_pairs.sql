@@ -8,8 +8,8 @@
     Pairs below var `basket_min_support` (default 0.001) or seen in fewer than
     var `basket_min_pair_baskets` (default 5) baskets are dropped.
 -#}
-{%- set min_support = var('basket_min_support', 0.001) -%}
-{%- set min_pair_baskets = var('basket_min_pair_baskets', 5) -%}
+{%- set min_support = var('basket_min_support') -%}
+{%- set min_pair_baskets = var('basket_min_pair_baskets') -%}
 
 with
 
@@ -41,8 +41,8 @@ basket_categories as (
     inner join transactions on lines.transaction_id = transactions.transaction_id
     inner join products on lines.sku = products.sku
     where not transactions.is_refund
-      and lines.quantity > 0
-      and products.product_category is not null
+        and lines.quantity > 0
+        and products.product_category is not null
 
 ),
 
@@ -54,7 +54,9 @@ basket_total as (
 
 category_baskets as (
 
-    select product_category, count(*) as basket_count
+    select
+        product_category,
+        count(*) as basket_count
     from basket_categories
     group by product_category
 
@@ -118,7 +120,7 @@ final as (
 
     from scored
     where support >= {{ min_support }}
-      and pair_basket_count >= {{ min_pair_baskets }}
+        and pair_basket_count >= {{ min_pair_baskets }}
 
 )
 

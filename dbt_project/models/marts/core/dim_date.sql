@@ -36,7 +36,11 @@ public_holidays as (
 
 shopping_festivals as (
 
-    select holiday_date, holiday_code, holiday_name, holiday_name_zh
+    select
+        holiday_date,
+        holiday_code,
+        holiday_name,
+        holiday_name_zh
     from holidays
     where holiday_type = 'shopping_festival'
 
@@ -71,7 +75,10 @@ final as (
         shopping_festivals.holiday_code is not null as is_shopping_festival,
         shopping_festivals.holiday_code as shopping_festival_code,
         shopping_festivals.holiday_name_zh as shopping_festival_name_zh,
-        ({{ iso_day_of_week('days.date_day') }} in (6, 7) or public_holidays.holiday_code is not null) as is_non_working_day
+        (
+            {{ iso_day_of_week('days.date_day') }} in (6, 7)
+            or public_holidays.holiday_code is not null
+        ) as is_non_working_day
     from days
     left join public_holidays
         on days.date_day = public_holidays.holiday_date

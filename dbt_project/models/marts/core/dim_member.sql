@@ -28,7 +28,7 @@ clustered as (
             order by
                 case when members.is_active then 0 else 1 end,
                 members.updated_at desc,
-                members.member_id
+                members.member_id asc
         ) as survivor_rank,
         count(*) over (partition by identity_map.golden_member_id) as merged_record_count,
         min(members.registered_at) over (partition by identity_map.golden_member_id) as first_registered_at,

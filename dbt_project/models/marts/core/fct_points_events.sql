@@ -38,7 +38,7 @@ final as (
         ledger.points,
         case when ledger.points > 0 then ledger.points else 0 end as points_in,
         case when ledger.points < 0 then -ledger.points else 0 end as points_out,
-        {{ cast_amount('ledger.points * 1.0 / ' ~ var('points_per_cny', 100)) }} as points_value_amount,
+        {{ cast_amount('ledger.points * 1.0 / ' ~ var('points_per_cny')) }} as points_value_amount,
         ledger.entry_at,
         ledger.business_date,
         ledger.expires_on,

@@ -92,9 +92,10 @@ final as (
     {%- if is_incremental() %}
     where {{ incremental_lookback('_loaded_at') }}
         or transaction_id in (
-            select transaction_id
-            from {{ this }}
-            where member_id is null and (is_member_receipt or is_refund or transaction_type is null)
+            select stored_rows.transaction_id
+            from {{ this }} as stored_rows
+            where stored_rows.member_id is null
+                and (stored_rows.is_member_receipt or stored_rows.is_refund or stored_rows.transaction_type is null)
         )
     {%- endif %}
 

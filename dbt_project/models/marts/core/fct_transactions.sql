@@ -90,9 +90,9 @@ final as (
     where {{ incremental_lookback('_loaded_at') }}
         or {{ incremental_lookback('lines_loaded_at', this_column='_loaded_at') }}
         or transaction_id in (
-            select transaction_id
-            from {{ this }}
-            where member_id is null and (is_member_receipt or is_refund)
+            select stored_rows.transaction_id
+            from {{ this }} as stored_rows
+            where stored_rows.member_id is null and (stored_rows.is_member_receipt or stored_rows.is_refund)
         )
     {%- endif %}
 

@@ -10,8 +10,8 @@
     still ahead is `pending`. A table, not incremental: open complaints must be
     re-evaluated on every build, and complaints are few.
 -#}
-{%- set resolution_minutes = var('complaint_resolution_sla_minutes', 120) -%}
-{%- set follow_up_hours = var('complaint_follow_up_sla_hours', 48) -%}
+{%- set resolution_minutes = var('complaint_resolution_sla_minutes') -%}
+{%- set follow_up_hours = var('complaint_follow_up_sla_hours') -%}
 
 with
 

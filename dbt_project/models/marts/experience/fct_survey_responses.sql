@@ -12,7 +12,9 @@ with
 surveys as (
 
     select * from {{ ref('msk_feedback__surveys') }}
-    {{ experience_incremental_filter('_loaded_at') }}
+    {%- if is_incremental() %}
+    where {{ incremental_lookback('_loaded_at') }}
+    {%- endif %}
 
 ),
 

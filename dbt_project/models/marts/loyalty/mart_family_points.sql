@@ -67,7 +67,7 @@ final as (
         cast(pooled.member_count as {{ dbt.type_int() }}) as member_count,
         cast(pooled.active_member_count as {{ dbt.type_int() }}) as active_member_count,
         cast(pooled.pool_points_balance as {{ dbt.type_bigint() }}) as pool_points_balance,
-        {{ cast_amount('pooled.pool_points_balance * 1.0 / ' ~ var('points_per_cny', 100)) }} as pool_liability_amount,
+        {{ cast_amount('pooled.pool_points_balance * 1.0 / ' ~ var('points_per_cny')) }} as pool_liability_amount,
         cast(pooled.pool_points_expiring_30d as {{ dbt.type_bigint() }}) as pool_points_expiring_30d,
         cast(coalesce(transfers.points_transferred, 0) as {{ dbt.type_bigint() }}) as points_transferred_to_date,
         transfers.last_transfer_date

@@ -34,10 +34,10 @@ snapshots as (
 
 tiers as (
 
-    select 'basic' as tier, 1 as tier_rank
-    union all select 'silver', 2
-    union all select 'gold', 3
-    union all select 'diamond', 4
+    select
+        tier_ranks.tier,
+        tier_ranks.tier_rank
+    from (values ('basic', 1), ('silver', 2), ('gold', 3), ('diamond', 4)) as tier_ranks (tier, tier_rank)
 
 ),
 
@@ -49,7 +49,7 @@ valid_versions as (
         member_versions.tier,
         row_number() over (
             partition by snapshots.snapshot_date, identity_map.golden_member_id
-            order by member_versions.tier_rank desc, member_versions.member_id
+            order by member_versions.tier_rank desc, member_versions.member_id asc
         ) as tier_pick
     from snapshots
     inner join member_versions
@@ -66,7 +66,10 @@ valid_versions as (
 
 tier_counts as (
 
-    select snapshot_date, tier, count(*) as member_count
+    select
+        snapshot_date,
+        tier,
+        count(*) as member_count
     from valid_versions
     where tier_pick = 1
     group by snapshot_date, tier
@@ -82,10 +85,10 @@ movements as (
         tier_changes.is_upgrade
     from snapshots
     inner join tier_changes
-        on tier_changes.business_date <= snapshots.snapshot_date
+        on snapshots.snapshot_date >= tier_changes.business_date
         and (
             snapshots.previous_snapshot_date is null
-            or tier_changes.business_date > snapshots.previous_snapshot_date
+            or snapshots.previous_snapshot_date < tier_changes.business_date
         )
 
 ),
@@ -118,17 +121,29 @@ final as (
             / nullif(sum(coalesce(max(tier_counts.member_count), 0)) over (partition by grid.snapshot_date), 0)
             as decimal(9, 4)
         ) as member_share,
-        cast(sum(case when movements.to_tier = grid.tier and movements.is_upgrade then 1 else 0 end) as {{ dbt.type_int() }}) as upgrades_in,
-        cast(sum(case when movements.to_tier = grid.tier and not movements.is_upgrade then 1 else 0 end) as {{ dbt.type_int() }}) as downgrades_in,
-        cast(sum(case when movements.from_tier = grid.tier and movements.is_upgrade then 1 else 0 end) as {{ dbt.type_int() }}) as upgrades_out,
-        cast(sum(case when movements.from_tier = grid.tier and not movements.is_upgrade then 1 else 0 end) as {{ dbt.type_int() }}) as downgrades_out
+        cast(
+            sum(case when movements.to_tier = grid.tier and movements.is_upgrade then 1 else 0 end)
+            as {{ dbt.type_int() }}
+        ) as upgrades_in,
+        cast(
+            sum(case when movements.to_tier = grid.tier and not movements.is_upgrade then 1 else 0 end)
+            as {{ dbt.type_int() }}
+        ) as downgrades_in,
+        cast(
+            sum(case when movements.from_tier = grid.tier and movements.is_upgrade then 1 else 0 end)
+            as {{ dbt.type_int() }}
+        ) as upgrades_out,
+        cast(
+            sum(case when movements.from_tier = grid.tier and not movements.is_upgrade then 1 else 0 end)
+            as {{ dbt.type_int() }}
+        ) as downgrades_out
     from grid
     left join tier_counts
         on grid.snapshot_date = tier_counts.snapshot_date
         and grid.tier = tier_counts.tier
     left join movements
         on grid.snapshot_date = movements.snapshot_date
-        and (movements.to_tier = grid.tier or movements.from_tier = grid.tier)
+        and (grid.tier = movements.to_tier or grid.tier = movements.from_tier)
     group by grid.snapshot_month, grid.snapshot_date, grid.is_current, grid.tier, grid.tier_rank
 
 )

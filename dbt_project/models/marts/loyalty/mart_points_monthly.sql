@@ -30,10 +30,10 @@ in_month as (
         sum(events.points) as net_points_change
     from snapshots
     inner join events
-        on events.business_date <= snapshots.snapshot_date
+        on snapshots.snapshot_date >= events.business_date
         and (
             snapshots.previous_snapshot_date is null
-            or events.business_date > snapshots.previous_snapshot_date
+            or snapshots.previous_snapshot_date < events.business_date
         )
     group by snapshots.snapshot_date
 
@@ -47,7 +47,7 @@ member_balances as (
         sum(events.points) as points_balance
     from snapshots
     inner join events
-        on events.business_date <= snapshots.snapshot_date
+        on snapshots.snapshot_date >= events.business_date
     group by snapshots.snapshot_date, events.member_id
 
 ),
@@ -76,7 +76,8 @@ final as (
         cast(coalesce(in_month.points_adjusted, 0) as {{ dbt.type_bigint() }}) as points_adjusted,
         cast(coalesce(in_month.net_points_change, 0) as {{ dbt.type_bigint() }}) as net_points_change,
         cast(coalesce(outstanding.outstanding_points, 0) as {{ dbt.type_bigint() }}) as outstanding_points,
-        {{ cast_amount('coalesce(outstanding.outstanding_points, 0) * 1.0 / ' ~ var('points_per_cny', 100)) }} as outstanding_liability_amount,
+        {{ cast_amount('coalesce(outstanding.outstanding_points, 0) * 1.0 / ' ~ var('points_per_cny')) }}
+            as outstanding_liability_amount,
         cast(coalesce(outstanding.members_with_points, 0) as {{ dbt.type_int() }}) as members_with_points
     from snapshots
     left join in_month

@@ -19,7 +19,7 @@ final as (
         mobile_masked,
         tier,
         rolling_12m_spend,
-        {{ cast_amount(var('vip_threshold_cny', 5000)) }} as vip_threshold_amount,
+        {{ cast_amount(var('vip_threshold_cny')) }} as vip_threshold_amount,
         orders_365d,
         average_order_value_365d,
         last_purchase_date,

@@ -14,7 +14,9 @@ with
 coupon_events as (
 
     select * from {{ ref('msk_marketing__coupon_events') }}
-    {{ experience_incremental_filter('_loaded_at') }}
+    {%- if is_incremental() %}
+    where {{ incremental_lookback('_loaded_at') }}
+    {%- endif %}
 
 ),
 

@@ -45,13 +45,13 @@ paired as (
         current_stage.has_purchased_since_previous_snapshot
     from snapshots
     inner join lifecycle as current_stage
-        on current_stage.snapshot_date = snapshots.snapshot_date
+        on snapshots.snapshot_date = current_stage.snapshot_date
     left join lifecycle as previous_stage
-        on previous_stage.snapshot_date = snapshots.previous_snapshot_date
-        and previous_stage.member_id = current_stage.member_id
+        on snapshots.previous_snapshot_date = previous_stage.snapshot_date
+        and current_stage.member_id = previous_stage.member_id
     left join rfm as previous_rfm
-        on previous_rfm.snapshot_date = snapshots.previous_snapshot_date
-        and previous_rfm.member_id = current_stage.member_id
+        on snapshots.previous_snapshot_date = previous_rfm.snapshot_date
+        and current_stage.member_id = previous_rfm.member_id
 
 ),
 
@@ -68,14 +68,35 @@ counted as (
         {%- for stage in stages %}
         sum(case when lifecycle_stage = '{{ stage }}' then 1 else 0 end) as {{ stage }}_members,
         {%- endfor %}
-        sum(case when previous_snapshot_date is not null and coalesce(previous_lifecycle_stage, 'potential') = 'potential' then 1 else 0 end) as first_purchase_base,
-        sum(case when previous_snapshot_date is not null and coalesce(previous_lifecycle_stage, 'potential') = 'potential' and has_purchased_since_previous_snapshot then 1 else 0 end) as first_purchases,
+        sum(
+            case
+                when previous_snapshot_date is not null
+                    and coalesce(previous_lifecycle_stage, 'potential') = 'potential'
+                    then 1
+                else 0
+            end
+        ) as first_purchase_base,
+        sum(
+            case
+                when previous_snapshot_date is not null
+                    and coalesce(previous_lifecycle_stage, 'potential') = 'potential'
+                    and has_purchased_since_previous_snapshot
+                    then 1
+                else 0
+            end
+        ) as first_purchases,
         sum(case when previous_lifecycle_stage = 'new' then 1 else 0 end) as new_customer_base,
-        sum(case when previous_lifecycle_stage = 'new' and has_purchased_since_previous_snapshot then 1 else 0 end) as new_customers_converted,
+        sum(
+            case when previous_lifecycle_stage = 'new' and has_purchased_since_previous_snapshot then 1 else 0 end
+        ) as new_customers_converted,
         sum(case when previous_lifecycle_stage = 'dormant' then 1 else 0 end) as dormant_base,
-        sum(case when previous_lifecycle_stage = 'dormant' and has_purchased_since_previous_snapshot then 1 else 0 end) as dormant_reactivated,
+        sum(
+            case when previous_lifecycle_stage = 'dormant' and has_purchased_since_previous_snapshot then 1 else 0 end
+        ) as dormant_reactivated,
         sum(case when previous_rfm_class_code = 'HHH' then 1 else 0 end) as high_value_base,
-        sum(case when previous_rfm_class_code = 'HHH' and has_purchased_since_previous_snapshot then 1 else 0 end) as high_value_retained
+        sum(
+            case when previous_rfm_class_code = 'HHH' and has_purchased_since_previous_snapshot then 1 else 0 end
+        ) as high_value_retained
     from paired
     group by snapshot_month, snapshot_date, previous_snapshot_date, is_current
 
@@ -95,16 +116,21 @@ final as (
         {%- endfor %}
         cast(first_purchase_base as {{ dbt.type_int() }}) as first_purchase_base,
         cast(first_purchases as {{ dbt.type_int() }}) as first_purchases,
-        case when first_purchase_base > 0 then cast(first_purchases * 1.0 / first_purchase_base as decimal(9, 4)) end as new_member_first_purchase_rate,
+        case when first_purchase_base > 0 then cast(first_purchases * 1.0 / first_purchase_base as decimal(9, 4)) end
+            as new_member_first_purchase_rate,
         cast(new_customer_base as {{ dbt.type_int() }}) as new_customer_base,
         cast(new_customers_converted as {{ dbt.type_int() }}) as new_customers_converted,
-        case when new_customer_base > 0 then cast(new_customers_converted * 1.0 / new_customer_base as decimal(9, 4)) end as new_customer_conversion_rate,
+        case
+            when new_customer_base > 0 then cast(new_customers_converted * 1.0 / new_customer_base as decimal(9, 4))
+        end as new_customer_conversion_rate,
         cast(dormant_base as {{ dbt.type_int() }}) as dormant_base,
         cast(dormant_reactivated as {{ dbt.type_int() }}) as dormant_reactivated,
-        case when dormant_base > 0 then cast(dormant_reactivated * 1.0 / dormant_base as decimal(9, 4)) end as dormant_reactivation_rate,
+        case when dormant_base > 0 then cast(dormant_reactivated * 1.0 / dormant_base as decimal(9, 4)) end
+            as dormant_reactivation_rate,
         cast(high_value_base as {{ dbt.type_int() }}) as high_value_base,
         cast(high_value_retained as {{ dbt.type_int() }}) as high_value_retained,
-        case when high_value_base > 0 then cast(high_value_retained * 1.0 / high_value_base as decimal(9, 4)) end as high_value_retention_rate
+        case when high_value_base > 0 then cast(high_value_retained * 1.0 / high_value_base as decimal(9, 4)) end
+            as high_value_retention_rate
     from counted
 
 )

@@ -206,15 +206,18 @@ consent_events as (
 
 ),
 
-{%- set consent_scopes = ['marketing_sms', 'marketing_wechat', 'marketing_email', 'analytics', 'third_party_sharing', 'location_tracking'] %}
+{%- set consent_scopes = [
+    'marketing_sms', 'marketing_wechat', 'marketing_email',
+    'analytics', 'third_party_sharing', 'location_tracking',
+] %}
 
 current_consents as (
 
     select
-        member_id
-        {%- for scope in consent_scopes %},
-        max(case when consent_scope = '{{ scope }}' and is_granted then 1 else 0 end) = 1 as has_consent_{{ scope }}
+        {%- for scope in consent_scopes %}
+        max(case when consent_scope = '{{ scope }}' and is_granted then 1 else 0 end) = 1 as has_consent_{{ scope }},
         {%- endfor %}
+        member_id
     from consent_events
     where recency_rank = 1
     group by member_id
@@ -223,7 +226,9 @@ current_consents as (
 
 churn as (
 
-    select member_id, max(churn_probability) as churn_probability
+    select
+        member_id,
+        max(churn_probability) as churn_probability
     from churn_scores
     group by member_id
 
@@ -231,7 +236,9 @@ churn as (
 
 clv as (
 
-    select member_id, max(predicted_clv) as predicted_clv
+    select
+        member_id,
+        max(predicted_clv) as predicted_clv
     from clv_scores
     group by member_id
 
@@ -239,7 +246,9 @@ clv as (
 
 segment as (
 
-    select member_id, max(segment_name) as segment_name
+    select
+        member_id,
+        max(segment_name) as segment_name
     from member_segments
     group by member_id
 
@@ -273,7 +282,9 @@ final as (
         ----------  spend and visits (net of refunds)
         spend.first_purchase_date,
         spend.last_purchase_date,
-        cast({{ dbt.datediff('spend.last_purchase_date', 'as_of.as_of_date', 'day') }} as {{ dbt.type_int() }}) as days_since_last_purchase,
+        cast(
+            {{ dbt.datediff('spend.last_purchase_date', 'as_of.as_of_date', 'day') }} as {{ dbt.type_int() }}  -- noqa: LT05
+        ) as days_since_last_purchase,
         {%- for days in [30, 90, 365] %}
         {{ cast_amount('coalesce(spend.spend_' ~ days ~ 'd, 0)') }} as spend_{{ days }}d,
         cast(coalesce(spend.visits_{{ days }}d, 0) as {{ dbt.type_int() }}) as visits_{{ days }}d,

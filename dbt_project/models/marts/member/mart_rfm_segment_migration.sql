@@ -26,7 +26,7 @@ from_side as (
         rfm.rfm_segment
     from snapshots
     inner join rfm
-        on rfm.snapshot_date = snapshots.previous_snapshot_date
+        on snapshots.previous_snapshot_date = rfm.snapshot_date
 
 ),
 
@@ -38,7 +38,7 @@ to_side as (
         rfm.rfm_segment
     from snapshots
     inner join rfm
-        on rfm.snapshot_date = snapshots.snapshot_date
+        on snapshots.snapshot_date = rfm.snapshot_date
 
 ),
 
@@ -70,7 +70,8 @@ grouped as (
 final as (
 
     select
-        {{ surrogate_key(['grouped.to_snapshot_date', 'grouped.from_segment', 'grouped.to_segment']) }} as segment_migration_id,
+        {{ surrogate_key(['grouped.to_snapshot_date', 'grouped.from_segment', 'grouped.to_segment']) }}
+            as segment_migration_id,
         snapshots.snapshot_month,
         snapshots.previous_snapshot_date as from_snapshot_date,
         grouped.to_snapshot_date,

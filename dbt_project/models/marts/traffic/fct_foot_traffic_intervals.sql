@@ -17,7 +17,9 @@ with
 people_counts as (
 
     select * from {{ ref('msk_sensors__people_counts') }}
-    {{ experience_incremental_filter('_loaded_at') }}
+    {%- if is_incremental() %}
+    where {{ incremental_lookback('_loaded_at') }}
+    {%- endif %}
 
 ),
 
@@ -42,7 +44,7 @@ final as (
         people_counts.interval_end_at,
         people_counts.interval_minutes,
         people_counts.business_date,
-        {{ iso_weekday('people_counts.business_date') }} as iso_day_of_week,
+        {{ iso_day_of_week('people_counts.business_date') }} as iso_day_of_week,
         {{ local_hour('people_counts.interval_start_at') }} as hour_of_day,
         people_counts.people_in,
         people_counts.people_out,

@@ -29,7 +29,10 @@ stores as (
 
 zone_visitors as (
 
-    select zone_id, business_date, sum(people_in) as visitor_count
+    select
+        zone_id,
+        business_date,
+        sum(people_in) as visitor_count
     from intervals
     group by zone_id, business_date
 

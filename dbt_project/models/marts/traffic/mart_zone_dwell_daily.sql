@@ -40,7 +40,7 @@ final as (
         zones.zone_name,
         zones.zone_type,
         aggregated.business_date,
-        {{ iso_weekday('aggregated.business_date') }} as iso_day_of_week,
+        {{ iso_day_of_week('aggregated.business_date') }} as iso_day_of_week,
         cast(aggregated.device_count as {{ dbt.type_int() }}) as device_count,
         cast(aggregated.visit_count as {{ dbt.type_int() }}) as visit_count,
         cast(aggregated.dwell_minutes as {{ dbt.type_bigint() }}) as dwell_minutes,

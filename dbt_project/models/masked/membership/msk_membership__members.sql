@@ -5,5 +5,5 @@
 
 select
     {{ masked_columns('stg_membership__members') }},
-    pii_key_version()   as pii_key_version
+    pii_key_version() as pii_key_version
 from {{ ref('stg_membership__members') }}

@@ -8,6 +8,6 @@
 
 select
     {{ masked_columns('stg_pos__transactions') }},
-    pii_key_version()   as pii_key_version
+    pii_key_version() as pii_key_version
 from {{ ref('stg_pos__transactions') }}
 {{ masked_incremental_filter('transaction_id') }}

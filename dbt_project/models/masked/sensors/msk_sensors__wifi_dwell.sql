@@ -8,6 +8,6 @@
 
 select
     {{ masked_columns('stg_sensors__wifi_dwell') }},
-    pii_key_version()   as pii_key_version
+    pii_key_version() as pii_key_version
 from {{ ref('stg_sensors__wifi_dwell') }}
 {{ masked_incremental_filter('wifi_dwell_id') }}

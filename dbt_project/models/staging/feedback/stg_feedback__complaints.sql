@@ -73,8 +73,8 @@ final as (
         first_response_at,
         resolved_at,
         follow_up_at,
-        {{ dbt.datediff('opened_at', 'first_response_at', 'minute') }} as minutes_to_first_response,
-        {{ dbt.datediff('opened_at', 'resolved_at', 'hour') }} as hours_to_resolution,
+        {{ dbt.datediff('opened_at', 'first_response_at', 'minute') }} as minutes_to_first_response,  -- noqa: LT05
+        {{ dbt.datediff('opened_at', 'resolved_at', 'hour') }} as hours_to_resolution,  -- noqa: LT05
         updated_at,
         _source_file,
         _source_line,

@@ -56,7 +56,8 @@ renamed as (
 keyed as (
 
     select
-        {{ surrogate_key(['raw_source', 'source_file', 'source_line', 'rule_name', 'quarantined_at']) }} as quarantined_row_id,
+        {{ surrogate_key(['raw_source', 'source_file', 'source_line', 'rule_name', 'quarantined_at']) }}
+            as quarantined_row_id,
         *
 
     from renamed

@@ -64,7 +64,7 @@ final as (
         min_spend_amount,
         start_date,
         end_date,
-        {{ dbt.datediff('start_date', 'end_date', 'day') }} + 1 as campaign_days,
+        {{ dbt.datediff('start_date', 'end_date', 'day') }} + 1 as campaign_days,  -- noqa: LT05
         _source_file,
         _source_line,
         _loaded_at

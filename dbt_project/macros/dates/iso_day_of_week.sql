@@ -1,4 +1,7 @@
-{#- ISO day of week of a date: Monday 1 ... Sunday 7. Dispatched. -#}
+{#-
+    ISO day of week of a date or timestamp expression: 1 = Monday ... 7 = Sunday.
+    dbt has no cross-database macro for it, so it is dispatched.
+-#}
 {% macro iso_day_of_week(date_expression) -%}
     {{ return(adapter.dispatch('iso_day_of_week', 'mallcrm')(date_expression)) }}
 {%- endmacro %}
@@ -12,7 +15,7 @@
     cast(dayofweekiso({{ date_expression }}) as {{ dbt.type_int() }})
 {%- endmacro %}
 
-{#- Spark dayofweek: Sunday 1 ... Saturday 7. -#}
+{#- Spark / Databricks dayofweek: Sunday 1 ... Saturday 7. -#}
 {% macro spark__iso_day_of_week(date_expression) -%}
     cast(((dayofweek({{ date_expression }}) + 5) % 7) + 1 as {{ dbt.type_int() }})
 {%- endmacro %}
