@@ -4,7 +4,7 @@ A stage prints one JSON line `{"seconds": .., "rows": .., ...}` as its last line
 seconds cover the work only (not the interpreter's imports), so ratios compare work with
 work; the harness measures the process's peak memory around it.
 
-Every stage that does pipeline work calls the pipeline step of mallcrm.steps, the same
+Every stage that does pipeline work calls the pipeline step of pipeline.steps, the same
 function as the CLI and Dagster; the baselines (DuckDB's own readers, the compiled SQL run
 directly, dbt as a subprocess) are the comparison, not the pipeline.
 
@@ -31,11 +31,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from bench.scale import config_for_scale
-from mallcrm import steps
 from mallcrm.core.dbt import dbt_args, run_dbt
 from mallcrm.core.settings import Settings, child_environment, load_settings
 from mallcrm.core.warehouse import connect
 from ml.models import MODELS
+from pipeline import steps
 from privacy.dbt_plugin import register_udfs
 
 WAREHOUSE_NAME = "mallcrm.duckdb"

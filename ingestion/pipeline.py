@@ -90,7 +90,7 @@ def _tables_with_load_id(client) -> set[str]:
 def run_ingestion(settings: Settings, systems: list[str] | None = None) -> IngestReport:
     """Load every new file of the inbox; returns what happened to each file.
 
-    Call it through mallcrm.steps.ingest, which holds the write lock."""
+    Call it through pipeline.steps.ingest, which holds the write lock."""
     contract = load_contract()
     report = IngestReport()
     log = IngestLog()

@@ -1,6 +1,6 @@
 """The Dagster entry point: `dagster dev -m orchestration.definitions`.
 
-Wiring only: every asset and op that writes calls a pipeline step of mallcrm.steps (the
+Wiring only: every asset and op that writes calls a pipeline step of pipeline.steps (the
 same functions as the CLI and the bench), except the dbt assets, which dagster-dbt runs
 as `dbt build` in a child process with the same settings so that each node becomes an
 asset event. Every run holds the warehouse's write lock through the `warehouse_writer`

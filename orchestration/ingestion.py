@@ -3,7 +3,7 @@ the dbt sources attach to them.
 
 Upstream of each sits an external asset [inbox, <system>, <entity>] that stands for the
 export files themselves, so lineage runs unbroken from the inbox to every staging model.
-The work is `mallcrm.steps.ingest`, the same function the CLI runs (with its recovery
+The work is `pipeline.steps.ingest`, the same function the CLI runs (with its recovery
 from killed runs and the write lock).
 """
 
@@ -13,10 +13,10 @@ import dagster as dg
 
 from ingestion.pipeline import IngestReport
 from ingestion.sources import FILES_TABLE, QUARANTINE_TABLE
-from mallcrm import steps
 from mallcrm.core.contract import load_contract
 from mallcrm.core.settings import Settings
 from orchestration.resources import WRITER
+from pipeline import steps
 from privacy.suppression import SUPPRESSED_TABLE
 
 INGESTION_GROUP = "ingestion"
@@ -109,7 +109,7 @@ def _system_assets(system: str, settings: Settings) -> dg.AssetsDefinition:
         can_subset=False,
         pool=POOL,
         required_resource_keys={WRITER},
-        description=f"Load new {system} exports from the inbox with dlt (mallcrm.steps.ingest).",
+        description=f"Load new {system} exports from the inbox with dlt (pipeline.steps.ingest).",
     )
     def _assets(context: dg.AssetExecutionContext) -> Iterable:
         report = steps.ingest(settings, [system], command=f"dagster ingest {system}")

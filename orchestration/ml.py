@@ -6,16 +6,16 @@ gate -> promotion) and daily scoring.
 
 The score assets carry the keys dagster-dbt gives the dbt source `ml_scores` tables
 ([source_name, table]), so the member marts that read them sit downstream in the
-lineage. The work is mallcrm.steps.train / score, as in the CLI.
+lineage. The work is pipeline.steps.train / score, as in the CLI.
 """
 
 import dagster as dg
 
-from mallcrm import steps
 from mallcrm.core.settings import Settings
 from ml.models import MODELS, ModelSpec
 from ml.registry import Registry
 from orchestration.resources import WRITER, warehouse_writer
+from pipeline import steps
 from quality.runner import score_table_health
 
 GROUP = "ml"

@@ -3,15 +3,16 @@
     privacy_daily: process_requests -> retention_purge -> audit_chain_check
 
 Ops, not assets: they change what the warehouse holds rather than produce a table, and
-must stay out of the `refresh_warehouse` asset job. The work is mallcrm.steps.process_requests and purge, as in the CLI.
+must stay out of the `refresh_warehouse` asset job. The work is pipeline.steps.process_requests
+and purge, as in the CLI.
 Wire in with `dg.Definitions.merge(..., build_privacy_definitions(settings))`.
 """
 
 import dagster as dg
 
-from mallcrm import steps
 from mallcrm.core.settings import Settings
 from orchestration.resources import WRITER, warehouse_writer
+from pipeline import steps
 from privacy.audit import verify
 
 POOL = "duckdb_warehouse"

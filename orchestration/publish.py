@@ -1,11 +1,11 @@
 """Publishing assets: copies of the marts for BI tools and for each role in the policy
-(mallcrm.steps.publish_bi / publish_roles, as `mallcrm publish-bi` / `publish-roles`)."""
+(pipeline.steps.publish_bi / publish_roles, as `mallcrm publish-bi` / `publish-roles`)."""
 
 import dagster as dg
 
-from mallcrm import steps
 from mallcrm.core.settings import Settings
 from orchestration.resources import WRITER
+from pipeline import steps
 from privacy.bi_copy import BI_STORAGE_VERSION
 
 PUBLISH_GROUP = "publish"

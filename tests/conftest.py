@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from mallcrm import steps
 from mallcrm.core.settings import Settings, load_settings, settings_environment
+from pipeline import steps
 from simulator.config import SimulationConfig
 
 # Tests tokenize with their own keys, never the public demo keys (privacy/tokens.py),

@@ -195,7 +195,7 @@ def test_schema_drift_changed_type(tmp_path):
 
 
 def _ingest(settings, systems=("pos",)):
-    from mallcrm import steps
+    from pipeline import steps
 
     return steps.ingest(settings, systems=list(systems))
 
@@ -283,7 +283,7 @@ def test_hostile_file_names_in_the_inbox(tmp_path):
 
 
 def test_sql_in_cli_arguments(tmp_path):
-    from mallcrm.cli import main
+    from cli import main
 
     with mall_environment(tmp_path):
         result = CliRunner().invoke(main, ["ingest", "--system", "pos; drop table raw_pos.transactions"])

@@ -38,7 +38,7 @@ VOLATILE = (
     "ingested_at",
     "built_at",
 )
-MALLCRM = [sys.executable, "-m", "mallcrm.cli"]
+MALLCRM = [sys.executable, "-m", "cli"]
 
 
 def _env(root: Path) -> dict[str, str]:
@@ -149,7 +149,7 @@ def die_before_recording(self, load_id, file_name, *args, **kwargs):
         os._exit(137)
     return record(self, load_id, file_name, *args, **kwargs)
 PackageStorage.save_pending_transition = die_before_recording
-from mallcrm.cli import main
+from cli import main
 main(["ingest"])
 """
 
@@ -229,7 +229,7 @@ def test_a_warehouse_directory_that_cannot_be_written_gives_a_clear_error(tmp_pa
     root = _mall(tmp_path, exports)
     env = _env(root) | {"MALLCRM_WAREHOUSE": "/proc/mallcrm-warehouse/mallcrm.duckdb"}
     result = subprocess.run([*MALLCRM, "ingest"], env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 74  # mallcrm.cli.exit_codes.STORAGE
+    assert result.returncode == 74  # cli.exit_codes.STORAGE
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("Error: could not write the warehouse /proc/mallcrm-warehouse/mallcrm.duckdb"), last
     assert not Path("/proc/mallcrm-warehouse").exists()
@@ -242,7 +242,7 @@ DAGSTER_INGEST = """
 import os, sys, time
 from pathlib import Path
 import dagster as dg
-from mallcrm import steps
+from pipeline import steps
 from mallcrm.core.settings import load_settings
 from orchestration.definitions import build_definitions
 

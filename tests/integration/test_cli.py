@@ -7,7 +7,7 @@ import csv
 import pytest
 from click.testing import CliRunner
 
-from mallcrm.cli import main
+from cli import main
 from mallcrm.core.contract import load_contract
 from tests.conftest import cli_env, mall_environment
 

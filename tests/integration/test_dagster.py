@@ -8,7 +8,7 @@ import time
 import dagster as dg
 import pytest
 
-from mallcrm.cli.summary import table_counts
+from cli.summary import table_counts
 from mallcrm.core.contract import load_contract
 from mallcrm.core.settings import DBT_PROJECT_DIR
 from orchestration.definitions import build_definitions

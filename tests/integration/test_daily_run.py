@@ -16,9 +16,9 @@ from dataclasses import replace
 import pytest
 
 from bench.stages import INCREMENTAL_MEMBER_MODELS
-from mallcrm import steps
 from mallcrm.core.dbt import run_dbt
 from mallcrm.core.warehouse import connect
+from pipeline import steps
 from tests.conftest import TEST_HMAC_KEY_VERSION, mall_environment
 
 pytestmark = pytest.mark.integration

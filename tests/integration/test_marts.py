@@ -8,7 +8,7 @@ from collections import Counter
 import duckdb
 import pytest
 
-from mallcrm.cli.summary import table_counts
+from cli.summary import table_counts
 from mallcrm.core.dbt import run_dbt
 from mallcrm.core.settings import DBT_PROJECT_DIR
 from mallcrm.core.warehouse import connect
@@ -109,7 +109,7 @@ def test_bi_copy_holds_the_marts_in_duckdb_1_4_storage(built_mall):
 @pytest.fixture(scope="module")
 def medium_mall(tmp_path_factory):
     """Big enough for the simulator's behavioural truths to be measurable (~1 min)."""
-    from mallcrm import steps
+    from pipeline import steps
 
     root = tmp_path_factory.mktemp("medium_mall")
     with mall_environment(root) as settings:

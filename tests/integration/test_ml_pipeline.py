@@ -11,13 +11,13 @@ import shutil
 import pandas as pd
 import pytest
 
-from mallcrm import steps
 from mallcrm.core.dbt import run_dbt
 from mallcrm.core.warehouse import connect
 from ml import pipeline
 from ml.churn import FEATURES
 from ml.models import get as get_model
 from ml.registry import Registry
+from pipeline import steps
 
 pytestmark = pytest.mark.integration
 

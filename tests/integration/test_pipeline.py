@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from mallcrm import steps
-from mallcrm.cli.summary import table_counts
+from cli.summary import table_counts
 from mallcrm.core.contract import load_contract
 from mallcrm.core.dbt import run_dbt
 from mallcrm.core.warehouse import connect
+from pipeline import steps
 from tests.conftest import generate_mall, mall_environment
 
 pytestmark = pytest.mark.integration

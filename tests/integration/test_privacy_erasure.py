@@ -19,9 +19,9 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from mallcrm import steps
-from mallcrm.cli import main
+from cli import main
 from mallcrm.core.warehouse import connect
+from pipeline import steps
 from privacy import audit
 from privacy.policy import load_policy
 from privacy.publish import role_file_path

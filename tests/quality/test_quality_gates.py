@@ -25,7 +25,7 @@ def test_contracts_pass_on_the_clean_mall(built_mall):
 
 @pytest.mark.integration
 def test_dirty_exports_fail_checks_in_cli_and_hold_back_dagster(tmp_path):
-    from mallcrm.cli import main
+    from cli import main
     from orchestration.definitions import build_definitions
 
     generate_mall(tmp_path / "inbox", dirty=True)

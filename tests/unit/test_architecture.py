@@ -17,16 +17,16 @@ from mallcrm.core.settings import PROJECT_ROOT
 
 # Bottom to top. A package may import packages of lower layers only (or itself).
 LAYERS: list[set[str]] = [
-    {"mallcrm", "mallcrm.core"},  # settings, warehouse, write lock, dbt runner, export contract
+    {"mallcrm"},  # mallcrm.core: settings, warehouse, write lock, dbt runner, export contract
     {"simulator", "privacy"},  # the demo mall; policy, tokens, masking, erasure, audit
     {"ingestion", "ml", "quality"},  # dlt sources; models; data contracts
-    {"mallcrm.steps"},  # one function per pipeline step
+    {"pipeline"},  # pipeline.steps: one function per pipeline step
     {"orchestration"},  # Dagster wiring
     {"bench", "dashboard"},  # benchmark harness; dashboards
-    {"mallcrm.cli"},  # the command line
+    {"cli"},  # the `mallcrm` command line
 ]
 LAYER_OF = {pkg: i for i, layer in enumerate(LAYERS) for pkg in layer}
-PACKAGES = {name.split(".")[0] for name in LAYER_OF}
+PACKAGES = set(LAYER_OF)
 # Imports of the project's own packages inside a function, each with the reason it cannot
 # sit at the top of its module. Everything else imports at module level.
 FUNCTION_LEVEL_ALLOWED = {
@@ -37,10 +37,8 @@ FUNCTION_LEVEL_ALLOWED = {
 
 
 def _node(module: str) -> str:
-    parts = module.split(".")
-    if parts[0] == "mallcrm" and len(parts) > 1 and parts[1] in ("core", "steps", "cli"):
-        return f"mallcrm.{parts[1]}"
-    return parts[0]
+    """The package a module belongs to: its top-level package."""
+    return module.split(".")[0]
 
 
 def _sources() -> list[Path]:
@@ -60,7 +58,7 @@ def _imports(path: Path):
         if isinstance(node, ast.Import):
             names = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names = [f"{node.module}.{a.name}" if node.module == "mallcrm" else node.module for a in node.names]
+            names = [node.module]
         else:
             continue
         for name in names:
@@ -69,7 +67,7 @@ def _imports(path: Path):
 
 
 def import_graph() -> dict[str, dict[str, list[str]]]:
-    """{importer: {imported: ["file:line", ...]}} between packages (mallcrm split in core/steps/cli)."""
+    """{importer: {imported: ["file:line", ...]}} between the project's top-level packages."""
     graph: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     for path in _sources():
         rel = path.relative_to(PROJECT_ROOT)
@@ -146,7 +144,7 @@ def test_only_the_settings_module_reads_the_environment():
 
 @pytest.mark.parametrize("path", sorted((PROJECT_ROOT / "orchestration").glob("*.py")), ids=lambda p: p.name)
 def test_orchestration_is_wiring_only(path):
-    """No dlt runs, no SQL and no model lists in orchestration/: it calls mallcrm.steps."""
+    """No dlt runs, no SQL and no model lists in orchestration/: it calls pipeline.steps."""
     text = path.read_text(encoding="utf-8")
     assert "dlt.run" not in text and "import dlt" not in text
     assert not re.search(r"\b(select|insert|delete|update)\b[^\n]*\b(from|into|set|where)\b", text, re.IGNORECASE)

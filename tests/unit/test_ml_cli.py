@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from click.testing import CliRunner
 
-from mallcrm.cli.ml import ml
+from cli.ml import ml
 
 
 def test_clv_command_writes_params_and_predictions(tmp_path):

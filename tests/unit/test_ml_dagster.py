@@ -10,7 +10,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from mallcrm.cli import main
+from cli import main
 from mallcrm.core.settings import DBT_PROJECT_DIR
 from ml.models import MODEL_NAMES, MODELS
 from ml.registry import Registry

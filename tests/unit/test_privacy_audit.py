@@ -181,7 +181,7 @@ def test_older_sha256_logs_still_verify_and_are_sealed_by_the_next_entry(setting
 def test_audit_verify_command_names_the_entry_and_warns_about_the_demo_key(settings):
     from click.testing import CliRunner
 
-    from mallcrm.cli import main
+    from cli import main
 
     settings = replace(settings, audit_key="")
     for n in range(3):

@@ -7,10 +7,10 @@ from datetime import date
 
 import click
 
-from mallcrm import steps
-from mallcrm.cli import exit_codes
-from mallcrm.cli.common import settings as load_cli_settings
-from mallcrm.cli.common import writing
+from cli import exit_codes
+from cli.common import settings as load_cli_settings
+from cli.common import writing
+from pipeline import steps
 from privacy.audit import KEY_ENV, chain_summary, log_path, seal, verify
 from privacy.report import write_report
 from privacy.requests import list_requests, read_inbox

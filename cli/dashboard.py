@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
+from cli.common import settings as load_cli_settings
 from dashboard.app import create_app
-from mallcrm.cli.common import settings as load_cli_settings
 from privacy.bi_copy import bi_copy_path
 from privacy.policy import load_policy
 from privacy.publish import role_file_path

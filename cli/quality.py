@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import click
 import duckdb
 
-from mallcrm.cli.common import settings as load_cli_settings
+from cli.common import settings as load_cli_settings
 from quality.health import health_report
 from quality.runner import run_checks
 

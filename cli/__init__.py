@@ -1,12 +1,12 @@
 """`mallcrm`: the command line of the warehouse. Every sub-command lives in this package
-and calls the pipeline steps (mallcrm.steps); exit codes are in mallcrm.cli.exit_codes."""
+and calls the pipeline steps (pipeline.steps); exit codes are in cli.exit_codes."""
 
 from __future__ import annotations
 
 import click
 
+from cli import bench, dashboard, ml, pipeline_commands, privacy, quality
 from mallcrm import __version__
-from mallcrm.cli import bench, dashboard, ml, pipeline, privacy, quality
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -19,7 +19,7 @@ def main() -> None:
 
 
 for command in (
-    *pipeline.COMMANDS,
+    *pipeline_commands.COMMANDS,
     ml.ml,
     quality.check,
     quality.doctor,

@@ -1,6 +1,6 @@
 """One function per pipeline step: the only way anything in this project writes the warehouse.
 
-The CLI (mallcrm.cli), the Dagster assets (orchestration/) and the bench (bench/) call
+The CLI (cli), the Dagster assets (orchestration/) and the bench (bench/) call
 these functions and nothing else, so a guarantee made here holds for all three:
 
 - every step takes `Settings` and reads nothing else;

@@ -1,5 +1,5 @@
 """What every `mallcrm` sub-command shares: the settings and the handling of a busy or
-unwritable warehouse (exit codes in mallcrm.cli.exit_codes)."""
+unwritable warehouse (exit codes in cli.exit_codes)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from contextlib import contextmanager
 import click
 import duckdb
 
-from mallcrm.cli import exit_codes
+from cli import exit_codes
 from mallcrm.core.lock import WarehouseBusy
 from mallcrm.core.settings import Settings, SettingsError, load_settings
 

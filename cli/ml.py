@@ -14,12 +14,12 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from mallcrm import steps
-from mallcrm.cli import exit_codes
-from mallcrm.cli.common import settings as load_cli_settings
-from mallcrm.cli.common import writing
+from cli import exit_codes
+from cli.common import settings as load_cli_settings
+from cli.common import writing
 from ml.clv import fit_clv
 from ml.models import MODEL_NAMES, MODELS
+from pipeline import steps
 
 _MODEL_LIST = "; ".join(f"{m.name}: {m.title} -> ml_scores.{m.score_table}" for m in MODELS)
 

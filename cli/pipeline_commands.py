@@ -20,17 +20,17 @@ from pathlib import Path
 
 import click
 
+from cli import exit_codes
+from cli.common import settings as load_cli_settings
+from cli.common import writing
+from cli.summary import table_counts, warehouse_summary
 from ingestion.docs import render_sources_doc
 from ingestion.pipeline import IngestReport
-from mallcrm import steps
-from mallcrm.cli import exit_codes
-from mallcrm.cli.common import settings as load_cli_settings
-from mallcrm.cli.common import writing
-from mallcrm.cli.summary import table_counts, warehouse_summary
 from mallcrm.core.contract import load_contract
 from mallcrm.core.lock import write_lock
 from mallcrm.core.settings import PROJECT_ROOT, Settings, child_environment
 from ml.models import MODEL_NAMES
+from pipeline import steps
 from privacy.bi_copy import BI_STORAGE_VERSION
 from simulator.config import SimulationConfig
 

@@ -1,0 +1,5 @@
+"""`python -m cli` is `mallcrm`."""
+
+from cli import main
+
+main()

@@ -1,5 +1,0 @@
-"""`python -m mallcrm.cli` is `mallcrm`."""
-
-from mallcrm.cli import main
-
-main()
