@@ -7,8 +7,9 @@ called it, and a second writer is refused at once with a message naming the hold
 is an advisory `flock`, so the kernel releases it when its holder dies: a run killed with
 SIGKILL leaves no stale lock behind.
 
-The lock is re-entrant within a process: a Dagster run holds it for the whole run and the
-steps it calls take it again without blocking themselves.
+The lock is re-entrant within a process (per process, not per thread): a Dagster run
+holds it for the whole run and the steps it calls take it again without blocking
+themselves. Writers in this project run one per process (Dagster's in-process executor).
 """
 
 from __future__ import annotations
