@@ -1,4 +1,8 @@
-"""`mallcrm dashboard`: serve the dashboards on 127.0.0.1, read-only."""
+"""`mallcrm dashboard`: serve the dashboards on 127.0.0.1, read-only.
+
+The dashboards read a role file, never the warehouse: by default the management_bi
+role's output (warehouse/roles/management_bi.duckdb, or the BI copy, which holds the same
+role's marts in DuckDB 1.4 storage, when no role files were published)."""
 
 from __future__ import annotations
 
@@ -8,9 +12,9 @@ import click
 
 from cli.common import settings as load_cli_settings
 from dashboard.app import create_app
-from privacy.bi_copy import bi_copy_path
+from privacy.bi_copy import BI_ROLE, bi_copy_path
 from privacy.policy import load_policy
-from privacy.publish import role_file_path
+from privacy.publish import role_file_path, store_scope
 
 
 @click.command("dashboard")
@@ -18,23 +22,40 @@ from privacy.publish import role_file_path
     "--db",
     "db_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="DuckDB file to read (default: the BI copy written by `mallcrm publish-bi`).",
+    help="DuckDB file to read (default: the management_bi role file, else the BI copy of `mallcrm publish-bi`).",
 )
-@click.option("--role", help="Open a role file instead, e.g. management_bi (warehouse/roles/<role>.duckdb).")
+@click.option(
+    "--role",
+    help=f"Open this role's file instead of {BI_ROLE}'s (warehouse/roles/<role>.duckdb).",
+)
+@click.option("--store", help="The store whose file to open, for a role scoped per store (store_operations).")
 @click.option("--port", default=8050, show_default=True, type=click.IntRange(1024, 65535))
-def dashboard(db_path: Path | None, role: str | None, port: int) -> None:
+def dashboard(db_path: Path | None, role: str | None, store: str | None, port: int) -> None:
     """Serve the mall's dashboards on http://127.0.0.1:PORT (lifecycle, basket, traffic, campaigns,
     RFM, loyalty, NPS and complaints)."""
 
     settings = load_cli_settings()
-    if db_path and role:
-        raise click.UsageError("use either --db or --role")
-    if role:
-        roles = load_policy()["roles"]
+    if db_path and (role or store):
+        raise click.UsageError("use either --db or --role/--store")
+    policy = load_policy()
+    if role or store:
+        role = role or BI_ROLE
+        roles = policy["roles"]
         if role not in roles:
             raise click.UsageError(f"unknown role {role!r}; the policy declares: {', '.join(sorted(roles))}")
-        db_path = role_file_path(settings, role)
-    db_path = db_path or bi_copy_path(settings)
+        scoped = store_scope(policy, role) is not None
+        if scoped and not store:
+            raise click.UsageError(f"role {role} is scoped per store: give --store")
+        if store and not scoped:
+            raise click.UsageError(f"role {role} is not scoped per store: drop --store")
+        try:
+            db_path = role_file_path(settings, role, store)
+        except ValueError as error:
+            raise click.UsageError(str(error)) from error
+    if db_path is None:
+        db_path = role_file_path(settings, BI_ROLE)
+        if not db_path.exists():
+            db_path = bi_copy_path(settings)
     try:
         app = create_app(db_path)
     except FileNotFoundError as error:

@@ -158,7 +158,7 @@ def demo(members, stores, days) -> None:
         click.echo(warehouse_summary(settings))
         if ok:
             published = steps.publish(settings)
-            click.echo(f"BI copy of the marts (DuckDB 1.4 storage, for BI tools): {published.bi_copy.path}")
+            click.echo(f"BI copy (management_bi role, DuckDB 1.4 storage, for BI tools): {published.bi_copy.path}")
             click.echo(f"role files ({', '.join(published.role_files)}): {settings.warehouse_dir / 'roles'}")
             click.echo("audit log of publishes, purges and requests: `mallcrm privacy audit-verify`")
     click.echo(f"done in {time.perf_counter() - started:.0f}s")

@@ -11,7 +11,7 @@ from cli import exit_codes
 from cli.common import settings as load_cli_settings
 from cli.common import writing
 from pipeline import steps
-from privacy.audit import KEY_ENV, chain_summary, log_path, seal, verify
+from privacy.audit import KEY_ENV, chain_summary, check_anchor, log_path, seal, verify
 from privacy.report import write_report
 from privacy.requests import list_requests, read_inbox
 from privacy.suppression import KEY_VERSION, SuppressionKeyError, list_path, load_entries, load_matchers
@@ -36,13 +36,16 @@ def purge(dry_run, as_of, no_rebuild) -> None:
     with writing(settings, "privacy purge"):
         result = steps.purge(settings, as_of=day, dry_run=dry_run, rebuild=not no_rebuild)
     verb = "would purge" if dry_run else "purged"
-    click.echo(f"retention as of {result.as_of}: {verb} {result.affected:,} row(s)")
+    resumed = " (finished a purge a killed run had started)" if result.resumed else ""
+    click.echo(f"retention as of {result.as_of}: {verb} {result.affected:,} row(s){resumed}")
     for label, t in result.tables.items():
         if t["expired"]:
             after = "" if dry_run else f" -> {t['rows_after']:,} rows"
             click.echo(f"  {label:<45} {t['expiry']:<9} {t['expired']:>8,} of {t['rows_before']:,}{after}")
-    if not dry_run and result.affected and not no_rebuild and not result.rebuilt:
-        raise click.ClickException("dbt rebuild after the purge failed (see the log above)")
+    if not dry_run and not result.finished:
+        raise click.ClickException(
+            "dbt rebuild after the purge failed (see the log above); run `mallcrm privacy purge` again to finish it"
+        )
 
 
 @privacy.command()
@@ -55,7 +58,8 @@ def requests(process) -> None:
         with writing(settings, "privacy requests --process"):
             done, problems = steps.process_requests(settings)
         for d in done:
-            click.echo(f"processed {d['request_id']} ({d['type']}): {d['status']}")
+            answer = f" ({d['answer']})" if d.get("answer") else ""
+            click.echo(f"processed {d['request_id']} ({d['type']}): {d['status']}{answer}")
     else:
         _, problems = read_inbox(settings.requests_path)
     rows = list_requests(settings)
@@ -74,11 +78,22 @@ def requests(process) -> None:
 
 
 @privacy.command("audit-verify")
-def audit_verify() -> None:
-    """Verify the keyed chain of the audit log; exit 1 naming every broken entry."""
+@click.option(
+    "--anchor",
+    default=None,
+    metavar="COUNT:HASH",
+    help="Also check a signed head kept from an earlier compliance report (entries, head hash).",
+)
+def audit_verify(anchor) -> None:
+    """Verify the keyed chain of the audit log and its signed head; exit 1 naming every problem."""
 
     settings = load_cli_settings()
-    problems = verify(settings)
+    problems = [str(p) for p in verify(settings)]
+    if anchor:
+        count, _, head_hash = anchor.partition(":")
+        if not count.isdigit() or len(head_hash) != 64:
+            raise click.BadParameter(f"{anchor!r} is not COUNT:HASH", param_hint="--anchor")
+        problems += [f"earlier head ({count} entries): {m}" for m in check_anchor(settings, int(count), head_hash)]
     if problems:
         for p in problems:
             click.secho(f"TAMPERED {p}", fg="red")
@@ -88,16 +103,31 @@ def audit_verify() -> None:
         f"audit log intact: {s['entries']} entries ({log_path(settings)}); {s['keyed']} keyed (HMAC-SHA256, "
         f"audit key {s['key_fingerprint']}), {s['unkeyed']} older sha256-only"
     )
+    head = s["head"]
+    if head:
+        click.echo(f"signed head: {head['count']} entries, head hash {head['head_hash']}, hmac {head['hmac']}")
+    if s["head_lag"] == 1:
+        click.echo("note: the head lags the log by one entry (an interrupted append); the next entry moves it")
     if s["demo_key"]:
         click.secho(f"WARNING: {KEY_ENV} is unset: the chain is keyed with the public DEMO key", fg="yellow")
 
 
 @privacy.command("audit-seal")
-def audit_seal() -> None:
-    """Append a keyed entry after older sha256-chained entries (once, after upgrading)."""
+@click.option(
+    "--reanchor",
+    is_flag=True,
+    help="After investigating a head problem: record it in the log and move the signed head onto the log.",
+)
+def audit_seal(reanchor) -> None:
+    """Append a keyed entry after older entries (once, after upgrading), writing the signed head."""
 
-    entry = seal(load_cli_settings())
-    click.echo("audit log already ends with a keyed entry" if entry is None else f"sealed: entry {entry['seq']}")
+    entry = seal(load_cli_settings(), reanchor=reanchor)
+    if entry is None:
+        click.echo(
+            "the signed head already agrees with the log" if reanchor else "audit log already ends with a keyed entry"
+        )
+    else:
+        click.echo(f"{'re-anchored' if reanchor else 'sealed'}: entry {entry['seq']}")
 
 
 @privacy.command("suppression-check")

@@ -9,7 +9,7 @@ import click
 import duckdb
 
 from cli.common import settings as load_cli_settings
-from quality.health import health_report
+from quality.health import health_report, unfinished_privacy_jobs
 from quality.runner import run_checks
 
 
@@ -55,6 +55,9 @@ def check(layers, datasets, show_all) -> None:
         click.echo(_table(rows, ("RESULT", "LAYER", "DATASET", "COLUMN", "CHECK", "MEASURE", "VALUE")))
     failed = [r for r in results if r.outcome in ("failed", "error")]
     warned = [r for r in results if r.outcome == "warned"]
+    unfinished = unfinished_privacy_jobs(settings)
+    for problem in unfinished:
+        click.secho(f"FAILED {problem}", fg="red")
     summary = (
         f"{len(results)} checks on {len({r.dataset for r in results})} tables: "
         f"{len(results) - len(failed) - len(warned)} passed, {len(warned)} warned, {len(failed)} failed"
@@ -64,6 +67,8 @@ def check(layers, datasets, show_all) -> None:
         for r in failed:
             click.secho(f"  FAILED {r.reason}", fg="red")
         click.echo("what each check means and what to do: docs/operations.md")
+        sys.exit(1)
+    if unfinished:
         sys.exit(1)
     click.secho(summary, fg="yellow" if warned else "green")
 

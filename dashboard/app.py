@@ -16,6 +16,7 @@ from pathlib import Path
 import dash
 from dash import MATCH, Input, Output, State, dcc, html
 
+from dashboard.downloads import csv_download
 from dashboard.pages import PAGES
 from dashboard.queries import Filters, Warehouse
 
@@ -51,10 +52,18 @@ def _store_options(wh: Warehouse) -> list[dict]:
     return [{"label": f"{store_id} {name}", "value": store_id} for store_id, name in rows]
 
 
+def download_csv(wh: Warehouse, query: str, filters: Filters) -> dict:
+    """The "Download CSV" payload of one query: its rows under the filters, formula-escaped."""
+    return csv_download(wh.run(query, filters), f"{query}.csv")
+
+
 def create_app(db_path: Path) -> dash.Dash:
     wh = Warehouse(db_path)
     start, end = _bounds(wh)
-    segments = wh.options("select distinct rfm_segment from marts.mart_rfm_monthly order by 1")
+    try:
+        segments = wh.options("select distinct rfm_segment from marts.mart_rfm_monthly order by 1")
+    except Exception:  # a role file without the RFM mart (a store's file): no segment filter values
+        segments = []
     app = dash.Dash(
         __name__, title="Mall CRM dashboards", suppress_callback_exceptions=True, serve_locally=True, update_title=None
     )
@@ -134,7 +143,6 @@ def create_app(db_path: Path) -> dash.Dash:
     )
     def download(n_clicks, start_date, end_date, store, segment):
         query = dash.ctx.triggered_id["query"]
-        frame = wh.run(query, current_filters(start_date, end_date, store, segment))
-        return dcc.send_data_frame(frame.to_csv, f"{query}.csv", index=False)
+        return download_csv(wh, query, current_filters(start_date, end_date, store, segment))
 
     return app

@@ -95,7 +95,7 @@ class Warehouse:
 
     def __init__(self, path: Path, queries: dict[str, Query] | None = None):
         if not path.exists():
-            raise FileNotFoundError(f"{path}: no such DuckDB file (run `make demo` or `mallcrm publish-bi` first)")
+            raise FileNotFoundError(f"{path}: no such DuckDB file (run `make demo` or `mallcrm publish-roles` first)")
         self.path = path
         self.queries = queries or load_queries()
 

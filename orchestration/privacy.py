@@ -33,8 +33,9 @@ def build_privacy_definitions(settings: Settings, writer: dg.ResourceDefinition 
         for p in problems:
             context.log.warning(p)
         failed = [d for d in done if d["status"] != "done"]
-        if failed:
-            raise dg.Failure(f"{len(failed)} request(s) failed: {', '.join(d['request_id'] for d in failed)}")
+        if failed or problems:
+            names = ", ".join(d["request_id"] for d in failed)
+            raise dg.Failure(f"{len(failed)} request(s) failed{': ' + names if names else ''}; problems: {problems}")
         return len(done)
 
     @dg.op(
@@ -47,8 +48,8 @@ def build_privacy_definitions(settings: Settings, writer: dg.ResourceDefinition 
         for label, t in result.tables.items():
             if t["expired"]:
                 context.log.info(f"{label}: {t['expiry']} {t['expired']} of {t['rows_before']}")
-        if result.affected and not result.rebuilt:
-            raise dg.Failure("dbt rebuild after the retention purge failed")
+        if not result.finished:
+            raise dg.Failure("dbt rebuild after the retention purge failed; the next run finishes the purge")
         context.add_output_metadata({"rows_expired": result.affected, "as_of": str(result.as_of)})
         return result.affected
 

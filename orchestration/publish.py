@@ -20,7 +20,10 @@ def build_publish_assets(settings: Settings, mart_keys: list[dg.AssetKey]) -> li
         kinds={"duckdb"},
         pool="duckdb_warehouse",
         required_resource_keys={WRITER},
-        description=f"The marts in a DuckDB {BI_STORAGE_VERSION}-storage file for BI tools (mallcrm publish-bi).",
+        description=(
+            f"The management_bi role's marts in a DuckDB {BI_STORAGE_VERSION}-storage file "
+            "for BI tools and the dashboards (mallcrm publish-bi)."
+        ),
     )
     def bi_copy(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         copy = steps.publish_bi(settings)

@@ -4,7 +4,8 @@
     files = publish_role_files(settings)   # {"marketing": RoleFile(path, tables), ...}
 
 DuckDB has no users or GRANTs, so access control for people is a file per role:
-`settings.warehouse_dir / "roles" / f"{role}.duckdb"`, holding only the `marts` schema
+`settings.warehouse_dir / "roles" / f"{role}.duckdb"` (per store for a store-scoped role,
+see Row rules), holding only the `marts` schema
 (never raw, staging, masked or intermediate), with per column only what the policy
 (`privacy/policy.yml`, loaded with `privacy.policy.load_policy`) lets the role see, and
 per row only the members the role may see. Everything is done in SQL inside DuckDB
@@ -62,20 +63,48 @@ Row rules
   are kept). Aggregated marts without a member_id (monthly KPIs, heatmaps) are copied
   as they are: their counts include minors but identify nobody.
 - Marketing: every table with a `member_id` column keeps only rows of members whose
-  current marketing consent is active, taken from `marts.mart_member_360`: any
-  `has_consent_<scope>` column true for the policy's `marketing_*` consent scopes
-  (the mart computes the latest consent event per golden member and scope as of the
-  as-of date, so a withdrawn grant is not active; no event = not granted). Rows with a
-  NULL member_id are not a consenting member and are left out. Minors are left out too.
+  marketing consent is active *now* (`consenting_members_sql`): the latest event per
+  golden member and `marketing_*` scope among all consent events the warehouse holds
+  (`masked.msk_membership__consents` through `intermediate.int_member__identity_map`),
+  whatever their date, minus `privacy.marketing_optouts` (data-subject withdrawals).
+  It is not cut at the analytics as-of date: `marts.mart_member_360.has_consent_*` stay
+  as-of flags for analytics, and every role file re-checks the current consent state
+  when it is written, so a withdrawal recorded after the latest POS day is honoured in
+  the next publish. No event = not granted. Rows with a NULL member_id are not a
+  consenting member and are left out. Minors are left out too.
+- Store scope: a role whose policy entry has `scope: {per: store, ...}` (store_operations)
+  gets one file per store of `marts.dim_store`, `roles/<role>/<store_id>.duckdb`: a table
+  with the scope's `column` (store_id) keeps only that store's rows, a table with its
+  `zone_column` but no store column only the store's zone, `shared_tables` are copied
+  whole and any other table is left out of the store files (fail closed).
 
-Files are built beside their target (`<role>.building`) and all renamed into place only
-once every role file has been built, so a failure leaves the previous files untouched.
+Atomic publishing of the set
+----------------------------
+All role files of one publish form a generation: a new directory
+`warehouse/roles.gen-<UTC time>-<random>/` is built in full, then the symlink
+`warehouse/roles` is repointed to it in one step (a temporary symlink renamed over it:
+rename(2) is atomic), and only then are older generations deleted. Readers keep opening
+`warehouse/roles/<role>.duckdb` (`role_file_path`) and see either the whole old set or
+the whole new one, never a mix. A generation left half-built by a killed publish (or an
+old one a killed publish did not get to delete) is removed by the next publish, so
+nothing that walks the warehouse directory (erasure's byte checks) finds stale copies.
+A `roles` that is still a plain directory (written before generations) is moved aside
+into a generation once, on the first publish (for that one publish, `roles` is missing
+between two renames). A reader with a file of the old generation open keeps reading it
+after the deletion (an unlinked file lives on while open).
+
+`write_role_file` writes one role's (or one store's) file; privacy/bi_copy.py uses it to
+write the management_bi role's marts into the BI copy in DuckDB 1.4 storage.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import re
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -91,20 +120,50 @@ GENERALIZED = ("birth_month", "age_band", "is_minor")
 SUFFIX_METHODS = {"_token": "token", "_masked": "display_mask", "_scrubbed": "scrub"}
 # pii types whose values are not identifying by themselves (kept when the profile is clear)
 PLAIN_PII_TYPES = {"attribute", "pseudonymous_id"}
+# where the current consent state is read from (all events, not cut at the as-of date)
+CONSENTS = ("masked", "msk_membership__consents")
+IDENTITY_MAP = ("intermediate", "int_member__identity_map")
+OPTOUTS = ("privacy", "marketing_optouts")
+ROLES_LINK = "roles"
+GENERATION_PREFIX = "roles.gen-"
+TEMP_LINK_PREFIX = "roles.link-"
+_STORE_ID = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$")
 
 
 @dataclass(frozen=True)
 class RoleFile:
-    path: Path
-    tables: dict[str, int]  # "marts.table" -> rows
+    path: Path  # the role's file; for a store-scoped role its directory of store files
+    tables: dict[str, int]  # "marts.table" -> rows (summed over the stores of a store-scoped role)
+    stores: dict[str, RoleFile] = field(default_factory=dict)  # store id -> file (store-scoped roles)
+
+    def files(self) -> list[Path]:
+        return [f.path for f in self.stores.values()] if self.stores else [self.path]
 
 
-def role_file_path(settings: Settings, role: str) -> Path:
-    return settings.warehouse_dir / "roles" / f"{role}.duckdb"
+def roles_dir(settings: Settings) -> Path:
+    """`warehouse/roles`: the symlink to the current generation of role files."""
+    return settings.warehouse_dir / ROLES_LINK
+
+
+def role_file_path(settings: Settings, role: str, store: str | None = None) -> Path:
+    """warehouse/roles/<role>.duckdb, or warehouse/roles/<role>/<store>.duckdb for a store-scoped role."""
+    if store is not None:
+        return roles_dir(settings) / role / f"{_store_file_name(store)}.duckdb"
+    return roles_dir(settings) / f"{role}.duckdb"
+
+
+def _store_file_name(store: str) -> str:
+    if not _STORE_ID.match(store):
+        raise ValueError(f"store id {store!r} cannot name a file (letters, digits, '_', '-', '.')")
+    return store
 
 
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 # --------------------------------------------------------------------------- columns
@@ -189,7 +248,67 @@ def marketing_scopes(policy: dict) -> list[str]:
     return sorted(s for s in (policy.get("consent_scopes") or {}) if s.startswith("marketing_"))
 
 
-def _row_filter(policy: dict, role: str, consent_columns: list[str], optouts: bool = False) -> str:
+def store_scope(policy: dict, role: str) -> dict | None:
+    """The role's `scope` entry when the policy scopes it per store, else None."""
+    scope = ((policy.get("roles") or {}).get(role) or {}).get("scope")
+    if not scope:
+        return None
+    if scope.get("per") != "store" or not scope.get("column"):
+        raise ValueError(f"policy: role {role}: unsupported scope {scope!r} (expected per: store and a column)")
+    return scope
+
+
+def _relation_exists(con, schema: str, table: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_catalog = current_database() and table_schema = ? and table_name = ?",
+            [schema, table],
+        ).fetchone()[0]
+    )
+
+
+def consenting_members_sql(con, policy: dict) -> str:
+    """SQL for the golden member ids whose marketing consent is active now.
+
+    The latest event per golden member and marketing scope among every consent event the
+    warehouse holds (not cut at the analytics as-of date), granted in at least one
+    marketing scope, minus the data-subject withdrawals of `privacy.marketing_optouts`
+    (by the member id recorded and its golden member). No consent data = nobody.
+    The marketing role file and its quality check (quality/runner.py) both use it."""
+    scopes = marketing_scopes(policy)
+    if scopes and _relation_exists(con, *CONSENTS) and _relation_exists(con, *IDENTITY_MAP):
+        consents, ids = ".".join(CONSENTS), ".".join(IDENTITY_MAP)
+        sql = f"""
+            select latest.member_id from (
+                select ids.golden_member_id as member_id, c.is_granted,
+                    row_number() over (
+                        partition by ids.golden_member_id, c.consent_scope
+                        order by c.event_at desc, c.consent_event_id desc
+                    ) as recency
+                from {consents} as c
+                join {ids} as ids
+                    on ids.identifier_type = 'member_id' and ids.identifier_value = c.member_id
+                where c.consent_scope in ({", ".join(_lit(s) for s in scopes)})
+            ) as latest
+            where latest.recency = 1 and latest.is_granted and latest.member_id is not null"""
+    else:
+        sql = "select cast(null as varchar) as member_id where false"
+    if _relation_exists(con, *OPTOUTS):
+        optouts = ".".join(OPTOUTS)
+        sql += f"""
+            except
+            select o.member_id from {optouts} as o where o.member_id is not null"""
+        if _relation_exists(con, *IDENTITY_MAP):
+            sql += f"""
+            except
+            select ids.golden_member_id from {optouts} as o
+            join {".".join(IDENTITY_MAP)} as ids
+                on ids.identifier_type = 'member_id' and ids.identifier_value = o.member_id"""
+    return sql
+
+
+def _row_filter(policy: dict, role: str, consenting_sql: str) -> str:
     """A where clause on alias `t` (a table with a member_id column) for `role`."""
     conditions = []
     if minors_excluded(policy, role):
@@ -197,14 +316,22 @@ def _row_filter(policy: dict, role: str, consent_columns: list[str], optouts: bo
             f"not exists (select 1 from {SCHEMA}.dim_member as m where m.member_id = t.member_id and m.is_minor)"
         )
     if role == MARKETING_ROLE:
-        if consent_columns:
-            any_consent = " or ".join(f"c.{_q(col)}" for col in consent_columns)
-        else:  # no consent recorded at all: nobody consents
-            any_consent = "false"
-        conditions.append(f"t.member_id in (select c.member_id from {SCHEMA}.mart_member_360 as c where {any_consent})")
-        if optouts:  # consent withdrawn by a data-subject request (privacy/requests.py)
-            conditions.append("t.member_id not in (select o.member_id from privacy.marketing_optouts as o)")
+        conditions.append(f"t.member_id in ({consenting_sql})")
     return " and ".join(conditions) or "true"
+
+
+def _store_filter(scope: dict, table: str, columns: list[str], store: str) -> str | None:
+    """The where clause on alias `t` for one store's file; None = the table is left out."""
+    column, zone = scope["column"], scope.get("zone_column")
+    if column in columns:
+        return f"t.{_q(column)} = {_lit(store)}"
+    if zone and zone in columns:
+        return (
+            f"t.{_q(zone)} in (select s.{_q(zone)} from {SCHEMA}.dim_store as s where s.{_q(column)} = {_lit(store)})"
+        )
+    if table in (scope.get("shared_tables") or []):
+        return "true"
+    return None
 
 
 # --------------------------------------------------------------------------- publish
@@ -228,54 +355,167 @@ def _mart_tables(con) -> dict[str, list[str]]:
     return out
 
 
+def write_role_file(
+    con,
+    policy: dict,
+    role: str,
+    path: Path,
+    *,
+    marts: dict[str, list[str]] | None = None,
+    consenting_sql: str | None = None,
+    store: str | None = None,
+    storage_version: str | None = None,
+) -> dict[str, int]:
+    """Write one role's marts (one store's, for a store-scoped role) into a new file `path`."""
+    marts = _mart_tables(con) if marts is None else marts
+    if consenting_sql is None:
+        consenting_sql = consenting_members_sql(con, policy)
+    scope = store_scope(policy, role)
+    if (scope is None) != (store is None):
+        raise ValueError(f"role {role}: a store is {'required' if scope else 'not expected'}")
+    options = f" (storage_version {_lit(storage_version)})" if storage_version else ""
+    con.execute(f"attach {_lit(str(path))} as role_out{options}")
+    tables: dict[str, int] = {}
+    try:
+        con.execute(f"create schema role_out.{SCHEMA}")
+        for table, columns in marts.items():
+            kept = [c for c in columns if column_allowed(policy, role, c)]
+            if not kept:
+                continue
+            conditions = []
+            if "member_id" in columns:
+                conditions.append(_row_filter(policy, role, consenting_sql))
+            if scope is not None:
+                where_store = _store_filter(scope, table, columns, store)
+                if where_store is None:
+                    continue
+                conditions.append(where_store)
+            where = " and ".join(conditions) or "true"
+            select = ", ".join(f"t.{_q(c)}" for c in kept)
+            con.execute(
+                f"create table role_out.{SCHEMA}.{_q(table)} as "
+                f"select {select} from {SCHEMA}.{_q(table)} as t where {where}"
+            )
+            tables[f"{SCHEMA}.{table}"] = con.execute(f"select count(*) from role_out.{SCHEMA}.{_q(table)}").fetchone()[
+                0
+            ]
+    finally:
+        con.execute("detach role_out")
+    return tables
+
+
+def _stores(con) -> list[str]:
+    return [
+        r[0] for r in con.execute(f"select distinct store_id from {SCHEMA}.dim_store order by 1").fetchall() if r[0]
+    ]
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _current_generation(settings: Settings) -> Path | None:
+    link = roles_dir(settings)
+    if link.is_symlink():
+        return settings.warehouse_dir / os.readlink(link)
+    return None
+
+
+def _remove_stale(settings: Settings, keep: Path | None) -> list[str]:
+    """Delete every generation but `keep` (half-built or superseded) and leftover temporary links."""
+    removed = []
+    warehouse_dir = settings.warehouse_dir
+    if not warehouse_dir.exists():
+        return removed
+    for path in sorted(warehouse_dir.iterdir()):
+        if path.name.startswith(TEMP_LINK_PREFIX) and path.is_symlink():
+            path.unlink()
+            removed.append(path.name)
+        elif path.name.startswith(GENERATION_PREFIX) and (keep is None or path.name != keep.name):
+            if path.is_symlink() or not path.is_dir():
+                path.unlink()
+            else:
+                shutil.rmtree(path)
+            removed.append(path.name)
+    return removed
+
+
+def _new_generation(settings: Settings) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    path = settings.warehouse_dir / f"{GENERATION_PREFIX}{stamp}-{uuid.uuid4().hex[:8]}"
+    path.mkdir(parents=True)
+    return path
+
+
+def _swap_generation(settings: Settings, generation: Path) -> None:
+    """Point warehouse/roles at `generation` in one rename (see the module docstring)."""
+    link = roles_dir(settings)
+    if link.exists() and not link.is_symlink():  # a plain directory from before generations
+        os.replace(link, settings.warehouse_dir / f"{GENERATION_PREFIX}legacy-{uuid.uuid4().hex[:8]}")
+    temp = settings.warehouse_dir / f"{TEMP_LINK_PREFIX}{uuid.uuid4().hex[:8]}"
+    os.symlink(generation.name, temp, target_is_directory=True)  # relative: the warehouse may move
+    os.replace(temp, link)
+    _fsync_dir(settings.warehouse_dir)
+
+
 def publish_role_files(settings: Settings, policy: dict[str, Any] | None = None) -> dict[str, RoleFile]:
-    """Write warehouse/roles/<role>.duckdb for every role of the policy (see module docstring)."""
+    """Write a new generation of warehouse/roles/ for every role of the policy, swapped in at once."""
     policy = load_policy() if policy is None else policy
     roles = list(policy.get("roles") or {})
-    targets = {role: role_file_path(settings, role) for role in roles}
-    buildings = {role: path.with_suffix(".building") for role, path in targets.items()}
-    for building in buildings.values():
-        building.parent.mkdir(parents=True, exist_ok=True)
-        for leftover in (building, Path(f"{building}.wal")):
-            leftover.unlink(missing_ok=True)
+    settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
+    _remove_stale(settings, keep=_current_generation(settings))  # what a killed publish left behind
+    generation = _new_generation(settings)
     results: dict[str, dict[str, int]] = {}
+    per_store: dict[str, dict[str, dict[str, int]]] = {}
     con = connect(settings)
     try:
         marts = _mart_tables(con)
-        consent_columns = [
-            f"has_consent_{scope}"
-            for scope in marketing_scopes(policy)
-            if f"has_consent_{scope}" in marts.get("mart_member_360", [])
-        ]
-        optouts = bool(
-            con.execute(
-                "select count(*) from information_schema.tables "
-                "where table_schema = 'privacy' and table_name = 'marketing_optouts'"
-            ).fetchall()[0][0]
-        )
+        consenting_sql = consenting_members_sql(con, policy)
         for role in roles:
-            con.execute(f"attach '{buildings[role]}' as role_out")
-            con.execute(f"create schema role_out.{SCHEMA}")
-            tables: dict[str, int] = {}
-            for table, columns in marts.items():
-                kept = [c for c in columns if column_allowed(policy, role, c)]
-                if not kept:
-                    continue
-                where = _row_filter(policy, role, consent_columns, optouts) if "member_id" in columns else "true"
-                select = ", ".join(f"t.{_q(c)}" for c in kept)
-                con.execute(
-                    f"create table role_out.{SCHEMA}.{_q(table)} as "
-                    f"select {select} from {SCHEMA}.{_q(table)} as t where {where}"
-                )
-                tables[f"{SCHEMA}.{table}"] = con.execute(
-                    f"select count(*) from role_out.{SCHEMA}.{_q(table)}"
-                ).fetchone()[0]
-            con.execute("detach role_out")
-            results[role] = tables
+            common = {"marts": marts, "consenting_sql": consenting_sql}
+            if store_scope(policy, role) is None:
+                results[role] = write_role_file(con, policy, role, generation / f"{role}.duckdb", **common)
+                continue
+            (generation / role).mkdir()
+            per_store[role] = {}
+            for store in _stores(con):
+                path = generation / role / f"{_store_file_name(store)}.duckdb"
+                per_store[role][store] = write_role_file(con, policy, role, path, store=store, **common)
+            totals: dict[str, int] = {}
+            for tables in per_store[role].values():
+                for name, rows in tables.items():
+                    totals[name] = totals.get(name, 0) + rows
+            results[role] = totals
     finally:
         con.close()
-    for role in roles:
-        os.replace(buildings[role], targets[role])
+    for path in sorted(generation.rglob("*"), reverse=True):  # files, then their directories
+        if path.is_file():
+            with open(path, "rb") as fh:
+                os.fsync(fh.fileno())
+        else:
+            _fsync_dir(path)
+    _fsync_dir(generation)
+    _swap_generation(settings, generation)
+    _remove_stale(settings, keep=generation)
 
-    record(settings, "publish_role_files", ", ".join(roles), {"tables": results})
-    return {role: RoleFile(targets[role], results[role]) for role in roles}
+    record(
+        settings,
+        "publish_role_files",
+        ", ".join(roles),
+        {"tables": results, "stores": {r: sorted(s) for r, s in per_store.items()}, "generation": generation.name},
+    )
+    out = {}
+    for role in roles:
+        if role in per_store:
+            stores = {
+                store: RoleFile(role_file_path(settings, role, store), tables)
+                for store, tables in per_store[role].items()
+            }
+            out[role] = RoleFile(roles_dir(settings) / role, results[role], stores)
+        else:
+            out[role] = RoleFile(role_file_path(settings, role), results[role])
+    return out

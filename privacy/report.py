@@ -6,7 +6,9 @@
 Sections: the policy as a table; the per-role column matrix of the marts (as the role
 files apply it); retention status per table (oldest record against its policy); recent
 purges and erasures with their evidence (from the audit log); open requests and their
-deadlines; policy changes since the last report; the audit chain's verification.
+deadlines; policy changes since the last report; the audit chain's verification and its
+signed head (entry count, head hash and HMAC: a reviewer who keeps this report can later
+tell whether the log was truncated or rewritten since, see `privacy.audit.check_anchor`).
 Written to `<privacy dir>/reports/compliance_<UTC time>.{html,md}`; each report is
 itself an audit entry, which is how "since the last report" is known.
 """
@@ -89,6 +91,10 @@ warehouse `{{ warehouse }}` · audit chain: {{ chain }}
 {% else -%}
 - none
 {% endfor %}
+
+## Audit chain
+
+{{ audit_chain }}
 """
 
 HTML = """<!doctype html>
@@ -204,6 +210,39 @@ def _summary(diff) -> str:
     return "; ".join(parts) or "no setting changed"
 
 
+def audit_chain_markdown(settings: Settings, problems: list | None = None) -> str:
+    """The report's audit section: verification, and the signed head as of this report."""
+    problems = audit.verify(settings) if problems is None else problems
+    summary = audit.chain_summary(settings)
+    lines = [f"Log `{audit.log_path(settings).name}`, head `{audit.head_path(settings).name}` (privacy dir)."]
+    if problems:
+        lines += ["", f"**BROKEN**: {len(problems)} problem(s) (`mallcrm privacy audit-verify`):", ""]
+        lines += [f"- {p}" for p in problems[:RECENT]] + (["- …"] if len(problems) > RECENT else [])
+    else:
+        lines += ["", f"Verified intact: {summary['entries']} entries."]
+    head = summary["head"]
+    demo = ", the PUBLIC DEMO KEY" if summary["demo_key"] else ""
+    lines.append("")
+    if head is None:
+        lines.append("**NO VALID SIGNED HEAD**: a truncation of the log cannot be ruled out.")
+        return "\n".join(lines)
+    lines += [
+        "Signed head as of this report (the report's own `compliance_report` entry comes after it):",
+        "",
+        "| entries | head hash (entry hash) | HMAC-SHA256 | audit key | signed at (UTC) |",
+        "|---|---|---|---|---|",
+        f"| {head['count']} | `{head['head_hash']}` | `{head['hmac']}` | {head['key_fingerprint']}{demo} |"
+        f" {str(head['updated_at'])[:19]} |",
+        "",
+        f"Keep this report: the log must hold at least {head['count']} entries from now on, entry "
+        f"{head['count']} with the head hash above (`privacy.audit.check_anchor`). Fewer entries or another "
+        "hash there means the log was truncated or rewritten after this report.",
+    ]
+    if summary["head_lag"] == 1:
+        lines += ["", "The head lags the log by one entry (an append was interrupted before the head update)."]
+    return "\n".join(lines)
+
+
 def render(settings: Settings, today: date | None = None) -> str:
     """The report as Markdown."""
     today = today or date.today()
@@ -235,6 +274,7 @@ def render(settings: Settings, today: date | None = None) -> str:
     ]
     problems = audit.verify(settings)
     summary = audit.chain_summary(settings)
+    audit_chain = audit_chain_markdown(settings, problems)
     chain = (
         f"{len(entries)} entries, intact ({summary['keyed']} keyed with HMAC-SHA256 under audit key "
         f"{summary['key_fingerprint']}{', the PUBLIC DEMO KEY' if summary['demo_key'] else ''}; "
@@ -250,6 +290,7 @@ def render(settings: Settings, today: date | None = None) -> str:
         policy_sha=sha,
         warehouse=settings.warehouse,
         chain=chain,
+        audit_chain=audit_chain,
         roles=roles,
         columns=_policy_rows(policy, roles),
         matrix=matrix,

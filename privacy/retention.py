@@ -18,22 +18,31 @@ when the anchor is derived (a receipt line's receipt date, a member's close date
 Everything is SQL inside DuckDB. dbt-built tables reading a purged table are then rebuilt
 with `dbt build --full-refresh --select source:<table>+` (incremental models would keep
 old rows otherwise; ML score tables are purged directly), and
-the file is compacted so purged values leave the file. Counts before and after per table
-go to the audit log.
+the file is compacted so purged values leave the file, the role files and BI copy are
+published again, and the counts before and after per table go to the audit log.
+
+A purge is a journaled job (privacy/journal.py): its intent (the expired rows per table,
+counted before anything is removed) is written first and each of the steps apply,
+rebuild, compact, publish and audit is recorded once done. A purge killed at any point
+is finished by the next `mallcrm privacy purge` (or the Dagster job): the rebuild covers
+the tables the killed run purged, and the audit entry records the rows it expired. Until
+then `mallcrm check` and `mallcrm doctor` report the unfinished job.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
 from mallcrm.core.dbt import run_dbt
 from mallcrm.core.settings import Settings
 from mallcrm.core.warehouse import connect
-from privacy import audit
+from privacy import audit, journal
 from privacy.erasure import compact, republish
 from privacy.policy import load_policy
 
+JOB = "retention_purge"
 AGGREGATES_DDL = """
 create schema if not exists privacy;
 create table if not exists privacy.retention_aggregates (
@@ -86,6 +95,8 @@ class PurgeResult:
     tables: dict[str, dict] = field(default_factory=dict)  # rule label -> counts
     rebuilt: bool = False
     compacted: tuple[int, int] | None = None
+    resumed: bool = False  # this result finished a purge a killed run had started
+    finished: bool = False  # every step done (False: the rebuild failed; the journal stays)
 
     @property
     def affected(self) -> int:
@@ -189,6 +200,75 @@ def label_table(label: str) -> str:
     return ".".join(label.split(".")[:2])
 
 
+def _intent(counts: dict[str, dict], as_of: date) -> dict[str, Any]:
+    """What a purge will expire, counted before anything is removed (the journal's intent)."""
+    return {
+        "as_of": str(as_of),
+        "tables": {
+            label: {k: (str(v) if isinstance(v, date) else v) for k, v in c.items() if k != "rule"}
+            for label, c in counts.items()
+        },
+        "purged_tables": sorted({label_table(label) for label, c in counts.items() if c["expired"]}),
+    }
+
+
+def _run_job(settings: Settings, job: journal.Job, policy: dict, rebuild: bool) -> PurgeResult:
+    """Run the steps of a purge job not done yet (all of them for a new job)."""
+    as_of = date.fromisoformat(job.intent["as_of"])
+    result = PurgeResult(as_of, dry_run=False, resumed=job.resumed)
+    purged = job.intent["purged_tables"]
+    if not job.done("apply"):
+        con = connect(settings)
+        try:  # a resumed run counts again: what the killed run removed is no longer expired
+            after = apply(con, expired_counts(con, policy, as_of))
+        finally:
+            con.close()
+        job.mark("apply", rows_after={label: t["rows_after"] for label, t in after.items()})
+    rows_after = job.facts("apply")["rows_after"]
+    result.tables = {
+        label: {
+            "rows_before": c["rows"],
+            "expired": c["expired"],
+            "expiry": c["expiry"],
+            "cutoff": c["cutoff"],
+            "rows_after": rows_after.get(label, c["rows"]),
+        }
+        for label, c in job.intent["tables"].items()
+    }
+    if not job.done("rebuild"):
+        if rebuild and purged:
+            # only what reads a purged table: its dbt source and everything downstream
+            selection = [f"source:{table}+" for table in purged]
+            if not run_dbt(["build", "--full-refresh", "--select", *selection], settings, quiet=True).success:
+                return result  # the journal stays: the next run retries the rebuild
+        job.mark("rebuild", rebuilt=bool(rebuild and purged))
+    result.rebuilt = job.facts("rebuild")["rebuilt"]
+    if not job.done("compact"):
+        job.mark("compact", bytes=list(compact(settings.warehouse)) if purged else None)
+    result.compacted = tuple(job.facts("compact")["bytes"]) if job.facts("compact")["bytes"] else None
+    if not job.done("publish"):
+        job.mark("publish", republished=republish(settings) if purged else [])
+    if not job.done("audit"):
+        audit.record(
+            settings,
+            "retention_purge",
+            f"as of {as_of}",
+            {
+                "tables": {k: v for k, v in result.tables.items() if v["expired"]},
+                "tables_checked": len(result.tables),
+                "rows_expired": result.affected,
+                "dbt_rebuilt": result.rebuilt,
+                "compacted_bytes": list(result.compacted) if result.compacted else None,
+                "republished": job.facts("publish")["republished"],
+                "resumed_after_a_kill": job.resumed,
+            },
+        )
+        job.mark("audit")
+    job.finish()
+    result.finished = True
+    return result
+
+
 def purge(
     settings: Settings,
     as_of: date | None = None,
@@ -196,36 +276,36 @@ def purge(
     rebuild: bool = True,
     policy: dict | None = None,
 ) -> PurgeResult:
-    """Apply the policy's retention (see module docstring)."""
+    """Apply the policy's retention (see module docstring) as a journaled job.
+
+    A purge killed at any point left its journal: it is finished first (rebuild,
+    compaction, publishing and the audit entry with the rows the killed run expired),
+    whatever `as_of` this call asks for; then this call's purge runs."""
     policy = load_policy() if policy is None else policy
     as_of = as_of or date.today()
-    result = PurgeResult(as_of, dry_run)
-    con = connect(settings)
-    try:
-        counts = expired_counts(con, policy, as_of)
-        result.tables = apply(con, counts, dry_run)
-    finally:
-        con.close()
     if dry_run:
+        result = PurgeResult(as_of, dry_run)
+        con = connect(settings)
+        try:
+            result.tables = apply(con, expired_counts(con, policy, as_of), dry_run=True)
+        finally:
+            con.close()
         return result
-    if rebuild and result.affected:
-        # only what reads a purged table: its dbt source and everything downstream
-        purged = sorted({label_table(label) for label, t in result.tables.items() if t["expired"]})
-        selection = [f"source:{table}+" for table in purged]
-        result.rebuilt = run_dbt(["build", "--full-refresh", "--select", *selection], settings, quiet=True).success
-    if result.affected:
-        result.compacted = compact(settings.warehouse)
-        republish(settings)
-    audit.record(
-        settings,
-        "retention_purge",
-        f"as of {as_of}",
-        {
-            "tables": {k: v for k, v in result.tables.items() if v["expired"]},
-            "tables_checked": len(result.tables),
-            "rows_expired": result.affected,
-            "dbt_rebuilt": result.rebuilt,
-            "compacted_bytes": list(result.compacted) if result.compacted else None,
-        },
-    )
+    resumed = [_run_job(settings, job, policy, rebuild) for job in journal.pending(settings, JOB)]
+    if any(not r.finished for r in resumed):
+        return next(r for r in resumed if not r.finished)
+    same_day = [r for r in resumed if r.as_of == as_of]
+    if same_day:  # the killed run was this very purge: finishing it was the whole job
+        return same_day[-1]
+
+    def intent() -> dict[str, Any]:
+        con = connect(settings)
+        try:
+            return _intent(expired_counts(con, policy, as_of), as_of)
+        finally:
+            con.close()
+
+    result = _run_job(settings, journal.open_job(settings, JOB, str(as_of), intent), policy, rebuild)
+    if resumed and not result.affected:  # report what the finished (killed) run removed
+        return resumed[-1]
     return result

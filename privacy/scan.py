@@ -7,7 +7,11 @@ intermediate, marts) is cast to text and searched for
 - the personal identifiers of `pii_patterns` in privacy/policy.yml (e-mail addresses, CN
   ID numbers, card numbers, CN and international mobiles, landlines, MAC addresses; read
   by privacy/patterns.py), each as a whole token: a digit run inside a hex hash or a
-  longer number is not a finding. Each kind is reported under its pattern's name;
+  longer number is not a finding. The text is folded first (full-width digits, letters
+  and ＠ count), and the patterns know separators, +86 / 0086 prefixes and groups of
+  four. Each kind is reported under its pattern's name;
+- names by the heuristic of `pii_names` (a common surname + 1-2 characters next to a
+  cue such as 我叫 or 先生), reported as `person_name`;
 - the exact values held in raw_membership.members (names, mobiles, e-mails, card
   numbers) — "needles" that must never appear outside raw and staging.
 Returns the findings; an empty list means nothing was found.
@@ -23,8 +27,10 @@ import duckdb
 from privacy import patterns
 
 DEFAULT_SCHEMAS = ("masked", "intermediate", "marts")
-# kind -> the pattern (whole-token regex) of privacy/policy.yml `pii_patterns`
+# kind -> the pattern (whole-token regex over the folded text) of privacy/policy.yml
+# `pii_patterns`, and the name heuristic of `pii_names`
 PATTERNS = {p.name: p.bounded for p in patterns.PATTERNS}
+PATTERNS[patterns.NAME_PATTERN] = "|".join(p.bounded for p in patterns.NAME_PATTERNS)
 NEEDLE_SQL = """
     select distinct v from (
         select name as v from raw_membership.members
@@ -82,6 +88,7 @@ def scan(
         for column in columns:
             text = f"cast({_q(column)} as varchar)"
             checks = {p.name: patterns.pattern_sql(text, p) for p in patterns.PATTERNS}
+            checks[patterns.NAME_PATTERN] = patterns.names_sql(text)
             if needles:
                 checks["raw_member_value"] = f"{text} in (select unnest($needles))"
             select = ", ".join(

@@ -42,8 +42,8 @@ distinct identifier value of the batch, then a vectorized `is_in` filter.
 from __future__ import annotations
 
 import csv
+import io
 import logging
-import os
 import re
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -53,6 +53,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from mallcrm.core.files import write_atomically
 from mallcrm.core.settings import Settings
 from privacy import tokens as masking
 from privacy.policy import load_policy
@@ -197,16 +198,9 @@ def add(settings: Settings, identifiers: dict[str, set[str]], request_id: str) -
                         "added_at": now,
                     }
                 )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists() and _header(path) != list(FIELDS):
-        _rewrite(path, [asdict(e) for e in entries] + rows)  # a list from before key_fingerprint existed
-        return len(rows)
-    new_file = not path.exists()
-    with open(path, "a", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=FIELDS)
-        if new_file:
-            writer.writeheader()
-        writer.writerows(rows)
+    if rows or not path.exists() or _header(path) != list(FIELDS):
+        # the whole list rewritten atomically: a kill mid-write never leaves a torn line
+        _rewrite(path, [asdict(e) for e in entries] + rows)
     return len(rows)
 
 
@@ -216,12 +210,11 @@ def _header(path: Path) -> list[str]:
 
 
 def _rewrite(path: Path, rows: list[dict]) -> None:
-    fresh = path.with_suffix(".csv.new")
-    with open(fresh, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(fresh, path)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=FIELDS)
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomically(path, out.getvalue())
 
 
 def identifier_columns(system: str, entity: str, policy: dict | None = None) -> dict[str, str]:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from mallcrm.core.settings import Settings
 from mallcrm.core.warehouse import connect
+from privacy import journal
 from quality.runner import reference_time, run_checks
 
 
@@ -113,6 +114,20 @@ def _privacy_requests(con) -> list[str]:
     return [f"  {rid}  {kind:<10} due {deadline}  {status}" for rid, kind, deadline, status in rows] or ["  none open"]
 
 
+def unfinished_privacy_jobs(settings: Settings) -> list[str]:
+    """A journaled privacy job a killed run left: personal data may be half removed."""
+    rerun = {
+        "retention_purge": "mallcrm privacy purge",
+        "erasure": "mallcrm privacy requests --process",
+        "consent_withdrawal": "mallcrm privacy requests --process",
+    }
+    return [
+        f"unfinished privacy job {job.kind} {job.job_id} (started {job.started_at}, done: "
+        f"{', '.join(job.steps) or 'nothing'}): run `{rerun.get(job.kind, 'the same command')}` to finish it"
+        for job in journal.pending(settings)
+    ]
+
+
 def health_report(settings: Settings, dagster_home: str | None, now: datetime) -> HealthReport:
 
     report = HealthReport()
@@ -141,5 +156,8 @@ def health_report(settings: Settings, dagster_home: str | None, now: datetime) -
     )
     _section(report, "quarantined rows by reason", quarantine)
     _section(report, "open privacy requests", requests)
+    unfinished = unfinished_privacy_jobs(settings)
+    _section(report, "unfinished privacy jobs (a killed run)", [f"  {u}" for u in unfinished] or ["  none"])
     report.problems += [f"check failed: {r.reason}" for r in failed]
+    report.problems += unfinished
     return report

@@ -24,6 +24,8 @@ import duckdb
 
 from mallcrm.core.settings import Settings, export_environment
 from mallcrm.core.warehouse import connect
+from privacy.policy import load_policy
+from privacy.publish import consenting_members_sql, role_file_path
 from quality.generate import CATALOG, CONTRACTS_DIR, DATA_SOURCE, LAYERS
 
 # The diagnostic of each Soda check type that says how many rows (or how far) it failed.
@@ -152,28 +154,24 @@ def marketing_consent_checks(con, settings: Settings) -> list[CheckResult]:
     """The marketing role file (privacy/publish.py) holds only consenting adult members.
 
     A SQL check beside the Soda contracts: it spans two DuckDB files, which a Soda contract
-    (one dataset of one data source) cannot. It catches a role file published before a
-    consent was withdrawn as well as a publishing bug."""
-    path = settings.warehouse_dir / "roles" / "marketing.duckdb"
+    (one dataset of one data source) cannot. Consent is the current state, as the publish
+    reads it (`privacy.publish.consenting_members_sql`: the latest event per member and
+    marketing scope among all consent events, not cut at the analytics as-of date, minus
+    the data-subject opt-outs), so it catches a role file published before a consent was
+    withdrawn as well as a publishing bug."""
+    path = role_file_path(settings, "marketing")
     if not path.exists():
         return []
-    consent_cols = [
-        r[0]
-        for r in con.execute(
-            "select column_name from information_schema.columns where table_schema = 'marts' "
-            "and table_name = 'mart_member_360' and column_name like 'has\\_consent\\_marketing\\_%' escape '\\'"
-        ).fetchall()
-    ]
-    consenting = " or ".join(f'c."{c}"' for c in consent_cols) or "false"
-    optouts = con.execute(
-        "select count(*) from information_schema.tables where table_schema = 'privacy' "
-        "and table_name = 'marketing_optouts'"
+    minors = con.execute(
+        "select count(*) from information_schema.tables where table_catalog = current_database() "
+        "and table_schema = 'marts' and table_name = 'dim_member'"
     ).fetchone()[0]
-    allowed = (
-        f"select c.member_id from marts.mart_member_360 as c where ({consenting}) "
-        "and c.member_id not in (select m.member_id from marts.dim_member as m where m.is_minor)"
-        + (" and c.member_id not in (select o.member_id from privacy.marketing_optouts as o)" if optouts else "")
-    )
+    allowed = f"select c.member_id from ({consenting_members_sql(con, load_policy())}) as c"
+    if minors:
+        allowed += (
+            " where c.member_id not in "
+            "(select m.member_id from marts.dim_member as m where m.is_minor and m.member_id is not null)"
+        )
     con.execute(f"attach '{path}' as marketing_role (read_only)")
     try:
         tables = con.execute(

@@ -126,3 +126,96 @@ def test_the_evidence_components_read_columns_the_queries_return(bi_copy):
             for key in COLUMN_ATTRS & set(attrs):
                 for column in re.findall(r"\w+", attrs[key]):
                     assert column in columns, f"{page}: <{tag} {key}={column}> is not a column of {query}.sql"
+
+
+PERSONAL_COLUMNS = {
+    "member_id",
+    "family_group_id",
+    "referrer_member_id",
+    "card_no_token",
+    "mobile_token",
+    "email_token",
+    "member_mobile_token",
+    "member_card_no_token",
+    "mobile_masked",
+    "email_masked",
+    "full_name_masked",
+    "birth_month",
+    "is_minor",
+    "device_token",
+}
+
+
+@pytest.mark.integration
+def test_the_bi_copy_holds_only_what_management_bi_may_see(built_mall, bi_copy, management_bi_file):
+    """The dashboard's sources are role-scoped: the BI copy is the management_bi output."""
+    from mallcrm.core.warehouse import connect
+
+    def tables(path):
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            rows = con.execute(
+                "select table_name, column_name from information_schema.columns "
+                "where table_catalog = current_database()"
+            ).fetchall()
+            out = {}
+            for table, column in rows:
+                out.setdefault(table, set()).add(column)
+            counts = {t: con.execute(f"select count(*) from marts.{t}").fetchone()[0] for t in out}
+            return out, counts
+        finally:
+            con.close()
+
+    bi_columns, bi_counts = tables(bi_copy)
+    role_columns, role_counts = tables(management_bi_file)
+    assert bi_columns == role_columns and bi_counts == role_counts
+    assert not set().union(*bi_columns.values()) & PERSONAL_COLUMNS
+    con = connect(built_mall[0])
+    try:
+        minors = con.execute("select count(*) from marts.dim_member where is_minor").fetchone()[0]
+        members = con.execute("select count(*) from marts.dim_member").fetchone()[0]
+    finally:
+        con.close()
+    assert minors > 0 and bi_counts["dim_member"] == members - minors
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("name", sorted(QUERIES))
+def test_query_returns_rows_on_the_management_bi_role_file(management_bi_file, name):
+    frame = Warehouse(management_bi_file).run(name)
+    assert len(frame) > 0, f"{name}.sql returned no rows on the management_bi role file"
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("page", PAGES, ids=[p.path for p in PAGES])
+def test_page_renders_on_the_management_bi_role_file(management_bi_file, page):
+    text = repr(page.render(Warehouse(management_bi_file), Filters()))
+    assert "dashboard-error" not in text and "empty-note" not in text
+
+
+@pytest.mark.integration
+def test_mallcrm_dashboard_opens_the_management_bi_role_file_by_default(built_mall, management_bi_file, monkeypatch):
+    from click.testing import CliRunner
+
+    import cli.dashboard as command
+    from tests.conftest import cli_env
+
+    opened = []
+
+    class App:
+        def run(self, **kwargs):
+            pass
+
+    monkeypatch.setattr(command, "create_app", lambda path: opened.append(path) or App())
+    env = cli_env(built_mall[0])
+    runner = CliRunner()
+    result = runner.invoke(command.dashboard, [], env=env)
+    assert result.exit_code == 0, result.output
+    assert opened == [management_bi_file]
+    store = built_mall[0].warehouse_dir / "roles" / "store_operations"
+    first_store = sorted(store.iterdir())[0].stem
+    result = runner.invoke(command.dashboard, ["--role", "store_operations"], env=env)
+    assert result.exit_code != 0 and "--store" in result.output
+    result = runner.invoke(command.dashboard, ["--role", "store_operations", "--store", first_store], env=env)
+    assert result.exit_code == 0, result.output
+    assert opened[-1] == store / f"{first_store}.duckdb"

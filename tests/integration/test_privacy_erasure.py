@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import time
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -22,11 +23,12 @@ from click.testing import CliRunner
 from cli import main
 from mallcrm.core.warehouse import connect
 from pipeline import steps
-from privacy import audit
+from privacy import audit, suppression
 from privacy.policy import load_policy
 from privacy.publish import role_file_path
 from privacy.retention import expired_counts
 from privacy.tokens import load_key, token
+from quality.runner import run_checks
 from tests.conftest import cli_env, mall_environment
 
 pytestmark = pytest.mark.integration
@@ -83,6 +85,59 @@ def files_holding(root: Path, values, skip: tuple[str, ...] = ()) -> dict[str, l
     return found
 
 
+def plant_mentions(settings, person: dict) -> dict:
+    """Other people's complaint and survey text naming the person, in the forms people
+    write (spaced and +86 mobiles, full-width digits and @, card numbers in groups, the
+    name), flowed through every layer with a rebuild. Returns the planted forms and rows."""
+    mobile, card = person["mobile"], person["card_no"]
+    full_width = str.maketrans("0123456789@", "０１２３４５６７８９＠")
+    variants = [
+        f"+86 {mobile[:3]} {mobile[3:7]} {mobile[7:]}",
+        f"{mobile[:3]}-{mobile[3:7]}-{mobile[7:]}",
+        mobile.translate(full_width),
+        person["email"].replace("@", "＠"),
+        " ".join(card[i : i + 4] for i in range(0, len(card), 4)),
+    ]
+    texts = [
+        f"顾客{person['name']}先生的电话是{variants[0]}，请联系",
+        f"my friend {person['name']} (tel {variants[1]}) lost her card {variants[4]}",
+        f"联系人：{person['name']}，手机{variants[2]}，邮箱{variants[3]}",
+    ]
+    con = connect(settings)
+    try:
+        complaints = [
+            r[0]
+            for r in con.execute(
+                "select distinct complaint_id from raw_feedback.complaints where member_id is distinct from ? "
+                "and description is not null order by complaint_id limit 3",
+                [person["member_id"]],
+            ).fetchall()
+        ]
+        assert complaints, "the mall has no complaint of another member to plant text in"
+        complaints = complaints[: len(texts)]
+        for complaint_id, text in zip(complaints, texts, strict=False):
+            con.execute(
+                "update raw_feedback.complaints set description = description || ' ' || ? where complaint_id = ?",
+                [text, complaint_id],
+            )
+        surveys = [
+            r[0]
+            for r in con.execute(
+                "select distinct response_id from raw_feedback.surveys where member_id is distinct from ? "
+                "order by response_id limit 2",
+                [person["member_id"]],
+            ).fetchall()
+        ]
+        assert surveys, "the mall has no survey of another member to plant text in"
+        for response_id, text in zip(surveys, texts[1:], strict=False):
+            con.execute("update raw_feedback.surveys set comment = ? where response_id = ?", [text, response_id])
+    finally:
+        con.close()
+    selection = ["--full-refresh", "--select", "source:raw_feedback.complaints+", "source:raw_feedback.surveys+"]
+    assert steps.build(settings, selection, quiet=True)
+    return {"variants": variants + [person["name"]], "complaints": complaints, "surveys": surveys}
+
+
 @pytest.fixture(scope="module")
 def story(tmp_path_factory, built_mall):
     settings0, _, ok = built_mall
@@ -109,7 +164,8 @@ def story(tmp_path_factory, built_mall):
             con.close()
         evidence["person"] = person
         evidence["consenting"] = consenting
-        values = [person[k] for k in ("name", "mobile", "email", "card_no")]
+        evidence["planted"] = plant_mentions(settings, person)
+        values = [person[k] for k in ("name", "mobile", "email", "card_no")] + evidence["planted"]["variants"]
         evidence["before"] = files_holding(root, values, skip=("inbox",))
 
         # access, then consent withdrawal of another member
@@ -150,7 +206,9 @@ def story(tmp_path_factory, built_mall):
                 "jurisdiction": "CCPA",
             },
         )
+        started = time.perf_counter()
         evidence["processed_2"], evidence["problems_2"] = steps.process_requests(settings)
+        evidence["erasure_seconds"] = time.perf_counter() - started
         evidence["after"] = files_holding(root, values, skip=("inbox",))
         yield evidence
 
@@ -200,11 +258,74 @@ def test_erased_values_are_in_zero_bytes_of_every_artifact(story):
     root = story["root"]
     # the scan covered the warehouse, BI copy, role files, dlt dir, privacy dir and request inbox
     written = {p.relative_to(root).parts[0:2] for p in root.rglob("*") if p.is_file()}
-    assert ("warehouse", "mallcrm.duckdb") in written and ("warehouse", "roles") in written
+    assert ("warehouse", "mallcrm.duckdb") in written
+    assert any(top == "warehouse" and sub.startswith("roles") for top, sub in written)  # role files' generation
     assert ("warehouse", "bi") in written and ("warehouse", ".dlt") in written
     assert ("warehouse", "privacy") in written
     assert not (root / "warehouse" / "privacy" / "access" / "ACC-1.json").exists()
     assert not list(story["settings"].requests_path.glob("*.json"))  # processed request files are gone
+
+
+def test_other_peoples_text_naming_the_person_stays_redacted_in_every_layer(story):
+    """Free text of other people that named the erased person (in any written form) is
+    kept, with the person redacted out of it: raw, staging, masked and marts."""
+    settings, planted = story["settings"], story["planted"]
+    con = connect(settings)
+    try:
+        for relation, key, column in (
+            ("raw_feedback.complaints", "complaint_id", "description"),
+            ("staging.stg_feedback__complaints", "complaint_id", "complaint_text"),
+            ("masked.msk_feedback__complaints", "complaint_id", "complaint_text_scrubbed"),
+            ("marts.fct_complaints", "complaint_id", "complaint_text_scrubbed"),
+            ("raw_feedback.surveys", "response_id", "comment"),
+        ):
+            ids = planted["complaints"] if key == "complaint_id" else planted["surveys"]
+            texts = [
+                r[0]
+                for r in con.execute(
+                    f"select {column} from {relation} where {key} in (select unnest(?::varchar[]))", [ids]
+                ).fetchall()
+            ]
+            assert len(texts) >= len(ids), (relation, texts)  # the rows are kept
+            for text in texts:
+                assert not [v for v in planted["variants"] if v in text], (relation, text)
+    finally:
+        con.close()
+    erasure = [e for e in audit.read_entries(settings) if e["action"] == "erasure"][-1]["details"]
+    assert erasure["answer"] == "erased" and erasure["free_text_redacted"], erasure
+
+
+def test_the_pipeline_checks_pass_after_an_erasure(story):
+    """Receipt lines go with their receipts: the blocking check that every line belongs to
+    a loaded receipt (and the other referential checks) still pass after an erasure."""
+    results = run_checks(story["settings"], ["raw"])
+    failed = [r.reason for r in results if r.outcome in ("failed", "error")]
+    assert not failed, failed
+    assert [r.outcome for r in results if r.check == "line belongs to a loaded receipt"] == ["passed"]
+
+
+def test_an_erasure_of_an_unknown_identifier_answers_no_data_held(story):
+    """Nothing suppressed unless asked: a later, genuinely new member with that mobile loads."""
+    settings = story["settings"]
+    before = suppression.load_entries(settings)
+    _write_request(
+        settings,
+        {
+            "request_id": "ER-UNKNOWN",
+            "type": "erasure",
+            "identifiers": {"mobile": "13900000017"},
+            "received": "2026-11-04",
+            "jurisdiction": "PIPL",
+        },
+    )
+    processed, problems = steps.process_requests(settings)
+    assert [(d["request_id"], d["status"], d["answer"]) for d in processed] == [
+        ("ER-UNKNOWN", "done", "no data held")
+    ], problems
+    assert suppression.load_entries(settings) == before
+    entry = [e for e in audit.read_entries(settings) if e["action"] == "erasure"][-1]
+    assert entry["subject"] == "ER-UNKNOWN" and entry["details"]["answer"] == "no data held"
+    assert entry["details"]["suppressed"] is False
 
 
 def test_erased_member_is_gone_from_every_table_and_tracked_by_token(story):

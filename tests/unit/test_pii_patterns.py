@@ -51,8 +51,21 @@ TEXTS = [
     ("2026-05-20 10:15:00", set()),
     ("M0000123", set()),
     ("0.25", set()),
-    ("[电话] [邮箱] [卡号] [身份证] [设备]", set()),
+    ("[电话] [邮箱] [卡号] [身份证] [设备] [姓名]", set()),
     ("", set()),
+    # issue 16: full-width forms, separators, prefixes, groups, names
+    ("１３８００１３８０００", {"cn_mobile"}),
+    ("电话138 1234 5678。", {"cn_mobile"}),
+    ("138.1234.5678", {"cn_mobile"}),
+    ("(138)1234-5678", {"cn_mobile"}),
+    ("(+86)138 1234 5678", {"cn_mobile"}),
+    ("0086 138 1234 5678", {"cn_mobile"}),
+    ("zhang＠qq.com", {"email"}),
+    ("6222.0000.0000.0001", {"card_number"}),
+    ("我叫王小明", {"person_name"}),
+    ("刘强先生", {"person_name"}),
+    ("订单 2026 0520 1234 56", set()),
+    ("金额138.50元", set()),
 ]
 
 
@@ -133,10 +146,10 @@ def con():
 @pytest.mark.parametrize("pattern", patterns.PATTERNS, ids=lambda p: p.name)
 def test_pattern_examples_in_python_and_duckdb(pattern, con):
     for text in pattern.examples:
-        assert re.search(pattern.bounded, text), (pattern.name, text)
+        assert re.search(pattern.bounded, patterns.fold(text)), (pattern.name, text)
         assert con.execute(f"select {patterns.pattern_sql('?', pattern)}", [text]).fetchone()[0], (pattern.name, text)
     for text in pattern.not_examples:
-        assert not re.search(pattern.bounded, text), (pattern.name, text)
+        assert not re.search(pattern.bounded, patterns.fold(text)), (pattern.name, text)
         assert not con.execute(f"select {patterns.pattern_sql('?', pattern)}", [text]).fetchone()[0], (
             pattern.name,
             text,
@@ -147,9 +160,9 @@ def test_pattern_examples_in_python_and_duckdb(pattern, con):
 def test_identifiers_in_python_and_duckdb(text, kinds, con):
     assert set(patterns.find(text)) == kinds
     assert patterns.contains(text) is bool(kinds)
-    sql = [patterns.pattern_sql("t", p) for p in patterns.PATTERNS]
+    sql = [patterns.pattern_sql("t", p) for p in patterns.ALL_PATTERNS]
     row = con.execute(f"select {', '.join(sql)} from (select ?::varchar as t)", [text]).fetchone()
-    assert {p.name for p, hit in zip(patterns.PATTERNS, row, strict=True) if hit} == kinds
+    assert {p.name for p, hit in zip(patterns.ALL_PATTERNS, row, strict=True) if hit} == kinds
 
 
 @pytest.mark.parametrize(("value", "pii_type", "expected"), patterns.NORMALIZATION_EXAMPLES)
@@ -216,6 +229,22 @@ def test_sql_detection_and_scrubbing_equal_python(macros, con):
         assert not patterns.contains(scrubbed), (text, scrubbed)
 
 
+def test_known_name_macro_then_scrub(macros, con):
+    """The masked feedback models: the member's own name, then scrub_free_text."""
+    remove = str(macros.pii_remove_known_name("t", "n"))
+    scrub = str(macros.scrub_free_text(f"({remove})"))
+    rows = [
+        ("我是李雷，电话１３８ １２３４ ５６７８", "李雷", "我是[姓名],电话[电话]"),
+        ("李雷来过两次", "李雷", "[姓名]来过两次"),
+        ("王来过", "王", "王来过"),  # too short to be replaced
+        ("退款已到账", None, "退款已到账"),
+    ]
+    for text, name, expected in rows:
+        got = con.execute(f"select {scrub} from (select ?::varchar as t, ?::varchar as n)", [text, name]).fetchone()[0]
+        assert got == expected
+        assert got == patterns.scrub(text, [name] if name else [])
+
+
 def test_scrub_keeps_the_text_around_identifiers():
     assert patterns.scrub("电话13812345678 13912345678,邮箱a@b.com。") == "电话[电话] [电话],邮箱[邮箱]。"
     assert patterns.scrub("订单号202601151381234567890") == "订单号202601151381234567890"
@@ -234,3 +263,138 @@ def test_scanner_uses_the_table(con):
     )
     found = {(f.column, f.kind) for f in scan(con, ("marts",), needles=[])}
     assert found == {("note", "card_number"), ("note", "intl_mobile"), ("ref", "cn_mobile")}
+
+
+def test_scanner_reports_the_new_forms(con):
+    con.execute("create schema if not exists marts")
+    con.execute(
+        """create or replace table marts.t2 as select * from (values
+        ('电话１３８００１３８０００', 'zhang＠qq.com', '卡号 6222.0000.0000.0001', '我叫王小明'),
+        ('(+86)138 1234 5678', 'ok', '0086 138-1234-5678', '联系人：欧阳娜娜'),
+        ('[电话]', '[邮箱]', '[卡号]', '[姓名]先生')
+    ) v(a, b, c, d)"""
+    )
+    found = {(f.column, f.kind, f.rows) for f in scan(con, ("marts",), needles=[]) if f.relation.endswith('"t2"')}
+    assert found == {
+        ("a", "cn_mobile", 2),
+        ("b", "email", 1),
+        ("c", "card_number", 1),
+        ("c", "cn_mobile", 1),
+        ("d", "person_name", 2),
+    }
+
+
+# --------------------------------------------------------------------------- names, folding, the API
+
+
+def test_name_examples_in_python_and_duckdb(con):
+    for text in patterns.NAME_EXAMPLES:
+        assert patterns.find_names(text), text
+        assert con.execute(f"select {patterns.names_sql('?')}", [text]).fetchone()[0], text
+    for text in patterns.NAME_NOT_EXAMPLES:
+        assert not patterns.find_names(text), text
+        assert not con.execute(f"select {patterns.names_sql('?')}", [text]).fetchone()[0], text
+
+
+def test_fold_is_one_to_one_and_equals_sql(con):
+    text = "ｚｈａｎｇ＠ｑｑ．ｃｏｍ　（＋８６）１３８－１２３４－５６７８，谢谢！＼"
+    folded = patterns.fold(text)
+    assert len(folded) == len(text)
+    assert folded == "zhang@qq.com (+86)138-1234-5678,谢谢!＼"
+    assert patterns.fold(None) is None
+    assert con.execute(f"select {patterns.fold_sql('?')}", [text]).fetchone()[0] == folded
+    assert con.execute(f"select {patterns.fold_sql('?', 'default')}", [text]).fetchone()[0] == folded
+
+
+def test_find_identifiers_spans_refer_to_the_original_text():
+    text = "王先生：电话（＋８６）１３８ １２３４ ５６７８，邮箱zhang＠QQ.com；卡6222-0000-0000-0001"
+    found = patterns.find_identifiers(text)
+    assert [(m.pattern, m.pii_type, m.normalized) for m in found] == [
+        ("cn_mobile", "mobile", "8613812345678"),
+        ("email", "email", "zhang@qq.com"),
+        ("card_number", "card_no", "6222000000000001"),
+    ]
+    for m in found:
+        assert text[m.start : m.end] == m.value
+    with pytest.raises(AttributeError):
+        found[0].start = 1  # frozen
+
+
+def test_find_names_known_and_heuristic():
+    text = "联系人：欧阳娜娜，另有张伟先生和李雷同行"
+    found = patterns.find_names(text, ["李雷", "王"])
+    assert [(m.value, m.pattern, m.pii_type, m.normalized) for m in found] == [
+        ("欧阳娜娜", "person_name", "name", None),
+        ("张伟", "person_name", "name", None),
+        ("李雷", "person_name", "name", None),
+    ]
+
+
+def test_scrub_names_and_leave_clean_text_alone():
+    assert patterns.scrub("谢谢，退款已到账！") == "谢谢，退款已到账！"  # nothing found: not even folded
+    assert patterns.scrub("我叫王小明，电话１３８ １２３４ ５６７８") == "我叫[姓名],电话[电话]"
+    assert patterns.scrub("李雷来过", known_names=["李雷"]) == "[姓名]来过"
+
+
+def test_redact_only_the_person():
+    text = "张伟的电话是１３８ １２３４ ５６７８，李娜的是139-1234-5678，邮箱Zhang＠qq.com。"
+    out = patterns.redact(text, {"mobile": {"8613812345678"}, "email": {"zhang@qq.com"}}, {"张伟"})
+    assert out == "[姓名]的电话是[电话]，李娜的是139-1234-5678，邮箱[邮箱]。"
+    assert patterns.redact(text, {"mobile": {"13812345678"}}) == text.replace("１３８ １２３４ ５６７８", "[电话]")
+    assert patterns.redact(text, {"card_no": {"6222000000000001"}}) == text
+    assert patterns.redact(None, {}) is None
+
+
+def test_prefilter_is_true_wherever_redact_changes(con):
+    values = {"mobile": {"13812345678"}, "email": {"zhang@qq.com"}, "card_no": {"6222 0000 0000 0001"}}
+    names = {"张伟"}
+    texts = [
+        "电话（＋８６）１３８ １２３４ ５６７８",
+        "0086-138-1234-5678",
+        "ZHANG＠QQ.COM",
+        "卡 6222.0000.0000.0001",
+        "张伟来过",
+        "李娜 13912345678",
+        "nothing here",
+        None,
+    ]
+    cond = patterns.prefilter_sql("t", values, names)
+    for text in texts:
+        hit = con.execute(f"select {cond} from (select ?::varchar as t)", [text]).fetchone()[0]
+        if patterns.redact(text, values, names) != text:
+            assert hit, text
+    assert not con.execute(f"select {cond} from (select 'nothing here' as t)").fetchone()[0]
+    assert patterns.prefilter_sql("t", {}, ()) == "false"
+
+
+def test_every_variant_normalizes_alike(con):
+    variants = {
+        "mobile": [
+            "13812345678",
+            "１３８１２３４５６７８",
+            "138 1234 5678",
+            "138.1234.5678",
+            "(138)1234-5678",
+            "+86 138 1234 5678",
+            "(+86)13812345678",
+            "0086 138 1234 5678",
+            "+86-138-1234-5678",
+            "８６ １３８ １２３４ ５６７８",
+        ],
+        "email": ["zhang@qq.com", "zhang＠qq.com", "ＺＨＡＮＧ＠ＱＱ．ＣＯＭ", " Zhang@QQ.com "],
+        "card_no": [
+            "6222000000000001",
+            "6222 0000 0000 0001",
+            "6222-0000-0000-0001",
+            "6222.0000.0000.0001",
+            "６２２２　００００　００００　０００１",
+        ],
+    }
+    for pii_type, values in variants.items():
+        python = {normalize(v, pii_type) for v in values}
+        assert len(python) == 1, (pii_type, python)
+        sql = con.execute(
+            f"select distinct {patterns.normalize_sql('v', pii_type)} from (select unnest(?::varchar[]) as v)",
+            [values],
+        ).fetchall()
+        assert {r[0] for r in sql} == python, pii_type

@@ -8,10 +8,12 @@ from types import SimpleNamespace
 
 import pyarrow as pa
 import pytest
+from click.testing import CliRunner
 
+from cli import exit_codes, main
 from privacy import suppression
 from privacy.requests import RequestError, deadline, parse_request, read_inbox
-from tests.conftest import settings_for
+from tests.conftest import cli_env, settings_for
 
 
 def _write(folder, name, body):
@@ -64,6 +66,47 @@ def test_inbox_reports_bad_files_and_duplicate_ids(tmp_path):
     assert any("R-1 appears in more than one file" in p for p in problems)
 
 
+@pytest.mark.parametrize(
+    ("identifiers", "message"),
+    [
+        ({"card_no": "n/a"}, "identifier card_no 'n/a' is not a valid card no"),
+        ({"mobile": "call me"}, "identifier mobile 'call me' is not a valid mobile"),
+        ({"email": "nobody"}, "identifier email 'nobody' is not a valid email"),
+        ({"member_id": "M 1/2"}, "identifier member_id 'M 1/2' is not a member id"),
+        ({"mobile": {"nested": 1}}, "must be text"),
+    ],
+)
+def test_an_identifier_that_is_not_one_is_refused_not_crashed(tmp_path, identifiers, message):
+    with pytest.raises(RequestError, match="bad.json") as err:
+        parse_request(_write(tmp_path, "bad.json", {**GOOD, "identifiers": identifiers}))
+    assert message in str(err.value)
+
+
+def test_identifiers_are_accepted_in_the_forms_people_write_them(tmp_path):
+    written = {
+        "mobile": ["+86 138-1234-5678", "１３８１２３４５６７８"],
+        "email": "a＠b.cn",
+        "card_no": "8860 0123 4567 8901",
+    }
+    request = parse_request(_write(tmp_path, "ok.json", {**GOOD, "identifiers": written}))
+    assert request.identifiers["card_no"] == {"8860 0123 4567 8901"}
+
+
+def test_every_problem_of_a_file_is_listed_not_only_the_first(tmp_path):
+    body = {**GOOD, "type": "delete", "received": "yesterday", "identifiers": {"card_no": "n/a"}}
+    with pytest.raises(RequestError) as err:
+        parse_request(_write(tmp_path, "three.json", body))
+    assert len(err.value.problems) == 3, err.value.problems
+    for part in ("type 'delete'", "received 'yesterday'", "card_no 'n/a'"):
+        assert part in str(err.value)
+
+
+def test_suppress_must_be_a_flag(tmp_path):
+    assert parse_request(_write(tmp_path, "s.json", {**GOOD, "suppress": True})).suppress is True
+    with pytest.raises(RequestError, match="suppress 'yes' must be true or false"):
+        parse_request(_write(tmp_path, "t.json", {**GOOD, "suppress": "yes"}))
+
+
 def test_deadlines_per_jurisdiction():
     assert deadline(date(2026, 11, 20), "PIPL") == date(2026, 12, 11)
     assert deadline(date(2026, 11, 21), "PIPL") == date(2026, 12, 11)  # received on a Saturday
@@ -108,3 +151,14 @@ def test_suppression_drops_rows_and_quarantined_lines_and_counts_them(tmp_path):
     }
     # the list holds tokens only
     assert "13812345678" not in suppression.list_path(settings).read_text()
+
+
+def test_the_requests_command_lists_every_problem_and_exits_non_zero(tmp_path):
+    settings = settings_for(tmp_path)
+    settings.requests_path.mkdir(parents=True)
+    body = {**GOOD, "jurisdiction": "LGPD", "received": "soon", "identifiers": {"card_no": "n/a"}}
+    _write(settings.requests_path, "three.json", body)
+    result = CliRunner().invoke(main, ["privacy", "requests"], env=cli_env(settings))
+    assert result.exit_code == exit_codes.REFUSED_INPUT, result.output
+    for part in ("jurisdiction 'LGPD'", "received 'soon'", "card_no 'n/a'"):
+        assert part in result.output

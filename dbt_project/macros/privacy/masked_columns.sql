@@ -89,3 +89,23 @@
     {%- do meta.update((column.get('config') or {}).get('meta') or {}) -%}
     {{ return(meta) }}
 {%- endmacro %}
+
+
+{#- The select list of `relation` (a CTE over `staging_model`) with the free-text column
+    `text_column` passed through pii_remove_known_name, so the writer's own name
+    (`name_column`, joined in by the model) is gone before the text is scrubbed. -#}
+{% macro columns_without_known_name(staging_model, relation, text_column, name_column) -%}
+    {%- set columns = [] -%}
+    {%- if execute -%}
+        {%- for column in privacy_graph_node(staging_model).columns -%}
+            {%- if column == text_column -%}
+                {%- do columns.append(pii_remove_known_name(relation ~ '.' ~ column, name_column) ~ ' as ' ~ column) -%}
+            {%- else -%}
+                {%- do columns.append(relation ~ '.' ~ column) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- else -%}
+        {%- do columns.append(relation ~ '.*') -%}
+    {%- endif -%}
+    {{ columns | join(',\n        ') }}
+{%- endmacro %}
