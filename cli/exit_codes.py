@@ -4,7 +4,9 @@
 1   the work ran and found a failure: a dbt model or test, a data contract, a
     health problem, a tampered audit log, an unusable suppression list
 2   the command line was wrong (unknown option, bad value): nothing ran
-3   input was refused: an export file (its rows are in quarantine) or a
+3   input was refused or needs attention: an export file (its rows are in
+    quarantine), a file in the inbox whose name or folder fits no export of the
+    contract (not read: impossible date, unknown entity or system), or a
     data-subject request file; the rest was processed
 4   an ML model did not beat its baseline and was not promoted
 74  the warehouse could not be written (disk full, read-only, permissions);
@@ -15,7 +17,7 @@
 OK = 0
 FAILED = 1
 USAGE = 2  # click's own code for usage errors
-REFUSED_INPUT = 3
+REFUSED_INPUT = 3  # also: input that needs attention (a misnamed inbox file)
 MODEL_NOT_PROMOTED = 4
 STORAGE = 74  # EX_IOERR
 BUSY = 75  # EX_TEMPFAIL

@@ -49,8 +49,19 @@ def _echo_ingest(report: IngestReport) -> None:
             click.echo(f"  suppressed  {f['rows_suppressed']} row(s) of erased people in {f['source_file']}")
     for f in report.duplicates:
         click.echo(f"  duplicate   {f['source_file']}: {f['reason']}")
-    for line in report.unmatched:
-        click.secho(f"  ignored     {line}", fg="yellow")
+    for f in report.corrections:
+        click.echo(f"  corrected   {f['source_file']}: changed since its earlier load; loaded again, supersedes it")
+    for line in report.waiting:
+        click.echo(f"  waiting     {line}")
+    if report.unmatched:
+        click.secho(
+            f"NOT READ {len(report.unmatched)} file(s) in the inbox that fit no export of the contract "
+            "(rename or move them; see docs/sources.md):",
+            fg="red",
+            bold=True,
+        )
+        for line in report.unmatched:
+            click.secho(f"  not read    {line}", fg="red")
     if report.refused:
         click.secho(f"REFUSED {len(report.refused)} file(s) — their rows are in quarantine:", fg="red", bold=True)
         for f in report.refused:
@@ -115,22 +126,25 @@ def _check_systems(ctx, param, systems: tuple[str, ...]) -> tuple[str, ...]:
     "--system", "systems", multiple=True, callback=_check_systems, help="Only these source systems (default: all)."
 )
 def ingest(systems) -> None:
-    """Load new inbox files with dlt; exits 3 when a file was refused."""
+    """Load new, complete inbox files with dlt; exits 3 when a file was refused or
+    a file in the inbox fits no export of the contract (misnamed, unknown folder)."""
     settings = load_cli_settings()
     with writing(settings, "ingest"):
         report = steps.ingest(settings, list(systems) or None)
     _echo_ingest(report)
-    if report.refused:
+    if report.needs_attention:
         sys.exit(exit_codes.REFUSED_INPUT)
 
 
 @click.command()
 @click.option("--select", default=None, help="dbt selection, e.g. 'staging'.")
-def build(select) -> None:
+@click.option("--full-refresh", is_flag=True, help="Rebuild incremental models from scratch.")
+def build(select, full_refresh) -> None:
     """Build and test the dbt project."""
     settings = load_cli_settings()
+    args = (["--select", select] if select else []) + (["--full-refresh"] if full_refresh else [])
     with writing(settings, "build"):
-        result = steps.build(settings, ["--select", select] if select else [])
+        result = steps.build(settings, args)
     if not result.success:
         raise click.ClickException("dbt build had failures (see the log above)")
 

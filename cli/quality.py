@@ -75,7 +75,8 @@ def check(layers, datasets, show_all) -> None:
 
 @click.command()
 def doctor() -> None:
-    """The warehouse's health at a glance: freshness, last runs, checks, quarantine, privacy requests."""
+    """The warehouse's health at a glance: as-of date, freshness, last runs, checks, quarantine,
+    privacy requests, inbox files not processed (misnamed: exit 1; still being written)."""
     settings = load_cli_settings()
     try:
         report = health_report(settings, dagster_home=str(settings.dagster_home), now=datetime.now(UTC))

@@ -29,13 +29,44 @@ rows quarantined) and the ingest command exits with code 3.
 - **Timestamps:** mall-local time (`{timezone}`) as `YYYY-MM-DD HH:MM:SS`; columns of type
   TIMESTAMPTZ carry an ISO 8601 offset (`2026-03-01T06:12:00Z`). The raw layer stores instants.
 - **Incremental by file:** a file already loaded (same name and bytes) is skipped; a late
-  file for an old day is loaded when it arrives; a file re-sent under the same name with
-  other bytes is refused (send corrections under a new name).
+  file for an old day is loaded when it arrives. A file whose bytes change after it was
+  loaded (it grew, or was rewritten under the same name) is a correction of itself: its
+  whole new content is loaded again as a later load, recorded as a second `loaded` row of
+  `ingested_files` whose reason starts with `correction:`, and staging keeps the rows of
+  a file's latest load, so no row of the final file is lost.
+- **Corrections:** send a correction as a new file `<entity>_<YYYYMMDD>_v<N>.<ext>`
+  (N >= 2) holding the corrected records (for a receipt, its lines too). For every record
+  (its primary key) staging keeps the newest copy: the highest file version (`_v10` beats
+  `_v9`; a name without `_v<N>` counts as 1), then the latest load. A `_v2` beats the
+  original even if the original is re-sent later. Raw keeps every copy. A correction
+  cannot delete a line; send a cancelling record instead.
+- **Rules across rows (`cross_rules:` in the contract, applied after each system's
+  load):** rows that break one are moved to the quarantine with rule `cross:<name>` and
+  the counts of `ingested_files` follow, so rows in file = loaded + quarantined still holds.
+  `refund_within_original_sale`: a sale's refunds together cannot exceed its net amount
+  (absolute values, refunds counted in load order; a refund whose sale has not arrived
+  is judged when it arrives). `line_quantity_sign_matches_receipt`: lines of a sale are
+  positive, lines of a refund negative. `line_of_quarantined_receipt`: lines follow a
+  receipt a cross rule quarantined. Blocking checks in `mallcrm check` catch any such row
+  that reaches raw anyway.
+- **Complete files only (`completeness:` in the contract, per system):** a file still
+  being written is not read; it is listed as `waiting` by `mallcrm ingest` and
+  `mallcrm doctor`, and loaded by a later run. `{{mode: settle, seconds: N}}`: the file
+  has not changed for N seconds (its modification time; one that will settle within 5 s
+  is waited for once per run; a modification time in the future waits).
+  `{{mode: marker, suffix: .done}}`: the exporter writes `<file name>.done` (e.g.
+  `transactions_20260101.csv.done`, any content) after the file; the marker itself is
+  not an export.
+- **Misnamed files:** a file whose name or folder fits no export (an impossible date
+  such as `_20261340`, an unknown entity or system folder, a wrong extension) is never
+  read; `mallcrm ingest` names it and exits with code 3, `mallcrm doctor` lists it as a
+  problem until it is renamed or removed.
 - **Lineage:** every raw row carries `_source_file`, `_source_line` (physical line; line 1
   is the CSV header) and `_loaded_at` (UTC).
-- **Bookkeeping:** each `raw_<system>` dataset has `ingested_files` (one row per file:
-  rows in file = rows loaded + rows quarantined) and `quarantined_rows` (file, line, rule,
-  reason, the raw record).
+- **Bookkeeping:** each `raw_<system>` dataset has `ingested_files` (one row per file and
+  content: rows in file = rows loaded + rows quarantined; a `duplicate` stores nothing and
+  counts 0 loaded, 0 quarantined) and `quarantined_rows` (file, line, rule, reason, the raw
+  record). Every row counted as quarantined is stored there.
 
 ## Dirty data (simulator `--dirty`)
 
@@ -65,6 +96,7 @@ def render_sources_doc(contract: Contract | None = None, timezone: str = "Asia/S
         out.append(contract.system_descriptions[system] + "\n")
         if exports[0].freeze_columns:
             out.append("Schema contract: **frozen** — a file with an unannounced column is refused.\n")
+        out.append(f"Completeness: {exports[0].completeness.describe()}.\n")
         for e in exports:
             out.append(f"### `{system}/{e.entity}_<YYYYMMDD>.{e.extension}`\n")
             out.append(f"{e.description}\n")

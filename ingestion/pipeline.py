@@ -8,8 +8,10 @@ from pathlib import Path
 import dlt
 from dlt.common.storages.load_package import PackageStorage
 
-from ingestion.sources import IngestLog, scan_inbox, system_source
+from ingestion.cross_rules import apply_cross_rules
+from ingestion.sources import IngestLog, system_source
 from mallcrm.core.contract import load_contract
+from mallcrm.core.inbox import inbox_state
 from mallcrm.core.settings import Settings, export_environment
 
 
@@ -29,7 +31,10 @@ def make_pipeline(system: str, settings: Settings) -> dlt.Pipeline:
 @dataclass
 class IngestReport:
     files: list[dict] = field(default_factory=list)
+    # files in the inbox that fit no export of the contract (not read): need attention
     unmatched: list[str] = field(default_factory=list)
+    # export files not complete yet (still being written): left for a later run
+    waiting: list[str] = field(default_factory=list)
 
     def totals(self) -> dict[str, int]:
         keys = ("rows_in_file", "rows_loaded", "rows_quarantined")
@@ -44,6 +49,16 @@ class IngestReport:
     @property
     def duplicates(self) -> list[dict]:
         return [f for f in self.files if f["status"] == "duplicate"]
+
+    @property
+    def corrections(self) -> list[dict]:
+        """Files loaded again because their content changed after an earlier load."""
+        return [f for f in self.files if f.get("correction_of")]
+
+    @property
+    def needs_attention(self) -> bool:
+        """A file was refused or could not be matched to the contract (exit code 3)."""
+        return bool(self.refused or self.unmatched)
 
 
 def undo_uncommitted_jobs(pipeline: dlt.Pipeline) -> dict[str, int]:
@@ -94,7 +109,9 @@ def run_ingestion(settings: Settings, systems: list[str] | None = None) -> Inges
     contract = load_contract()
     report = IngestReport()
     log = IngestLog()
-    scan_inbox(settings.inbox, contract, log)
+    # Unmatched files, and which files are complete: a file about to settle is waited
+    # for here, once, rather than once per entity.
+    inbox_state(settings.inbox, log, systems, wait=True, contract=contract)
     report.unmatched = log.unmatched
     for system in systems or contract.systems:
         source = system_source(system, settings, log)
@@ -107,5 +124,7 @@ def run_ingestion(settings: Settings, systems: list[str] | None = None) -> Inges
             undo_uncommitted_jobs(pipeline)
             pipeline.load()
         pipeline.run(source)
+        apply_cross_rules(settings, system, log)  # cross-row rules: offending rows to quarantine
     report.files = log.files
+    report.waiting = log.waiting
     return report

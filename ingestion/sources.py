@@ -8,6 +8,14 @@ bookkeeping commits together with the data it describes.
 "New" means: (file name, sha256) not yet in the dataset's `ingested_files`. A file
 already loaded is skipped; a late file for an old day is loaded like any other; the
 same bytes under another name are recorded as a duplicate and not loaded twice.
+
+Only complete files are read (`completeness:` in the contract): a file still being
+written is left for a later run and listed as waiting. A file whose content changed
+after it was loaded (it grew, or was rewritten) is a correction of itself: its whole new
+content is loaded again, as a later load, and staging keeps the rows of the latest load
+of a file (then of the highest `_vN`), so no row of the final file is lost. A file whose
+name or folder fits no export of the contract is never read and is listed as unmatched
+(`mallcrm ingest` exits 3, `mallcrm doctor` names it).
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dlt
@@ -23,7 +31,8 @@ import pyarrow as pa
 from dlt.extract.source import DltSource
 
 from ingestion.parsing import FileOutcome, batches, count_lines, parse_batch
-from mallcrm.core.contract import Contract, ExportFormat, InboxFile, load_contract, match_file
+from mallcrm.core.contract import ExportFormat, InboxFile, load_contract
+from mallcrm.core.inbox import InboxLog, incomplete_reason, scan_inbox
 from mallcrm.core.settings import Settings
 from mallcrm.core.warehouse import connect
 from privacy.suppression import SUPPRESSED_TABLE, suppress_erased
@@ -51,14 +60,33 @@ FILES_SCHEMA = pa.schema(
 
 
 @dataclass
-class IngestLog:
-    """What a run did, file by file; filled while dlt extracts."""
+class IngestLog(InboxLog):
+    """What a run did, file by file; filled while dlt extracts. (Its `unmatched` and
+    `waiting` lists are filled by the inbox scan, mallcrm.core.inbox.)"""
 
     files: list[dict] = field(default_factory=list)
-    unmatched: list[str] = field(default_factory=list)
 
     def add(self, record: dict) -> None:
         self.files.append(record)
+
+
+@dataclass
+class Seen:
+    """What a dataset's `ingested_files` already holds."""
+
+    latest: dict[str, str] = field(default_factory=dict)  # file -> sha256 of its latest record
+    by_sha: dict[str, str] = field(default_factory=dict)  # sha256 -> first file recorded with it
+    last_loaded_at: datetime | None = None
+
+
+def load_time(seen: Seen) -> datetime:
+    """This load's `loaded_at` (whole seconds): now, but always after the dataset's last
+    load, so that staging's "latest load wins" orders a quick correction after its original."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    last = seen.last_loaded_at
+    if last is not None and now <= last < now + timedelta(minutes=1):
+        return last + timedelta(seconds=1)
+    return now
 
 
 def sha256_of(path: Path) -> str:
@@ -69,10 +97,12 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def already_ingested(settings: Settings, dataset: str) -> dict[str, str]:
-    """(file -> sha256) of files this dataset has recorded, loaded or not."""
+def already_ingested(settings: Settings, dataset: str) -> Seen:
+    """The files this dataset has recorded, loaded or not: each file's latest content
+    (by load order) and, per content, the first file that had it."""
+    seen = Seen()
     if not settings.warehouse.exists():
-        return {}
+        return seen
     con = connect(settings)
     try:
         exists = con.execute(
@@ -80,35 +110,17 @@ def already_ingested(settings: Settings, dataset: str) -> dict[str, str]:
             [dataset, FILES_TABLE],
         ).fetchone()[0]
         if not exists:
-            return {}
-        return dict(con.execute(f'select source_file, sha256 from "{dataset}".{FILES_TABLE}').fetchall())
+            return seen
+        rows = con.execute(
+            f'select source_file, sha256, loaded_at from "{dataset}".{FILES_TABLE} order by loaded_at, _dlt_load_id'
+        ).fetchall()
     finally:
         con.close()
-
-
-def scan_inbox(
-    folder: Path, contract: Contract, log: IngestLog | None = None, base: Path | None = None
-) -> list[InboxFile]:
-    """Every file under `folder` that fits the contract, oldest business day first.
-    File names are taken relative to `base` (the inbox; default: `folder` itself)."""
-    base = base or folder
-    found: list[InboxFile] = []
-    if not folder.exists():
-        return found
-    root = base.resolve()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
-        if not path.resolve().is_relative_to(root):
-            # a link out of the inbox (e.g. to /etc/passwd) is never read
-            if log is not None:
-                log.unmatched.append(f"{path.relative_to(base).as_posix()}: resolves outside the inbox; not read")
-            continue
-        matched = match_file(base, path, contract)
-        if isinstance(matched, str):
-            if log is not None:
-                log.unmatched.append(matched)
-            continue
-        found.append(matched)
-    return sorted(found, key=lambda f: (f.business_date, f.relpath))
+    for name, sha, loaded_at in rows:
+        seen.latest[name] = sha  # later records overwrite earlier ones
+        seen.by_sha.setdefault(sha, name)
+        seen.last_loaded_at = loaded_at
+    return seen
 
 
 def _file_record(outcome: FileOutcome, sha: str, loaded_at: datetime) -> dict:
@@ -140,34 +152,38 @@ def _with_quarantined_at(quarantine: pa.Table, loaded_at: datetime) -> pa.Table:
 def entity_files(
     export: ExportFormat,
     settings: Settings,
-    seen: dict[str, str],
+    seen: Seen,
     log: IngestLog,
     loaded_at: datetime,
 ) -> Iterator:
-    """Yield Arrow tables for every new file of one entity (rows, quarantine, file records)."""
-    seen_shas = {sha: name for name, sha in seen.items()}
+    """Yield Arrow tables for every new or changed complete file of one entity
+    (rows, quarantine, file records)."""
     fresh: list[tuple[InboxFile, str]] = []
+    corrections: dict[str, str] = {}  # file -> sha256 of the content it replaces
     whole_file: list[tuple[FileOutcome, str]] = []
     inbox = settings.inbox
     for file in scan_inbox(inbox / export.system, load_contract(), base=inbox):
-        if file.export.entity != export.entity:
+        if file.export.entity != export.entity or file.relpath in log.waiting_files:
+            continue
+        reason = incomplete_reason(file)
+        if reason is not None:  # still being written: not read, loaded by a later run
+            log.wait(file, reason)
             continue
         sha = sha256_of(file.path)
-        if seen.get(file.relpath) == sha:
+        previous = seen.latest.get(file.relpath)
+        if previous == sha:
             continue  # loaded before: re-runs never duplicate
-        n = count_lines(file)
-        if file.relpath in seen:
-            reason = (
-                f"{file.relpath} was already loaded with other content (sha256 {seen[file.relpath][:12]}...); "
-                "send corrections as a new file, e.g. <entity>_<day>_v2"
-            )
-            whole_file.append((FileOutcome(file, "unknown", n, 0, n, "refused", reason), sha))
-        elif sha in seen_shas and n > 0:  # header-only files of quiet days are alike, not duplicates
-            reason = f"same bytes as {seen_shas[sha]}, which is already loaded"
-            whole_file.append((FileOutcome(file, "unknown", n, 0, n, "duplicate", reason), sha))
+        first = seen.by_sha.get(sha)
+        n = count_lines(file) if first is not None and first != file.relpath else 0
+        if n > 0:  # header-only files of quiet days are alike, not duplicates
+            # Nothing of it is stored: not loaded, not quarantined (the other file holds the rows).
+            reason = f"same bytes as {first}, which is already loaded"
+            whole_file.append((FileOutcome(file, "unknown", n, 0, 0, "duplicate", reason), sha))
         else:
             fresh.append((file, sha))
-        seen_shas.setdefault(sha, file.relpath)
+            if previous is not None:
+                corrections[file.relpath] = previous
+        seen.by_sha.setdefault(sha, file.relpath)
 
     shas = dict((f.relpath, sha) for f, sha in fresh)
     for batch in batches([f for f, _ in fresh]):
@@ -181,6 +197,13 @@ def entity_files(
         yield dlt.mark.with_table_name(_with_quarantined_at(parsed.quarantine, loaded_at), QUARANTINE_TABLE)
         records = [_file_record(o, shas[o.file.relpath], loaded_at) for o in parsed.outcomes]
         for r in records:
+            if r["source_file"] in corrections:
+                note = (
+                    f"correction: the file changed after it was loaded (earlier content sha256 "
+                    f"{corrections[r['source_file']][:12]}...); this load supersedes its earlier rows"
+                )
+                r["reason"] = f"{note}; {r['reason']}" if r["reason"] else note
+                r["correction_of"] = corrections[r["source_file"]]  # not a column: for the run's report
             log.add(r)
         yield dlt.mark.with_table_name(pa.Table.from_pylist(records, schema=FILES_SCHEMA), FILES_TABLE)
     if whole_file:
@@ -199,8 +222,8 @@ def system_source(system: str, settings: Settings, log: IngestLog | None = None)
 
     def make_resource(export: ExportFormat):
         def files() -> Iterator:
-            loaded_at = datetime.now(UTC).replace(microsecond=0)
             seen = already_ingested(settings, dataset)
+            loaded_at = load_time(seen)
             yield from entity_files(export, settings, seen, run_log, loaded_at)
 
         return dlt.resource(

@@ -7,8 +7,7 @@ import json
 
 import dagster as dg
 
-from ingestion.sources import scan_inbox
-from mallcrm.core.contract import load_contract
+from mallcrm.core.inbox import InboxLog, inbox_state
 from mallcrm.core.settings import Settings
 from orchestration.ml import GROUP as ML_GROUP
 
@@ -32,8 +31,11 @@ def build_daily_schedule(settings: Settings) -> dg.ScheduleDefinition:
 
 
 def inbox_fingerprint(settings: Settings) -> tuple[str, int]:
-    """A digest of (file, size, mtime) of every contract file in the inbox, and their count."""
-    files = scan_inbox(settings.inbox, load_contract())
+    """A digest of (file, size, mtime) of every complete contract file in the inbox, and
+    their count. A file still being written (contract `completeness:`) is left out, so it
+    starts no run until it is complete; a misnamed file starts none either (`mallcrm
+    doctor` and the ingestion assets' metadata list it)."""
+    files = inbox_state(settings.inbox, InboxLog(), wait=False)
     entries = sorted((f.relpath, f.path.stat().st_size, int(f.path.stat().st_mtime)) for f in files)
     digest = hashlib.sha256(json.dumps(entries).encode()).hexdigest()
     return digest, len(entries)

@@ -90,6 +90,10 @@ def _results(system: str, report: IngestReport) -> Iterable[dg.MaterializeResult
         mine = [f for f in report.files if f["entity"] == export.entity]
         yield dg.MaterializeResult(asset_key=dg.AssetKey([dataset, export.entity]), metadata=_summary_metadata(mine))
     whole = _summary_metadata(report.files)
+    whole["unmatched_inbox_files"] = dg.MetadataValue.md(
+        "\n".join(f"- `{line}`" for line in report.unmatched) or "none"
+    )
+    whole["waiting_files"] = dg.MetadataValue.md("\n".join(f"- `{line}`" for line in report.waiting) or "none")
     yield dg.MaterializeResult(asset_key=dg.AssetKey([dataset, FILES_TABLE]), metadata=whole)
     yield dg.MaterializeResult(
         asset_key=dg.AssetKey([dataset, QUARANTINE_TABLE]), metadata={"rows_quarantined": whole["rows_quarantined"]}
@@ -114,6 +118,10 @@ def _system_assets(system: str, settings: Settings) -> dg.AssetsDefinition:
     def _assets(context: dg.AssetExecutionContext) -> Iterable:
         report = steps.ingest(settings, [system], command=f"dagster ingest {system}")
         yield from _results(system, report)
+        if report.unmatched:
+            context.log.warning(
+                "inbox files that fit no export of the contract (not read): " + "; ".join(report.unmatched)
+            )
         if report.refused:
             context.log.error(
                 "refused files (rows quarantined): "

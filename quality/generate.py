@@ -232,8 +232,22 @@ def build_contracts(manifest: dict | None = None) -> dict[str, dict[str, dict]]:
         name = f"{dataset}.ingested_files"
         entities = [f.entity for f in export.for_system(system)]
         checks = _freshness_and_volume(dataset, entities, systems) + _retention_checks(name, retention)
+        # a file changed after loading is loaded again as a correction (a second row with
+        # other content); the same content recorded twice is the bookkeeping error
+        checks.append(
+            {
+                "failed_rows": {
+                    "name": "each file content recorded once",
+                    "qualifier": f"files_recorded_once_{system}",
+                    "query": (
+                        f"select source_file, sha256 from {name} where status = 'loaded' "
+                        "group by source_file, sha256 having count(*) > 1"
+                    ),
+                }
+            }
+        )
         columns = {
-            "source_file": [{"duplicate": {"name": "each file recorded once"}}],
+            "source_file": [],
             "business_date": [],
             "entity": [],
             "rows_loaded": [],

@@ -3,16 +3,20 @@
 Sections: freshness per source (ingested_files), last runs (Dagster's run storage under
 DAGSTER_HOME when present, and dlt's own load history `_dlt_loads`), failing data-quality
 checks (quality.runner), quarantined rows by reason, open privacy requests (privacy.requests
-when that table exists).
+when that table exists), inbox files not processed (misnamed: a problem; not complete yet:
+listed), and the as-of date of the analytics (the latest POS business day the member
+marts are built to; a warning when it lies after today, i.e. a future-dated row moved it).
 """
 
 from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+from mallcrm.core.inbox import InboxLog, inbox_state
 from mallcrm.core.settings import Settings
 from mallcrm.core.warehouse import connect
 from privacy import journal
@@ -23,6 +27,7 @@ from quality.runner import reference_time, run_checks
 class HealthReport:
     lines: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # shown, but not a failing exit code
 
     @property
     def text(self) -> str:
@@ -31,7 +36,8 @@ class HealthReport:
             if not self.problems
             else f"{len(self.problems)} PROBLEM(S):\n" + "\n".join(f"  - {p}" for p in self.problems)
         )
-        return "\n".join([*self.lines, "", verdict])
+        warned = [f"{len(self.warnings)} WARNING(S):", *(f"  - {w}" for w in self.warnings)] if self.warnings else []
+        return "\n".join([*self.lines, "", *warned, verdict])
 
 
 def _schemas(con, table: str) -> list[str]:
@@ -114,6 +120,43 @@ def _privacy_requests(con) -> list[str]:
     return [f"  {rid}  {kind:<10} due {deadline}  {status}" for rid, kind, deadline, status in rows] or ["  none open"]
 
 
+def _as_of_date(con) -> tuple[date | None, str]:
+    """The day the member marts are built to (marts.mart_member_360.as_of_date, from
+    int_member__as_of_date: var `as_of_date`, else the latest POS business day)."""
+    for schema, table in (("marts", "mart_member_360"), ("intermediate", "int_member__as_of_date")):
+        exists = con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+            [schema, table],
+        ).fetchone()[0]
+        if exists:
+            day = con.execute(f"select max(as_of_date) from {schema}.{table}").fetchone()[0]
+            if day is not None:
+                return day, f"{schema}.{table}"
+    return None, ""
+
+
+def as_of_section(con, today: date) -> tuple[list[str], list[str]]:
+    """(lines, warnings) about the analytics' as-of date."""
+    day, where = _as_of_date(con)
+    if day is None:
+        return ["  not built yet (no member marts): run `mallcrm build`"], []
+    line = f"  member marts are computed as of {day} (latest POS business day; {where}); today is {today}"
+    if day > today:
+        return [line], [
+            f"the analytics' as-of date {day} is after today ({today}): a future-dated POS row moved it, "
+            "so every member window ends in the future; find the row (stg_pos__transactions.business_date "
+            f"> '{today}'), have it corrected, or pin dbt var as_of_date"
+        ]
+    return [line], []
+
+
+def unprocessed_inbox_files(settings: Settings) -> tuple[list[str], list[str]]:
+    """(files that fit no export of the contract, files not complete yet) in the inbox."""
+    log = InboxLog()
+    inbox_state(settings.inbox, log, wait=False)
+    return log.unmatched, log.waiting
+
+
 def unfinished_privacy_jobs(settings: Settings) -> list[str]:
     """A journaled privacy job a killed run left: personal data may be half removed."""
     rerun = {
@@ -138,6 +181,9 @@ def health_report(settings: Settings, dagster_home: str | None, now: datetime) -
     try:
         as_of = reference_time(con, settings)
         report.lines.append(f"warehouse {settings.warehouse}; quality reference time {as_of:%Y-%m-%d %H:%M} UTC")
+        as_of_lines, as_of_warnings = as_of_section(con, now.astimezone(ZoneInfo(settings.timezone)).date())
+        _section(report, "as-of date of the analytics", as_of_lines)
+        report.warnings += as_of_warnings
         _section(report, "freshness per source (ingested_files)", _freshness(con, now))
         loads = _dlt_loads(con)
         quarantine = _quarantine(con)
@@ -158,6 +204,15 @@ def health_report(settings: Settings, dagster_home: str | None, now: datetime) -
     _section(report, "open privacy requests", requests)
     unfinished = unfinished_privacy_jobs(settings)
     _section(report, "unfinished privacy jobs (a killed run)", [f"  {u}" for u in unfinished] or ["  none"])
+    unmatched, waiting = unprocessed_inbox_files(settings)
+    _section(
+        report,
+        f"inbox files not processed ({settings.inbox})",
+        [f"  not read (fits no export of the contract)  {u}" for u in unmatched]
+        + [f"  waiting (not complete yet)  {w}" for w in waiting]
+        or ["  none"],
+    )
     report.problems += [f"check failed: {r.reason}" for r in failed]
     report.problems += unfinished
+    report.problems += [f"inbox file not processed, fits no export of the contract: {u}" for u in unmatched]
     return report

@@ -31,6 +31,48 @@ class Column:
     description: str
 
 
+COMPLETENESS_MODES = ("settle", "marker")
+
+
+@dataclass(frozen=True)
+class Completeness:
+    """When a file in the inbox is complete enough to load (`completeness:` in the yml).
+
+    settle: the file has not changed for `seconds` (its mtime is that old; a file that
+    would settle within a few seconds is waited for, once per run). marker: the exporter
+    writes `<file name><suffix>` (e.g. `transactions_20260101.csv.done`) after the file.
+    A file not yet complete is left in the inbox, listed as waiting, and loaded by a
+    later run; nothing of it is read before."""
+
+    mode: str = "settle"
+    seconds: float = 2.0
+    suffix: str = ".done"
+
+    def describe(self) -> str:
+        if self.mode == "marker":
+            return f"marker: a file is loaded once `<file name>{self.suffix}` exists beside it"
+        return f"settle: a file is loaded once it has not changed for {self.seconds:g} s (its modification time)"
+
+
+def parse_completeness(spec: dict | None, default: Completeness | None = None) -> Completeness:
+    base = default or Completeness()
+    if not spec:
+        return base
+    unknown = set(spec) - {"mode", "seconds", "suffix"}
+    if unknown:
+        raise ValueError(f"completeness: unknown key(s) {', '.join(sorted(unknown))} (mode, seconds, suffix)")
+    mode = str(spec.get("mode", base.mode))
+    if mode not in COMPLETENESS_MODES:
+        raise ValueError(f"completeness: mode {mode!r} is not one of {', '.join(COMPLETENESS_MODES)}")
+    seconds = float(spec.get("seconds", base.seconds))
+    if seconds < 0:
+        raise ValueError(f"completeness: seconds must be >= 0, not {seconds:g}")
+    suffix = str(spec.get("suffix", base.suffix))
+    if mode == "marker" and (not suffix.startswith(".") or FILE_NAME_PATTERN.match(f"x_20260101{suffix}")):
+        raise ValueError(f"completeness: marker suffix {suffix!r} must start with '.' and not look like an export")
+    return Completeness(mode=mode, seconds=seconds, suffix=suffix)
+
+
 @dataclass(frozen=True)
 class ExportFormat:
     """One entity of one source system: how its files look and what a valid row is."""
@@ -45,6 +87,7 @@ class ExportFormat:
     columns: tuple[Column, ...]
     rules: tuple[tuple[str, str], ...]
     freeze_columns: bool
+    completeness: Completeness = Completeness()
 
     @property
     def column_names(self) -> list[str]:
@@ -86,10 +129,15 @@ class Contract:
     def dataset(self, system: str) -> str:
         return self.for_system(system)[0].dataset
 
+    def completeness(self, system: str) -> Completeness:
+        return self.for_system(system)[0].completeness
+
 
 def parse_contract(raw: dict) -> Contract:
     formats = []
+    default_completeness = parse_completeness(raw.get("completeness"))
     for system, sys_spec in raw["systems"].items():
+        completeness = parse_completeness(sys_spec.get("completeness"), default_completeness)
         for entity, spec in sys_spec["entities"].items():
             columns = tuple(
                 Column(
@@ -112,6 +160,7 @@ def parse_contract(raw: dict) -> Contract:
                     columns=columns,
                     rules=tuple((spec.get("rules") or {}).items()),
                     freeze_columns=bool(sys_spec.get("freeze_columns", False)),
+                    completeness=completeness,
                 )
             )
     return Contract(

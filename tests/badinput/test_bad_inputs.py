@@ -64,9 +64,15 @@ def test_malformed_csv_row_unterminated_quote(tmp_path):
 
 
 def test_gbk_file_without_declaration(tmp_path):
+    """Undeclared GBK is detected: it loads where the contract allows GBK (legacy POS), and
+    is refused, naming the encoding, where it does not (member exports are UTF-8 only)."""
+    path = write_csv(tmp_path, TX, [sale(cashier_id="王小明")], encoding="gbk")
+    parsed = parse(tmp_path, path)
+    assert parsed.encoding == "gbk" and parsed.rows.to_pylist()[0]["cashier_id"] == "王小明"
     path = write_csv(tmp_path, "membership/members_20260101.csv", [MEMBER], encoding="gbk")
     parsed = parse(tmp_path, path)
-    assert parsed.rows_loaded == 1 and parsed.rows.to_pylist()[0]["name"] == "王小明"
+    assert parsed.status == "refused" and "file is GBK" in parsed.reason and "allows utf-8" in parsed.reason
+    assert_nothing_lost(parsed)
 
 
 def test_byte_order_mark(tmp_path):

@@ -218,3 +218,42 @@ def test_file_names_outside_the_contract_are_explained(tmp_path):
     ]:
         path = tmp_path / rel
         assert expected in match_file(tmp_path, path, contract)
+
+
+def test_integers_that_only_cast_by_rounding_are_quarantined(tmp_path):
+    """CSV and JSON lines alike: 60.7 is not an INTEGER (DuckDB alone would store 61)."""
+    rows = [sale(), sale(transaction_id="T2", points_redeemed="60.7"), sale(transaction_id="T3", points_redeemed="7.0")]
+    rows.append(sale(transaction_id="T4", points_redeemed="many"))
+    parsed = parse(tmp_path, write_csv(tmp_path, "pos/transactions_20260101.csv", rows))
+    assert [(r["transaction_id"], r["points_redeemed"]) for r in parsed.rows.to_pylist()] == [("T1", 0), ("T3", 7)]
+    q = {r["source_line"]: r for r in parsed.quarantine.to_pylist()}
+    assert q[3]["rule"] == "lossy_cast:points_redeemed" and "60.7 is not an INTEGER" in q[3]["reason"]
+    assert "T2" in q[3]["raw_record"]
+    assert q[5]["rule"] == "parse:cast" and "points_redeemed" in q[5]["reason"]
+    assert parsed.rows_loaded + parsed.rows_quarantined == parsed.rows_in_file == 4
+
+    path = tmp_path / "feedback" / "surveys_20260101.jsonl"
+    path.parent.mkdir(parents=True)
+    answer = {"response_id": "R1", "channel": "app", "submitted_at": "2026-01-01T02:00:00Z", "nps_score": 9.5}
+    path.write_text(json.dumps(answer) + "\n", encoding="utf-8")
+    (row,) = parse(tmp_path, path).quarantine.to_pylist()
+    assert row["rule"] == "lossy_cast:nps_score" and "9.5 is not an INTEGER" in row["reason"]
+
+
+def test_empty_lines_and_stray_quotes_keep_lines_aligned(tmp_path):
+    path = write_csv(tmp_path, "pos/transactions_20260101.csv", [sale(cashier_id='5" tv'), sale(transaction_id="T2")])
+    lines = path.read_bytes().split(b"\n")
+    path.write_bytes(b"\n".join([*lines[:2], b"", *lines[2:]]))  # an empty line between the two sales
+    parsed = parse(tmp_path, path)
+    assert parsed.rows_in_file == parsed.rows_loaded == 2
+    assert [(r["cashier_id"], r["_source_line"]) for r in parsed.rows.to_pylist()] == [('5" tv', 2), ("C1", 4)]
+
+
+def test_line_separators_inside_json_strings_are_not_line_breaks(tmp_path):
+    path = tmp_path / "feedback" / "surveys_20260101.jsonl"
+    path.parent.mkdir(parents=True)
+    answer = {"response_id": "R1", "channel": "app", "submitted_at": "2026-01-01T02:00:00Z", "nps_score": 9}
+    path.write_text(json.dumps({**answer, "comment": "好\u2028评"}, ensure_ascii=False) + "\n", encoding="utf-8")
+    parsed = parse(tmp_path, path)
+    assert parsed.rows_in_file == parsed.rows_loaded == 1
+    assert parsed.rows.to_pylist()[0]["comment"] == "好\u2028评"

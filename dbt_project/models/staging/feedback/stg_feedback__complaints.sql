@@ -46,7 +46,7 @@ ranked as (
         *,
         row_number() over (
             partition by complaint_id
-            order by updated_at desc, _source_file desc, _source_line desc
+            order by updated_at desc, {{ newest_copy_first() }}
         ) as recency_rank
 
     from renamed

@@ -43,7 +43,7 @@ ranked as (
         *,
         row_number() over (
             partition by campaign_id
-            order by _source_file, _source_line
+            order by {{ newest_copy_first() }}
         ) as copy_number
 
     from renamed

@@ -43,12 +43,12 @@ renamed as (
 
 deduplicated as (
 
-    -- the same version exported twice collapses to its first copy
+    -- the same version exported twice collapses to one row: the newest copy (a _v2 correction) wins
     select
         *,
         row_number() over (
             partition by member_id, updated_at
-            order by _source_file, _source_line
+            order by {{ newest_copy_first() }}
         ) as copy_number
 
     from renamed

@@ -46,12 +46,12 @@ renamed as (
 
 ranked as (
 
-    -- a re-sent file repeats receipts: keep the first copy
+    -- re-sent files repeat receipts, corrections (_v2) restate them: the newest copy wins
     select
         *,
         row_number() over (
             partition by transaction_id
-            order by _source_file, _source_line
+            order by {{ newest_copy_first() }}
         ) as copy_number
 
     from renamed

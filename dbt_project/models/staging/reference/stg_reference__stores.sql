@@ -41,7 +41,7 @@ ranked as (
         *,
         row_number() over (
             partition by store_id
-            order by snapshot_date desc, _source_file desc, _source_line desc
+            order by snapshot_date desc, {{ newest_copy_first() }}
         ) as recency_rank,
         max(snapshot_date) over () as latest_snapshot_date
 

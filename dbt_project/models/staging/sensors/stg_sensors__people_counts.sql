@@ -37,7 +37,7 @@ ranked as (
         *,
         row_number() over (
             partition by counter_id, interval_start_at
-            order by _source_file, _source_line
+            order by {{ newest_copy_first() }}
         ) as copy_number
 
     from renamed

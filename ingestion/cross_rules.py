@@ -1,0 +1,203 @@
+"""Cross-row rules: rows that can only be judged against other rows, moved to quarantine.
+
+A row rule (`rules:` in export_formats.yml) sees one row. Some impossible data only shows
+against another row: a line with a negative quantity on a sale receipt, a refund larger
+than the sale it refunds. Those rules are declared per system under `cross_rules:` in
+ingestion/export_formats.yml, each a SQL query returning the offending rows
+(`_source_file`, `_source_line`, `reason`) of one entity.
+
+`apply_cross_rules` runs right after a system's load (ingestion.pipeline.run_ingestion),
+over the system's whole raw dataset, in ONE DuckDB transaction:
+
+- the queries read `current_<entity>`: the newest copy of each record (primary key) of
+  the raw table — highest file version (`<entity>_<day>_v<N>`), then latest load, then
+  later file and line; the rule staging applies (dbt macro `newest_copy_first`);
+- each offending raw row is inserted into `<dataset>.quarantined_rows` (rule
+  `cross:<name>`, reason, the row as JSON) and deleted from its raw table;
+- `ingested_files` of its file moves the row from `rows_loaded` to `rows_quarantined`,
+  so rows in file = loaded + quarantined stays exact.
+
+A rule runs again until it finds nothing (quarantining the newest copy of a record makes
+an older copy current, which is judged in turn). Killed mid-way, the transaction rolls
+back; a re-run judges the same rows again and ends in the same state, and rows already
+moved are no longer in raw, so nothing is moved twice. A row whose counterpart has not
+arrived yet (a refund before its sale) is not judged; it is when the counterpart arrives.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import yaml
+
+from mallcrm.core.contract import ExportFormat, load_contract
+from mallcrm.core.settings import EXPORT_FORMATS_FILE, Settings
+from mallcrm.core.warehouse import connect
+
+RULE_PREFIX = "cross:"
+FILES_TABLE = "ingested_files"
+QUARANTINE_TABLE = "quarantined_rows"
+# Quarantining the current copy of a record makes the next copy current: judge again,
+# at most this many times per rule and run (one pass per version of a record).
+MAX_PASSES = 20
+
+# The file version in `_source_file` (`_v<N>` before the extension; otherwise 1) and the
+# order that puts the newest copy of a record first. Same rule as the dbt macros
+# `source_file_version` and `newest_copy_first` (dbt_project/macros/cross_db/).
+VERSION_SQL = "coalesce(try_cast(regexp_extract(_source_file, '_v([0-9]+)[.][a-z]+$', 1) as integer), 1)"
+NEWEST_COPY_FIRST = f"{VERSION_SQL} desc, _loaded_at desc, _source_file desc, _source_line desc"
+
+
+@dataclass(frozen=True)
+class CrossRule:
+    system: str
+    name: str
+    entity: str
+    description: str
+    query: str
+
+    @property
+    def rule(self) -> str:
+        return f"{RULE_PREFIX}{self.name}"
+
+
+def load_cross_rules(path: Path = EXPORT_FORMATS_FILE) -> list[CrossRule]:
+    """Every `cross_rules:` entry of the export contract, in declared order."""
+    with open(path, encoding="utf-8") as fh:
+        raw = yaml.safe_load(fh)
+    rules = []
+    for system, spec in raw["systems"].items():
+        for name, rule in (spec.get("cross_rules") or {}).items():
+            unknown = set(rule) - {"entity", "description", "query"}
+            if unknown or "entity" not in rule or "query" not in rule:
+                raise ValueError(f"cross rule {system}/{name}: needs entity and query (got {sorted(rule)})")
+            if rule["entity"] not in spec["entities"]:
+                raise ValueError(f"cross rule {system}/{name}: unknown entity {rule['entity']!r}")
+            rules.append(CrossRule(system, name, rule["entity"], rule.get("description", ""), rule["query"]))
+    return rules
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _current_view(con, dataset: str, export: ExportFormat) -> None:
+    keys = ", ".join(_ident(k) for k in export.primary_key)
+    con.execute(
+        f"create or replace temp view {_ident('current_' + export.entity)} as "
+        f"select * from {_ident(dataset)}.{_ident(export.entity)} "
+        f"qualify row_number() over (partition by {keys} order by {NEWEST_COPY_FIRST}) = 1"
+    )
+
+
+def _apply_once(con, dataset: str, export: ExportFormat, rule: CrossRule, at: datetime) -> int:
+    """Move the rows `rule` finds now; returns how many moved (counted per file in _moved)."""
+    table = f"{_ident(dataset)}.{_ident(export.entity)}"
+    con.execute(
+        f"""
+        create or replace temp table _offending as
+        select o._source_file, o._source_line, min(o.reason) as reason
+        from ({rule.query}) as o
+        group by 1, 2
+        """
+    )
+    record = ", ".join(f"{_ident(c)} := r.{_ident(c)}" for c in export.column_names)
+    con.execute(
+        f"""
+        insert into {_ident(dataset)}.{QUARANTINE_TABLE}
+            (source_file, source_line, system, entity, rule, reason, raw_record, quarantined_at, _dlt_load_id)
+        select r._source_file, r._source_line, ?, ?, ?,
+            r._source_file || ' line ' || r._source_line || ': breaks rule ' || ? || ' (' || o.reason || ')',
+            to_json(struct_pack({record})), ?, r._dlt_load_id
+        from {table} as r
+        join _offending as o on o._source_file = r._source_file and o._source_line = r._source_line
+        """,
+        [export.system, export.entity, rule.rule, rule.name, at],
+    )
+    con.execute(
+        f"""
+        insert into _moved
+        select r._source_file, count(*) from {table} as r
+        join _offending as o on o._source_file = r._source_file and o._source_line = r._source_line
+        group by 1
+        """
+    )
+    moved = con.execute(
+        f"""
+        delete from {table} as r using _offending as o
+        where o._source_file = r._source_file and o._source_line = r._source_line
+        """
+    ).fetchone()[0]
+    con.execute("drop table _offending")
+    return int(moved)
+
+
+def apply_cross_rules(settings: Settings, system: str, log=None) -> dict[str, int]:
+    """Apply `system`'s cross rules to its raw dataset; returns rows moved per rule.
+
+    `log` (ingestion.sources.IngestLog), when given, gets its file records' counts
+    corrected like `ingested_files`. Call it with the warehouse's write lock held
+    (pipeline.steps.ingest does)."""
+    rules = [r for r in load_cross_rules() if r.system == system]
+    if not rules or not settings.warehouse.exists():
+        return {}
+    contract = load_contract()
+    dataset = contract.dataset(system)
+    exports = {e.entity: e for e in contract.for_system(system)}
+    con = connect(settings)
+    try:
+        existing = {
+            row[0]
+            for row in con.execute(
+                "select table_name from information_schema.tables where table_schema = ?", [dataset]
+            ).fetchall()
+        }
+        if not {FILES_TABLE, QUARANTINE_TABLE} <= existing:
+            return {}
+        at = datetime.now(UTC).replace(microsecond=0)
+        moved_by_rule: Counter = Counter()
+        con.execute("begin transaction")
+        try:
+            for entity, export in exports.items():
+                if entity in existing:
+                    _current_view(con, dataset, export)
+            con.execute(
+                f"create or replace temp view {QUARANTINE_TABLE} as select * from {_ident(dataset)}.{QUARANTINE_TABLE}"
+            )
+            con.execute("create or replace temp table _moved (source_file varchar, n bigint)")
+            for rule in rules:
+                tables = {rule.entity} | {e for e in exports if f"current_{e}" in rule.query}
+                if not tables <= existing:
+                    continue  # a table the rule reads has not arrived yet: nothing to judge
+                for _ in range(MAX_PASSES):
+                    n = _apply_once(con, dataset, exports[rule.entity], rule, at)
+                    moved_by_rule[rule.rule] += n
+                    if n == 0:
+                        break
+            per_file = dict(con.execute("select source_file, sum(n) from _moved group by 1").fetchall())
+            if per_file:
+                con.execute(
+                    f"""
+                    update {_ident(dataset)}.{FILES_TABLE} as f
+                    set rows_loaded = f.rows_loaded - m.n, rows_quarantined = f.rows_quarantined + m.n
+                    from (select source_file, sum(n) as n from _moved group by 1) as m
+                    where f.source_file = m.source_file and f.status = 'loaded'
+                    """
+                )
+            con.execute("drop table _moved")
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+    finally:
+        con.close()
+    if log is not None and per_file:
+        for record in log.files:
+            n = int(per_file.get(record["source_file"], 0))
+            if n and record.get("status") == "loaded":
+                record["rows_loaded"] -= n
+                record["rows_quarantined"] += n
+    return {rule: n for rule, n in moved_by_rule.items() if n}
