@@ -24,6 +24,26 @@ rows quarantined) and the ingest command exits with code 3.
 - **CSV:** header row, comma separated, `"` quoting (`""` inside quotes), empty field =
   NULL, booleans `true`/`false`, decimals with a dot, no thousands separator. UTF-8, with or
   without a byte-order mark; GBK (read as GB18030) is detected where UTF-8 fails.
+- **Multi-line records:** a CSV field in double quotes may contain line breaks (RFC 4180);
+  such a record is one row and its `source_line` is its first physical line. Only LF,
+  CRLF and CR end a line; U+2028 and similar characters are kept as text. Empty lines are
+  skipped and not counted as rows.
+- **Encodings:** each entity lists its allowed encodings (`encodings:` below). A file
+  mostly in an encoding not on that list (GBK for a UTF-8-only entity, UTF-16 with or
+  without a byte-order mark) is refused with a reason naming the encoding, its rows in
+  quarantine. Within an allowed file, a row whose bytes do not belong to the file's
+  encoding is quarantined with rule `encoding` ("row is UTF-8 in a GBK file", "bytes not
+  valid in gbk") — never loaded as garbled text.
+- **NUL bytes:** a text value holding a NUL byte is quarantined (`nul_byte:<column>`);
+  data is never stripped or changed.
+- **Lossy casts:** an INTEGER column takes whole numbers only: `60.7` (a CSV field, a
+  JSON number or a Parquet float) is quarantined with `lossy_cast:<column>` ("60.7 is not
+  an INTEGER"), never rounded; `7.0` loads as 7.
+- **Future dates:** a row is quarantined when its file's date is after the load time
+  plus 1 day (`export_day_not_after_load_time`), when one of its timestamps is
+  (`<column>_not_after_load_time`), or when a timestamp is later than the day after the
+  file's own date (`<column>_not_after_export_day`). A file dated in the future loads
+  nothing and cannot move the as-of date (`mallcrm doctor` shows it).
 - **JSON lines:** one object per line, keys = columns; a missing key is NULL.
 - **Parquet:** columns by name; types are cast to the declared ones.
 - **Timestamps:** mall-local time (`{timezone}`) as `YYYY-MM-DD HH:MM:SS`; columns of type
