@@ -7,7 +7,9 @@ ingestion/export_formats.yml, each a SQL query returning the offending rows
 (`_source_file`, `_source_line`, `reason`) of one entity.
 
 `apply_cross_rules` runs right after a system's load (ingestion.pipeline.run_ingestion),
-over the system's whole raw dataset, in ONE DuckDB transaction:
+over the system's whole raw dataset, in ONE DuckDB transaction, when a dlt load arrived
+since the last judgement (`<dataset>.cross_rules_judged`, written in the same
+transaction; a run with nothing new costs one query):
 
 - the queries read `current_<entity>`: the newest copy of each record (primary key) of
   the raw table — highest file version (`<entity>_<day>_v<N>`), then latest load, then
@@ -40,6 +42,9 @@ from mallcrm.core.warehouse import connect
 RULE_PREFIX = "cross:"
 FILES_TABLE = "ingested_files"
 QUARANTINE_TABLE = "quarantined_rows"
+LOADS_TABLE = "_dlt_loads"
+# the newest dlt load the rules have judged: a run with no load since is skipped
+STATE_TABLE = "cross_rules_judged"
 # Quarantining the current copy of a record makes the next copy current: judge again,
 # at most this many times per rule and run (one pass per version of a record).
 MAX_PASSES = 20
@@ -96,14 +101,19 @@ def _current_view(con, dataset: str, export: ExportFormat) -> None:
 def _apply_once(con, dataset: str, export: ExportFormat, rule: CrossRule, at: datetime) -> int:
     """Move the rows `rule` finds now; returns how many moved (counted per file in _moved)."""
     table = f"{_ident(dataset)}.{_ident(export.entity)}"
+    # the offending copy is the current one: an older load of the same file and line is
+    # an older copy of the record, judged on the next pass once it has become current
     con.execute(
         f"""
         create or replace temp table _offending as
-        select o._source_file, o._source_line, min(o.reason) as reason
+        select o._source_file, o._source_line, c._loaded_at, min(o.reason) as reason
         from ({rule.query}) as o
-        group by 1, 2
+        join {_ident("current_" + export.entity)} as c
+            on c._source_file = o._source_file and c._source_line = o._source_line
+        group by 1, 2, 3
         """
     )
+    same_copy = "o._source_file = r._source_file and o._source_line = r._source_line and o._loaded_at = r._loaded_at"
     record = ", ".join(f"{_ident(c)} := r.{_ident(c)}" for c in export.column_names)
     con.execute(
         f"""
@@ -113,22 +123,22 @@ def _apply_once(con, dataset: str, export: ExportFormat, rule: CrossRule, at: da
             r._source_file || ' line ' || r._source_line || ': breaks rule ' || ? || ' (' || o.reason || ')',
             to_json(struct_pack({record})), ?, r._dlt_load_id
         from {table} as r
-        join _offending as o on o._source_file = r._source_file and o._source_line = r._source_line
+        join _offending as o on {same_copy}
         """,
         [export.system, export.entity, rule.rule, rule.name, at],
     )
     con.execute(
         f"""
         insert into _moved
-        select r._source_file, count(*) from {table} as r
-        join _offending as o on o._source_file = r._source_file and o._source_line = r._source_line
-        group by 1
+        select r._source_file, r._loaded_at, count(*) from {table} as r
+        join _offending as o on {same_copy}
+        group by 1, 2
         """
     )
     moved = con.execute(
         f"""
         delete from {table} as r using _offending as o
-        where o._source_file = r._source_file and o._source_line = r._source_line
+        where {same_copy}
         """
     ).fetchone()[0]
     con.execute("drop table _offending")
@@ -155,8 +165,13 @@ def apply_cross_rules(settings: Settings, system: str, log=None) -> dict[str, in
                 "select table_name from information_schema.tables where table_schema = ?", [dataset]
             ).fetchall()
         }
-        if not {FILES_TABLE, QUARANTINE_TABLE} <= existing:
+        if not {FILES_TABLE, QUARANTINE_TABLE, LOADS_TABLE} <= existing:
             return {}
+        latest = con.execute(f"select max(load_id) from {_ident(dataset)}.{LOADS_TABLE}").fetchone()[0]
+        con.execute(f"create table if not exists {_ident(dataset)}.{STATE_TABLE} (judged_through varchar)")
+        judged = con.execute(f"select max(judged_through) from {_ident(dataset)}.{STATE_TABLE}").fetchone()[0]
+        if latest is None or (judged is not None and judged >= latest):
+            return {}  # no load since the last judgement: nothing new to judge
         at = datetime.now(UTC).replace(microsecond=0)
         moved_by_rule: Counter = Counter()
         con.execute("begin transaction")
@@ -167,7 +182,10 @@ def apply_cross_rules(settings: Settings, system: str, log=None) -> dict[str, in
             con.execute(
                 f"create or replace temp view {QUARANTINE_TABLE} as select * from {_ident(dataset)}.{QUARANTINE_TABLE}"
             )
-            con.execute("create or replace temp table _moved (source_file varchar, n bigint)")
+            con.execute(
+                "create or replace temp table _moved "
+                "(source_file varchar, loaded_at timestamp with time zone, n bigint)"
+            )
             for rule in rules:
                 tables = {rule.entity} | {e for e in exports if f"current_{e}" in rule.query}
                 if not tables <= existing:
@@ -177,17 +195,25 @@ def apply_cross_rules(settings: Settings, system: str, log=None) -> dict[str, in
                     moved_by_rule[rule.rule] += n
                     if n == 0:
                         break
-            per_file = dict(con.execute("select source_file, sum(n) from _moved group by 1").fetchall())
+            per_file = {
+                (name, loaded): int(n)
+                for name, loaded, n in con.execute(
+                    "select source_file, loaded_at, sum(n) from _moved group by 1, 2"
+                ).fetchall()
+            }
             if per_file:
                 con.execute(
                     f"""
                     update {_ident(dataset)}.{FILES_TABLE} as f
                     set rows_loaded = f.rows_loaded - m.n, rows_quarantined = f.rows_quarantined + m.n
-                    from (select source_file, sum(n) as n from _moved group by 1) as m
-                    where f.source_file = m.source_file and f.status = 'loaded'
+                    from (select source_file, loaded_at, sum(n) as n from _moved group by 1, 2) as m
+                    where f.source_file = m.source_file and f.loaded_at = m.loaded_at and f.status = 'loaded'
                     """
                 )
             con.execute("drop table _moved")
+            # in the same transaction: a killed run leaves its loads to be judged again
+            con.execute(f"delete from {_ident(dataset)}.{STATE_TABLE}")
+            con.execute(f"insert into {_ident(dataset)}.{STATE_TABLE} values (?)", [latest])
             con.execute("commit")
         except BaseException:
             con.execute("rollback")
@@ -196,7 +222,7 @@ def apply_cross_rules(settings: Settings, system: str, log=None) -> dict[str, in
         con.close()
     if log is not None and per_file:
         for record in log.files:
-            n = int(per_file.get(record["source_file"], 0))
+            n = per_file.get((record["source_file"], record.get("loaded_at")), 0)
             if n and record.get("status") == "loaded":
                 record["rows_loaded"] -= n
                 record["rows_quarantined"] += n

@@ -448,3 +448,26 @@ def test_ingest_applies_the_cross_rules_and_reports_exact_counts(tmp_path):
         assert (record["rows_in_file"], record["rows_loaded"], record["rows_quarantined"]) == (2, 1, 1)
         assert files(settings)[TX] == ("loaded", 2, 1, 1)
         assert _quarantined(settings)[(TX, 3)][0] == "cross:refund_within_original_sale"
+
+
+def test_cross_rules_judge_each_load_once_and_a_killed_judgement_again(tmp_path):
+    """The rules run when a load arrived since the last judgement (recorded in the same
+    transaction as the moves): a run with nothing new skips them; a run killed between
+    the load and the judgement leaves its load to be judged by the next run."""
+    with mall_environment(tmp_path) as settings:
+        write_csv(settings.inbox, TX, [_sale("T1", "100.00"), _refund("T2", "T1", "-40.00")])
+        steps.ingest(settings, systems=["pos"])
+        assert apply_cross_rules(settings, "pos") == {}  # judged already: nothing new
+        con = connect(settings)
+        try:  # as if a later load's judgement was killed: its bad row reached raw
+            con.execute(
+                "insert into raw_pos.transactions by name select * replace "
+                "(cast(-90.00 as decimal(12,2)) as net_amount, cast(-90.00 as decimal(12,2)) as gross_amount, "
+                "'T3' as transaction_id, _source_line + 1 as _source_line) "
+                "from raw_pos.transactions where transaction_id = 'T2'"
+            )
+            con.execute("delete from raw_pos.cross_rules_judged")
+        finally:
+            con.close()
+        assert apply_cross_rules(settings, "pos") == {"cross:refund_within_original_sale": 1}
+        assert apply_cross_rules(settings, "pos") == {}

@@ -37,6 +37,7 @@ VOLATILE = (
     "inserted_at",
     "ingested_at",
     "built_at",
+    "judged_through",  # the dlt load id the cross-row rules judged (ingestion/cross_rules.py)
 )
 MALLCRM = [sys.executable, "-m", "cli"]
 
