@@ -102,7 +102,9 @@ def test_choosing_a_store_changes_the_traffic_numbers(server, browser):
         before = page.inner_text("#kpi-visitors")
         page.click("#filter-store")
         page.keyboard.type("S001")
-        page.keyboard.press("Enter")
+        # click the option itself: Enter picks whatever is highlighted while the search
+        # is still filtering (it once picked S010)
+        page.locator(".dash-dropdown-option", has_text="S001").first.click()
         page.wait_for_function(
             "b => { const el = document.querySelector('#kpi-visitors');"
             " return el && el.innerText.length > 0 && el.innerText !== b; }",
