@@ -18,7 +18,7 @@ import pytest
 
 from ingestion.parsing import count_lines, parse_batch
 from mallcrm.core.contract import load_contract, match_file
-from tests.unit.test_parsing import LOADED_AT, TIMEZONE, parse, sale, write_csv
+from tests.unit.test_parsing import LOADED_AT, TIMEZONE, member, parse, sale, write_csv
 
 TX = "pos/transactions_20260101.csv"
 COMPLAINT = {
@@ -217,22 +217,8 @@ def test_mixed_encoding_row_is_quarantined_with_reason(tmp_path):
 
 
 def test_encoding_not_allowed_for_the_entity_is_refused(tmp_path):
-    member = {c: "" for c in load_contract().get("membership", "members").column_names}
-    member.update(
-        member_id="M1",
-        card_no="1",
-        name="王小明",
-        mobile="13800001111",
-        country_code="CN",
-        registration_channel="app",
-        registered_at="2025-01-01 10:00:00",
-        tier="basic",
-        status="active",
-        updated_at="2025-01-01 10:00:00",
-    )
-    path = write_csv(
-        tmp_path, "membership/members_20260101.csv", [member, {**member, "member_id": "M2"}], encoding="gbk"
-    )
+    row = member()
+    path = write_csv(tmp_path, "membership/members_20260101.csv", [row, {**row, "member_id": "M2"}], encoding="gbk")
     parsed = parse(tmp_path, path)
     assert parsed.status == "refused"
     assert "file is GBK" in parsed.reason and "the contract allows utf-8 for membership/members" in parsed.reason

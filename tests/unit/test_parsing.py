@@ -60,6 +60,25 @@ def sale(**over) -> dict:
     return {**GOOD_SALE, **over}
 
 
+def member(**over) -> dict:
+    """A valid membership/members row (every contract column), with `over` changed or added."""
+    row = {c: "" for c in load_contract().get("membership", "members").column_names}
+    row.update(
+        member_id="M1",
+        card_no="1",
+        name="王小明",
+        mobile="13800001111",
+        country_code="CN",
+        registration_channel="app",
+        registered_at="2025-01-01 10:00:00",
+        tier="basic",
+        status="active",
+        updated_at="2025-01-01 10:00:00",
+    )
+    row.update(over)
+    return row
+
+
 def test_valid_rows_load_typed_with_lineage(tmp_path):
     path = write_csv(tmp_path, "pos/transactions_20260101.csv", [sale(), sale(transaction_id="T2")])
     parsed = parse(tmp_path, path)
@@ -136,21 +155,8 @@ def test_byte_order_mark_is_accepted(tmp_path):
 
 
 def test_unannounced_member_column_refuses_the_file(tmp_path):
-    member = {c: "" for c in load_contract().get("membership", "members").column_names}
-    member.update(
-        member_id="M1",
-        card_no="1",
-        name="张三",
-        mobile="13800001111",
-        country_code="CN",
-        registration_channel="app",
-        registered_at="2025-01-01 10:00:00",
-        tier="basic",
-        status="active",
-        updated_at="2025-01-01 10:00:00",
-        wechat_openid="o6_bmjrPTlm6",
-    )
-    path = write_csv(tmp_path, "membership/members_20260101.csv", [member])
+    member_row = member(name="张三", wechat_openid="o6_bmjrPTlm6")
+    path = write_csv(tmp_path, "membership/members_20260101.csv", [member_row])
     parsed = parse(tmp_path, path)
     assert parsed.status == "refused"
     assert "wechat_openid" in parsed.reason and "personal data" in parsed.reason
