@@ -63,7 +63,7 @@ browser-deps:
 reports-data:
 	ln -sf $(CURDIR)/warehouse/bi/mallcrm_bi.duckdb reports/sources/mallcrm/mallcrm_bi.duckdb
 bench: venv
-	$(BIN)/mallcrm bench --scale $(or $(S),1)
+	$(BIN)/mallcrm bench --scale $(or $(S),1) $(if $(DAYS),--days $(DAYS))
 
 # sqlfluff's dbt templater compiles the project against an empty DuckDB file (no data is
 # read); DuckDB's bindings print reference-leak notes at exit under multiprocessing, which

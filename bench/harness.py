@@ -38,6 +38,10 @@ RATIOS = {
     "incremental_vs_full": ("dbt_daily", "dbt_full"),
 }
 ALL_GROUPS = ("generate", "ingest", "dbt", "dagster", "ml", "publish")
+# The comparison runs; --no-baselines leaves them out (a million-member run times the
+# pipeline itself: its baselines would double the hours and say nothing new).
+BASELINE_STAGES = ("ingest_duckdb", "direct_sql", "dbt_cli", "dagster")
+BASELINES_BELOW_SCALE = 100.0
 
 
 def _tree_rss(pid: int) -> int:
@@ -168,15 +172,21 @@ def run_bench(
     results_dir: Path = RESULTS_DIR,
     log=print,
     settings: Settings | None = None,
+    days: int | None = None,
+    baselines: bool = True,
 ) -> dict:
     """Run the benchmark with `settings` (default: load_settings()); returns the report
     (also written to results_dir).
+
+    `days` is the history length (default a year); without `baselines` the comparison
+    stages are skipped and the history is ingested once (prepare_base, timed as ingest).
 
     The stages get the settings' DuckDB limits, keys and time zone; their warehouses,
     inboxes, ML registry and Dagster home are under the work directory."""
     settings = settings or load_settings()
     # absolute: the stages run with the project root as working directory
-    workdir = Path(workdir or settings.warehouse_dir / "bench" / f"S{scale:g}").resolve()
+    label = f"S{scale:g}" + (f"-D{days}" if days else "")
+    workdir = Path(workdir or settings.warehouse_dir / "bench" / label).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     settings = replace(settings, dagster_home=workdir / "dagster_home")
     settings.dagster_home.mkdir(parents=True, exist_ok=True)
@@ -190,19 +200,26 @@ def run_bench(
         log(f"  {stage:<14} {m.seconds:8.2f} s  peak {m.peak_rss_bytes / 2**20:7.0f} MiB")
         summaries[stage] = StageSummary(stage, [m])
 
-    log(f"bench S={scale:g}: work directory {workdir}")
+    def keep(stages: list[str]) -> list[str]:
+        return [s for s in stages if baselines or s not in BASELINE_STAGES]
+
+    log(f"bench S={scale:g}{f' days={days}' if days else ''}: work directory {workdir}")
     if "generate" in groups or not (workdir / "inbox").exists():
-        once("generate", scale=scale)
-    if "ingest" in groups:
+        once("generate", scale=scale, days=days)
+    if "ingest" in groups and baselines:
         summaries.update(alternate(["ingest_dlt", "ingest_duckdb"], workdir, env, reps, log))
     once("prepare_base")
     if "dbt" in groups or "ml" in groups or "publish" in groups:
         # full build, direct SQL and the daily run alternate; ingest_day re-creates run/.
         full_runs = alternate(
-            ["dbt_full", "direct_sql", "ingest_day", "dbt_daily"], workdir, env, reps if "dbt" in groups else 1, log
+            keep(["dbt_full", "direct_sql", "ingest_day", "dbt_daily"]),
+            workdir,
+            env,
+            reps if "dbt" in groups else 1,
+            log,
         )
         summaries.update(full_runs)
-    if "dagster" in groups:
+    if "dagster" in groups and baselines:
         summaries.update(alternate(["dbt_cli", "dagster"], workdir, env, reps, log))
     if "ml" in groups:
         once("ml")
@@ -218,6 +235,8 @@ def run_bench(
             ratios[name] = round(statistics.median(pairs), 4)
     report = {
         "scale": scale,
+        "days": days or (summaries["generate"].runs[0].detail["config"]["days"] if "generate" in summaries else None),
+        "baselines": baselines,
         "started_at": started_at.isoformat(timespec="seconds"),
         "wall_seconds": round(time.perf_counter() - started, 1),
         "reps": reps,
@@ -235,7 +254,7 @@ def run_bench(
         },
     }
     results_dir.mkdir(parents=True, exist_ok=True)
-    path = results_dir / f"{started_at.strftime('%Y%m%dT%H%M%SZ')}-S{scale:g}.json"
+    path = results_dir / f"{started_at.strftime('%Y%m%dT%H%M%SZ')}-{label}.json"
     path.write_text(json.dumps(report, indent=2, default=str) + "\n")
     report["path"] = str(path)
     return report

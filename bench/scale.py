@@ -11,8 +11,9 @@ DEMO_STORES = 60
 DAYS = 365
 
 
-def config_for_scale(scale: float, seed: int = 42) -> SimulationConfig:
-    """Members grow with S, stores with sqrt(S) (a bigger mall, not a denser one), one year.
+def config_for_scale(scale: float, seed: int = 42, days: int | None = None) -> SimulationConfig:
+    """Members grow with S, stores with sqrt(S) (a bigger mall, not a denser one), one year
+    of history unless `days` says how many (the daily run's cost against history length).
 
     POS lines grow with members (about 17 lines per member a year), so S=10 is about
     50,000 members and 0.9 million lines. At least 10 members, the simulator's floor.
@@ -21,5 +22,8 @@ def config_for_scale(scale: float, seed: int = 42) -> SimulationConfig:
         raise ValueError(f"scale must be positive, not {scale}")
     members = max(10, round(DEMO_MEMBERS * scale))
     stores = max(8, round(DEMO_STORES * math.sqrt(scale)))
-    days = DAYS if scale >= 0.05 else 30
+    if days is None:
+        days = DAYS if scale >= 0.05 else 30
+    if days < 2:
+        raise ValueError(f"days must be at least 2 (one is held back for the daily run), not {days}")
     return SimulationConfig(seed=seed, members=members, stores=stores, days=days)

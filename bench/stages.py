@@ -80,12 +80,13 @@ def _raw_rows(con) -> int:
 # --- generate ---------------------------------------------------------------------------
 
 
-def stage_generate(workdir: Path, scale: float) -> dict:
-    """Simulate the mall, then hold back the last day's files for the daily run."""
+def stage_generate(workdir: Path, scale: float, days: int | None = None) -> dict:
+    """Simulate the mall (`days` of history, default a year), then hold back the last
+    day's files for the daily run."""
     for folder in ("inbox", "held"):
         shutil.rmtree(workdir / folder, ignore_errors=True)
     settings = stage_settings(workdir)
-    config = config_for_scale(scale)
+    config = config_for_scale(scale, days=days)
     started = time.perf_counter()
     report = steps.generate(settings, config, inbox=workdir / "inbox", progress=False)
     seconds = time.perf_counter() - started

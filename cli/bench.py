@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from bench.harness import ALL_GROUPS, RESULTS_DIR, format_table, run_bench
+from bench.harness import ALL_GROUPS, BASELINES_BELOW_SCALE, RESULTS_DIR, format_table, run_bench
 
 
 @click.command()
@@ -30,19 +30,33 @@ from bench.harness import ALL_GROUPS, RESULTS_DIR, format_table, run_bench
     "--only", "groups", multiple=True, type=click.Choice(ALL_GROUPS), help="Only these stage groups (default: all)."
 )
 @click.option(
+    "--days",
+    type=click.IntRange(2),
+    default=None,
+    help="Days of history to simulate (default 365): the daily run's cost against history length.",
+)
+@click.option(
+    "--baselines/--no-baselines",
+    default=None,
+    help="Run the comparison stages (DuckDB readers, direct SQL, dbt CLI, Dagster). "
+    f"Default: on below S={BASELINES_BELOW_SCALE:g}, where they would add hours.",
+)
+@click.option(
     "--workdir",
     type=click.Path(path_type=Path),
     default=None,
-    help="Scratch directory (default: <warehouse dir>/bench/S<scale>).",
+    help="Scratch directory (default: <warehouse dir>/bench/S<scale>[-D<days>]).",
 )
 @click.option("--results-dir", type=click.Path(path_type=Path), default=RESULTS_DIR, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON report instead of the table.")
-def bench(scale, reps, groups, workdir, results_dir, as_json) -> None:
+def bench(scale, reps, groups, days, baselines, workdir, results_dir, as_json) -> None:
     """Time generate, ingest, dbt (full, direct SQL, daily), Dagster, ML and publish."""
     report = run_bench(
         scale,
         reps=reps,
         groups=tuple(groups) or ALL_GROUPS,
+        days=days,
+        baselines=scale < BASELINES_BELOW_SCALE if baselines is None else baselines,
         workdir=workdir,
         results_dir=results_dir,
         log=lambda line: click.echo(line, err=True),
