@@ -11,6 +11,7 @@ points them at its work directory (bench.stages.stage_settings).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import platform
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -188,6 +190,23 @@ def run_bench(
     label = f"S{scale:g}" + (f"-D{days}" if days else "")
     workdir = Path(workdir or settings.warehouse_dir / "bench" / label).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
+    with _workdir_lock(workdir, log):
+        return _run_bench(scale, reps, groups, workdir, results_dir, log, settings, days, baselines, label)
+
+
+@contextmanager
+def _workdir_lock(workdir: Path, log):
+    """One bench at a time per work directory: two would rebuild each other's run/ and base/."""
+    with open(workdir / ".bench.lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"waiting for another bench in {workdir}")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def _run_bench(scale, reps, groups, workdir, results_dir, log, settings, days, baselines, label) -> dict:
     settings = replace(settings, dagster_home=workdir / "dagster_home")
     settings.dagster_home.mkdir(parents=True, exist_ok=True)
     env = child_environment(settings)
