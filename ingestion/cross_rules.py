@@ -7,9 +7,11 @@ ingestion/export_formats.yml, each a SQL query returning the offending rows
 (`_source_file`, `_source_line`, `reason`) of one entity.
 
 `apply_cross_rules` runs right after a system's load (ingestion.pipeline.run_ingestion),
-over the system's whole raw dataset, in ONE DuckDB transaction, when a dlt load arrived
-since the last judgement (`<dataset>.cross_rules_judged`, written in the same
-transaction; a run with nothing new costs one query):
+in ONE DuckDB transaction, when a dlt load arrived since the last judgement
+(`<dataset>.cross_rules_judged`, written in the same transaction; a run with nothing new
+costs one query). It judges the rows tied to the rows loaded since that judgement
+(`cross_rules_scope:` of the system: the columns that tie rows, e.g. a receipt id), or
+the whole raw dataset on a first judgement; the result is the same either way:
 
 - the queries read `current_<entity>`: the newest copy of each record (primary key) of
   the raw table — highest file version (`<entity>_<day>_v<N>`), then latest load, then
@@ -31,6 +33,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -70,10 +73,27 @@ class CrossRule:
 
 
 def load_cross_rules(path: Path = EXPORT_FORMATS_FILE) -> list[CrossRule]:
-    """Every `cross_rules:` entry of the export contract, in declared order."""
+    """Every `cross_rules:` entry of the export contract, in declared order (the file is
+    parsed once per version of it: the rules run after every system's load)."""
+    return list(_load(path)[0])
+
+
+def load_cross_scope(path: Path = EXPORT_FORMATS_FILE) -> dict[str, dict[str, tuple[str, ...]]]:
+    """`cross_rules_scope:` per system: entity -> the columns that tie the rows its cross
+    rules compare (see apply_cross_rules)."""
+    return _load(path)[1]
+
+
+def _load(path: Path) -> tuple[tuple[CrossRule, ...], dict[str, dict[str, tuple[str, ...]]]]:
+    stat = path.stat()
+    return _parse(path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=4)
+def _parse(path: Path, _mtime_ns: int, _size: int) -> tuple[tuple[CrossRule, ...], dict]:
     with open(path, encoding="utf-8") as fh:
-        raw = yaml.safe_load(fh)
-    rules = []
+        raw = yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml when present
+    rules, scopes = [], {}
     for system, spec in raw["systems"].items():
         for name, rule in (spec.get("cross_rules") or {}).items():
             unknown = set(rule) - {"entity", "description", "query"}
@@ -82,20 +102,74 @@ def load_cross_rules(path: Path = EXPORT_FORMATS_FILE) -> list[CrossRule]:
             if rule["entity"] not in spec["entities"]:
                 raise ValueError(f"cross rule {system}/{name}: unknown entity {rule['entity']!r}")
             rules.append(CrossRule(system, name, rule["entity"], rule.get("description", ""), rule["query"]))
-    return rules
+        scope = {}
+        for entity, columns in (spec.get("cross_rules_scope") or {}).items():
+            entity_spec = spec["entities"].get(entity)
+            if entity_spec is None:
+                raise ValueError(f"cross_rules_scope of {system}: unknown entity {entity!r}")
+            columns = tuple(columns or ())
+            if not set(columns) <= set(entity_spec["columns"]) or not set(columns) & set(entity_spec["primary_key"]):
+                raise ValueError(
+                    f"cross_rules_scope of {system}/{entity}: columns of the entity, one of them "
+                    f"a primary key column (got {list(columns)})"
+                )
+            scope[entity] = columns
+        if scope:
+            scopes[system] = scope
+    return tuple(rules), scopes
 
 
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _current_view(con, dataset: str, export: ExportFormat) -> None:
+def _in_scope(columns: tuple[str, ...]) -> str:
+    """A row shares a value of its scope columns with the judged keys (`_scope_keys`)."""
+    return " or ".join(f"cast({_ident(c)} as varchar) in (select k from _scope_keys)" for c in columns)
+
+
+def _current_view(con, dataset: str, export: ExportFormat, scope: tuple[str, ...] | None = None) -> None:
     keys = ", ".join(_ident(k) for k in export.primary_key)
+    where = f"where {_in_scope(scope)} " if scope else ""
     con.execute(
         f"create or replace temp view {_ident('current_' + export.entity)} as "
-        f"select * from {_ident(dataset)}.{_ident(export.entity)} "
+        f"select * from {_ident(dataset)}.{_ident(export.entity)} {where}"
         f"qualify row_number() over (partition by {keys} order by {NEWEST_COPY_FIRST}) = 1"
     )
+
+
+# Rounds of the closure of the judged keys before falling back to judging everything.
+MAX_SCOPE_ROUNDS = 100
+
+
+def _scope_keys(con, dataset: str, scope: dict[str, tuple[str, ...]], judged: str) -> bool:
+    """Fill `_scope_keys` with the values of the scope columns of the rows loaded after
+    `judged`, closed over the history: a row holding one of the keys adds all its scope
+    values, until nothing new comes. The rows of the closure are every row a rule can
+    compare with a new row (and every copy of their records: a primary key column is in
+    each entity's scope). False when the closure did not settle (judge everything)."""
+
+    since = judged.replace("'", "''")
+    new_rows = " union all ".join(
+        f"select cast({_ident(c)} as varchar) as k from {_ident(dataset)}.{_ident(e)} "
+        f"where {_ident(c)} is not null and _dlt_load_id > '{since}'"
+        for e, cols in scope.items()
+        for c in cols
+    )
+    con.execute(f"create or replace temp table _scope_keys as select distinct k from ({new_rows})")
+    for _ in range(MAX_SCOPE_ROUNDS):
+        linked = " union all ".join(
+            f"select cast({_ident(c)} as varchar) as k from {_ident(dataset)}.{_ident(e)} "
+            f"where {_ident(c)} is not null and ({_in_scope(cols)})"
+            for e, cols in scope.items()
+            for c in cols
+        )
+        added = con.execute(
+            f"insert into _scope_keys select distinct k from ({linked}) where k not in (select k from _scope_keys)"
+        ).fetchone()[0]
+        if not added:
+            return True
+    return False
 
 
 def _apply_once(con, dataset: str, export: ExportFormat, rule: CrossRule, at: datetime) -> int:
@@ -145,13 +219,21 @@ def _apply_once(con, dataset: str, export: ExportFormat, rule: CrossRule, at: da
     return int(moved)
 
 
-def apply_cross_rules(settings: Settings, system: str, log=None) -> dict[str, int]:
+def apply_cross_rules(settings: Settings, system: str, log=None, full: bool = False) -> dict[str, int]:
     """Apply `system`'s cross rules to its raw dataset; returns rows moved per rule.
+
+    Scoped to the new data: when the system declares `cross_rules_scope:` for every
+    entity its rules read and an earlier judgement is recorded, the `current_<entity>`
+    views hold only the rows tied (by the scope columns, transitively) to rows loaded
+    since that judgement (`_scope_keys`). Every other row was judged before, and the rules
+    found nothing among them then, so the result is the full scan's at a cost that
+    follows the day's rows, not the history. `full` (or a first judgement) judges every row.
 
     `log` (ingestion.sources.IngestLog), when given, gets its file records' counts
     corrected like `ingested_files`. Call it with the warehouse's write lock held
     (pipeline.steps.ingest does)."""
     rules = [r for r in load_cross_rules() if r.system == system]
+    scope = load_cross_scope().get(system, {})
     if not rules or not settings.warehouse.exists():
         return {}
     contract = load_contract()
@@ -176,9 +258,17 @@ def apply_cross_rules(settings: Settings, system: str, log=None) -> dict[str, in
         moved_by_rule: Counter = Counter()
         con.execute("begin transaction")
         try:
+            read = {r.entity for r in rules} | {e for r in rules for e in exports if f"current_{e}" in r.query}
+            scoped = (
+                not full
+                and judged is not None
+                and read <= set(scope)
+                and set(scope) <= existing
+                and _scope_keys(con, dataset, scope, judged)
+            )
             for entity, export in exports.items():
                 if entity in existing:
-                    _current_view(con, dataset, export)
+                    _current_view(con, dataset, export, scope.get(entity) if scoped else None)
             con.execute(
                 f"create or replace temp view {QUARANTINE_TABLE} as select * from {_ident(dataset)}.{QUARANTINE_TABLE}"
             )
@@ -210,7 +300,7 @@ def apply_cross_rules(settings: Settings, system: str, log=None) -> dict[str, in
                     where f.source_file = m.source_file and f.loaded_at = m.loaded_at and f.status = 'loaded'
                     """
                 )
-            con.execute("drop table _moved")
+            con.execute("drop table _moved; drop table if exists _scope_keys")
             # in the same transaction: a killed run leaves its loads to be judged again
             con.execute(f"delete from {_ident(dataset)}.{STATE_TABLE}")
             con.execute(f"insert into {_ident(dataset)}.{STATE_TABLE} values (?)", [latest])

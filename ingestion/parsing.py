@@ -55,8 +55,10 @@ QUARANTINE_SCHEMA = pa.schema(
 # they are stored as instants (TIMESTAMPTZ), read in the mall's zone (settings.timezone).
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
 
-# Files parsed in one DuckDB scan; bounds memory on a first load of a year of history.
-BATCH_FILES = 64
+# Files parsed in one DuckDB scan: an entity's new files are read together (a year of
+# daily files on a first load, one file on a daily run); bytes bound the memory of a first
+# load of a large history, files the length of the file list handed to DuckDB.
+BATCH_FILES = 4096
 BATCH_BYTES = 256 * 1024 * 1024
 
 
@@ -469,12 +471,17 @@ def _load_time_checks(export: ExportFormat, ctx: _Context) -> list[tuple[str, st
     return checks
 
 
+def _file_line(bad: tuple) -> tuple:
+    return bad[0], bad[1]
+
+
 def _rule_filter(
-    con, export: ExportFormat, relation: str, ctx: _Context, nul_check: bool = False
+    con, export: ExportFormat, relation: str, ctx: _Context, nul_check: bool = False, typed: bool = False
 ) -> tuple[pa.Table, list[tuple]]:
     """Split typed rows (with `_source_file`, `_source_line`) by the contract's row rules.
 
     Returns the good rows and (file, line, rule, detail, raw json) for the bad ones.
+    `typed`: the relation is a `_typed_select` (its `_type_error` fails a row first).
     `nul_check` (set when the cheap byte check found a NUL) keeps rows with NUL bytes in
     text out: a NUL is quarantined with its reason, never stored or silently stripped.
     """
@@ -499,21 +506,32 @@ def _rule_filter(
     checks += _load_time_checks(export, ctx)
     cases = " ".join(f"when not coalesce(({pred}), false) then {_sql_str(name)}" for name, pred, _ in checks)
     failed = f"case {cases} end" if checks else "cast(null as varchar)"
-    con.execute(f"create or replace temp table _checked as select *, {failed} as _failed_rule from {relation}")
-    cols = ", ".join(_as_instant(c, ctx.tz) for c in export.columns)
-    good = con.sql(
-        f"select {cols}, _source_file, _source_line from _checked where _failed_rule is null"
-    ).to_arrow_table()
     record = ", ".join(f'"{c}" := "{c}"' for c in export.column_names)
-    bad = con.execute(
-        f"""
-        select _source_file, _source_line, _failed_rule, to_json(struct_pack({record}))
-        from _checked where _failed_rule is not null order by _source_file, _source_line
-        """
-    ).fetchall()
+    bad_record = f"to_json(struct_pack({record}))"
+    if typed:
+        # A value that did not cast fails first, with its text as the file had it (`_raw`).
+        failed = f"coalesce(_type_error, {failed})"
+        bad_record = f"case when _type_error is not null then _raw else {bad_record} end"
+    cols = ", ".join(_as_instant(c, ctx.tz) for c in export.columns)
+    # One pass, streamed to Arrow: the verdict and, for failing rows only, their record.
+    checked = con.sql(
+        f"select {cols}, _source_file, _source_line, _failed_rule, "
+        f"case when _failed_rule is not null then {bad_record} end as _bad_record "
+        f"from (select *, {failed} as _failed_rule from {relation})"
+    ).to_arrow_table()
+    verdict = checked.column("_failed_rule")
+    helper = ["_failed_rule", "_bad_record"]
+    if verdict.null_count == checked.num_rows:
+        return checked.drop_columns(helper), []
+    ok = pc.is_null(verdict)
+    failing = checked.filter(pc.invert(ok)).select(["_source_file", "_source_line", "_failed_rule", "_bad_record"])
+    good = checked.filter(ok).drop_columns(helper)
     details = {name: detail or pred for name, pred, detail in checks}
-    con.execute("drop table _checked")
-    return good, [(f, line, rule, details[rule], raw) for f, line, rule, raw in bad]
+    bad = []
+    for f, line, rule, raw in sorted(zip(*(c.to_pylist() for c in failing.columns), strict=True), key=_file_line):
+        detail = details.get(rule) if rule in details else _type_reason(export, rule, raw)
+        bad.append((f, line, rule, detail, raw))
+    return good, bad
 
 
 # ----------------------------------------------------------------------------- CSV
@@ -666,7 +684,7 @@ def _read_csv_group(con, group: list[_Prepared]) -> tuple[pa.Table, list[tuple],
     if order != expected_order or (len(indices) > 1 and np.any(np.diff(indices) < 0)):
         raise RefusedFile("parse:order", "rows came back out of file order")
 
-    line_arrays, file_arrays, record_arrays, outcomes, quarantine = [], [], [], [], []
+    line_arrays, file_names, file_counts, record_arrays, outcomes, quarantine = [], [], [], [], [], []
     for prep in group:
         path = str(prep.read_path)
         relpath = prep.file.relpath
@@ -679,7 +697,8 @@ def _read_csv_group(con, group: list[_Prepared]) -> tuple[pa.Table, list[tuple],
             raise RefusedFile("parse:line_count", f"{relpath}: rows do not align with lines")
         line_arrays.append(prep.rows.starts[candidate])
         record_arrays.append(candidate)
-        file_arrays.append(np.full(n, relpath, dtype=object))
+        file_names.append(relpath)
+        file_counts.append(n)
         for record, (rule, reason, text) in sorted(rejected[path].items()):
             quarantine.append((relpath, int(prep.rows.starts[record]), rule, reason, text))
         for record in sorted(swallowed[path] - set(rejected[path]) - set(prep.excluded)):
@@ -699,9 +718,11 @@ def _read_csv_group(con, group: list[_Prepared]) -> tuple[pa.Table, list[tuple],
             quarantine.append((relpath, line, rule, f"{relpath} line {line}: {detail}", text))
         outcomes.append(prep.outcome)
     parsed = parsed.drop_columns(["filename"])
-    files_col = np.concatenate(file_arrays) if file_arrays else []
+    # The file of each row, built from the per-file counts (rows come in file order).
+    which = np.repeat(np.arange(len(file_names), dtype=np.int32), file_counts)
+    files_col = pa.DictionaryArray.from_arrays(pa.array(which, pa.int32()), pa.array(file_names, pa.string()))
     lines_col = np.concatenate(line_arrays) if line_arrays else []
-    parsed = parsed.append_column("_source_file", pa.array(files_col, pa.string()))
+    parsed = parsed.append_column("_source_file", files_col.dictionary_decode())
     parsed = parsed.append_column("_source_line", pa.array(lines_col, pa.int64()))
     if ints:
         parsed, cast_bad = _split_cast_errors(parsed, group, np.concatenate(record_arrays) if record_arrays else [])
@@ -740,10 +761,11 @@ def _split_cast_errors(parsed: pa.Table, group: list[_Prepared], records) -> tup
 _INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
 
 
-def _typed_select(export: ExportFormat, value_sql, source_sql: str) -> str:
+def _typed_select(export: ExportFormat, value_sql, source_sql: str, raw_sql: str) -> str:
     """Cast text values to the contract's types; `_type_error` names the first value that
     does not cast (`type:<col>`) or would only cast by rounding (`lossy_cast:<col>`: a float
-    60.7 is not an INTEGER; DuckDB would silently make it 61)."""
+    60.7 is not an INTEGER; DuckDB would silently make it 61). `_raw` (`raw_sql` over the
+    source's columns: the record as the file had it) is computed for those rows only."""
     casts = ", ".join(f'try_cast({value_sql(c.name)} as {_sql_type(c)}) as "{c.name}"' for c in export.columns)
     whens = []
     for c in export.columns:
@@ -752,7 +774,11 @@ def _typed_select(export: ExportFormat, value_sql, source_sql: str) -> str:
         if c.type in _INTEGER_TYPES:
             whens.append(f"when try_cast({value} as DOUBLE) <> try_cast({value} as {typ}) then 'lossy_cast:{c.name}'")
     failures = " ".join(whens)
-    return f"select _source_file, _source_line, _raw, case {failures} end as _type_error, {casts} from ({source_sql})"
+    return (
+        f"select _source_file, _source_line, _type_error, "
+        f"case when _type_error is not null then {raw_sql} end as _raw, {casts} "
+        f"from (select *, case {failures} end as _type_error from ({source_sql}))"
+    )
 
 
 def _type_reason(export: ExportFormat, error: str, raw: str) -> str:
@@ -770,17 +796,9 @@ def _type_reason(export: ExportFormat, error: str, raw: str) -> str:
 def _split_typed(
     con, export: ExportFormat, select_sql: str, ctx: _Context, nul_check: bool = False
 ) -> tuple[pa.Table, list[tuple]]:
-    con.execute(f"create or replace temp table _typed as {select_sql}")
-    bad = [
-        (f, line, error, _type_reason(export, error, raw), raw)
-        for f, line, error, raw in con.execute(
-            "select _source_file, _source_line, _type_error, _raw from _typed where _type_error is not null"
-        ).fetchall()
-    ]
-    con.execute("create or replace temp view _valid as select * from _typed where _type_error is null")
-    good, rule_bad = _rule_filter(con, export, "_valid", ctx, nul_check)
-    con.execute("drop view _valid; drop table _typed")
-    return good, bad + rule_bad
+    """Rows of a `_typed_select`: values that do not cast and rows breaking a rule out, in
+    one pass (_rule_filter)."""
+    return _rule_filter(con, export, f"({select_sql})", ctx, nul_check, typed=True)
 
 
 GroupResult = tuple[pa.Table | None, list[tuple], list[FileOutcome], list[pa.Table]]
@@ -867,7 +885,8 @@ def _parse_jsonl_group(con, files: list[InboxFile], ctx: _Context) -> GroupResul
         _typed_select(
             export,
             lambda c: f"json_extract_string(line, '$.{c}')",
-            f"select *, line as _raw from _lines where list_contains({keep_sql}, _source_file) and json_valid(line)",
+            f"select * from _lines where list_contains({keep_sql}, _source_file) and json_valid(line)",
+            "line",
         ),
         ctx,
         nul_check,
@@ -878,11 +897,12 @@ def _parse_jsonl_group(con, files: list[InboxFile], ctx: _Context) -> GroupResul
 
 def _parse_parquet_group(con, files: list[InboxFile], ctx: _Context) -> GroupResult:
     export = files[0].export
-    outcomes, refused_q, readable = [], [], []
+    outcomes, refused_q, readable, schemas = [], [], [], set()
     for file in files:
         try:
-            meta = pq.read_metadata(file.path)
-            found = pq.read_schema(file.path).names
+            meta = pq.read_metadata(file.path)  # the footer, read once
+            schema = meta.schema.to_arrow_schema()
+            found = schema.names
         except Exception as exc:  # noqa: BLE001 - any unreadable file is refused, with pyarrow's reason
             reason = f"{file.relpath}: unreadable Parquet ({exc})"
             outcomes.append(FileOutcome(file, "binary", 0, 0, 0, "refused", reason))
@@ -897,8 +917,11 @@ def _parse_parquet_group(con, files: list[InboxFile], ctx: _Context) -> GroupRes
             continue
         outcomes.append(FileOutcome(file, "binary", n))
         readable.append(file)
+        schemas.add(tuple((f.name, str(f.type)) for f in schema))
     if not readable:
         return None, [], outcomes, refused_q
+    # Matching by name costs a schema merge over every file: only when their columns differ.
+    by_name = ", union_by_name = true" if len(schemas) > 1 else ""
     con.register(
         "_paths",
         pa.table(
@@ -912,13 +935,12 @@ def _parse_parquet_group(con, files: list[InboxFile], ctx: _Context) -> GroupRes
     cols = ", ".join(f'"{c}"' for c in export.column_names)
     record = ", ".join(f'"{c}" := "{c}"' for c in export.column_names)
     source = (
-        f"select p._source_file, r.file_row_number + 1 as _source_line, "
-        f"to_json(struct_pack({record})) as _raw, {cols} "
-        f"from read_parquet({paths}, filename = true, file_row_number = true, union_by_name = true) r "
+        f"select p._source_file, r.file_row_number + 1 as _source_line, {cols} "
+        f"from read_parquet({paths}, filename = true, file_row_number = true{by_name}) r "
         f"join _paths p using (filename)"
     )
     # Parquet strings may hold NULs too: the check is one cheap SQL predicate per text column.
-    select = _typed_select(export, lambda c: f'cast("{c}" as varchar)', source)
+    select = _typed_select(export, lambda c: f'cast("{c}" as varchar)', source, f"to_json(struct_pack({record}))")
     good, bad = _split_typed(con, export, select, ctx, nul_check=True)
     con.unregister("_paths")
     return good, bad, outcomes, refused_q
@@ -1033,7 +1055,8 @@ def _parse_group(con, files: list[InboxFile], tmpdir: Path, ctx: _Context):
 
 
 def _with_loaded_at(rows: pa.Table, loaded_at: datetime) -> pa.Table:
-    return rows.append_column("_loaded_at", pa.array([loaded_at] * rows.num_rows, pa.timestamp("us", tz="UTC")))
+    stamp = pa.repeat(pa.scalar(loaded_at, pa.timestamp("us", tz="UTC")), rows.num_rows)
+    return rows.append_column("_loaded_at", stamp)
 
 
 def parse_batch(files: list[InboxFile], loaded_at: datetime, timezone: str) -> ParsedBatch:

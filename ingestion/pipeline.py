@@ -9,10 +9,11 @@ import dlt
 from dlt.common.storages.load_package import PackageStorage
 
 from ingestion.cross_rules import apply_cross_rules
-from ingestion.sources import IngestLog, system_source
+from ingestion.sources import FileHashes, IngestLog, system_source
 from mallcrm.core.contract import load_contract
 from mallcrm.core.inbox import inbox_state
 from mallcrm.core.settings import Settings, export_environment
+from mallcrm.core.warehouse import connect
 
 
 def make_pipeline(system: str, settings: Settings) -> dlt.Pipeline:
@@ -109,12 +110,31 @@ def run_ingestion(settings: Settings, systems: list[str] | None = None) -> Inges
     contract = load_contract()
     report = IngestReport()
     log = IngestLog()
-    # Unmatched files, and which files are complete: a file about to settle is waited
-    # for here, once, rather than once per entity.
-    inbox_state(settings.inbox, log, systems, wait=True, contract=contract)
+    # The inbox is scanned once per run: unmatched files, which files are complete (a file
+    # about to settle is waited for here, once), and each system's files for its source.
+    complete = inbox_state(settings.inbox, log, systems, wait=True, contract=contract)
     report.unmatched = log.unmatched
-    for system in systems or contract.systems:
-        source = system_source(system, settings, log)
+    by_system: dict[str, list] = {}
+    for file in complete:
+        by_system.setdefault(file.export.system, []).append(file)
+    hashes = FileHashes.load(settings)
+    # One DuckDB instance for the whole run: dlt's steps, the ledger queries and the cross
+    # rules connect to the same file in this process and share it while this connection is
+    # open, instead of opening the file (and checkpointing it on close) a few times per system.
+    held = connect(settings)
+    try:
+        _load_systems(settings, systems or contract.systems, log, by_system, hashes)
+    finally:
+        held.close()
+    hashes.save(settings.inbox)
+    report.files = log.files
+    report.waiting = log.waiting
+    return report
+
+
+def _load_systems(settings: Settings, systems: list[str], log: IngestLog, by_system: dict, hashes: FileHashes) -> None:
+    for system in systems:
+        source = system_source(system, settings, log, files=by_system.get(system, []), hashes=hashes)
         pipeline = make_pipeline(system, settings)
         if pipeline.has_pending_data:
             # A run that died (killed, disk full) left packages behind: finish them first.
@@ -125,6 +145,3 @@ def run_ingestion(settings: Settings, systems: list[str] | None = None) -> Inges
             pipeline.load()
         pipeline.run(source)
         apply_cross_rules(settings, system, log)  # cross-row rules: offending rows to quarantine
-    report.files = log.files
-    report.waiting = log.waiting
-    return report

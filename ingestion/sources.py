@@ -7,7 +7,13 @@ bookkeeping commits together with the data it describes.
 
 "New" means: (file name, sha256) not yet in the dataset's `ingested_files`. A file
 already loaded is skipped; a late file for an old day is loaded like any other; the
-same bytes under another name are recorded as a duplicate and not loaded twice.
+same bytes under another name are recorded as a duplicate and not loaded twice. A file
+whose size and modification time are those an earlier run hashed, with that hash in the
+ledger, is not read again (FileHashes); any other file is hashed.
+
+The inbox is scanned once per run (ingestion.pipeline.run_ingestion) and the ledger read
+once per system; each entity's new files are parsed in one read and yielded as one Arrow
+table of rows, one of quarantined rows and one of file records.
 
 Only complete files are read (`completeness:` in the contract): a file still being
 written is left for a later run and listed as waiting. A file whose content changed
@@ -21,6 +27,8 @@ name or folder fits no export of the contract is never read and is listed as unm
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -123,6 +131,80 @@ def already_ingested(settings: Settings, dataset: str) -> Seen:
     return seen
 
 
+# sha256 of inbox files by size and modification time, beside dlt's state (FileHashes)
+HASHES_FILE = "inbox_sha256.json"
+
+
+@dataclass
+class FileHashes:
+    """The sha256 of inbox files as earlier runs computed them, by (size, mtime in ns).
+
+    A daily run would otherwise read every file of the inbox again (a year of history) to
+    find the day's few new ones. A file is not read again only when its size and
+    modification time are those recorded with a sha256 AND the ledger (`ingested_files`)
+    holds that sha256 as the file's latest content: the ledger stays the truth, this cache
+    only says which content a file still has. A file rewritten since (a correction, a file
+    that grew) has another size or modification time, is hashed again and loaded as a
+    correction of itself. Kept in `<dlt_dir>/inbox_sha256.json` (file names and hashes only,
+    like the ledger); a missing, unreadable or other inbox's cache means hashing everything.
+    The size and time are taken before the file is read, so a change during the read is
+    seen by the next run."""
+
+    path: Path
+    inbox: str
+    known: dict[str, list] = field(default_factory=dict)  # relpath -> [size, mtime_ns, sha256]
+    now: dict[str, list] = field(default_factory=dict)  # this run's entries
+    hashed: int = 0
+    skipped: int = 0
+
+    @classmethod
+    def load(cls, settings: Settings) -> FileHashes:
+        path = settings.dlt_dir / HASHES_FILE
+        inbox = str(settings.inbox.resolve())
+        known: dict[str, list] = {}
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(raw, dict) and raw.get("inbox") == inbox and isinstance(raw.get("files"), dict):
+                known = raw["files"]
+        except (OSError, ValueError):
+            pass
+        return cls(path, inbox, known)
+
+    def sha256(self, file: InboxFile, unchanged_from: str | None = None) -> str:
+        """The file's sha256; read from the cache only when size and mtime match and the
+        ledger's latest record of the file (`unchanged_from`) has that very sha256."""
+        st = file.path.stat()  # before reading: a change during the read shows next time
+        key = [st.st_size, st.st_mtime_ns]
+        cached = self.known.get(file.relpath)
+        if (
+            unchanged_from is not None
+            and isinstance(cached, list)
+            and len(cached) == 3
+            and cached[:2] == key
+            and cached[2] == unchanged_from
+        ):
+            self.now[file.relpath] = cached
+            self.skipped += 1
+            return unchanged_from
+        sha = sha256_of(file.path)
+        self.now[file.relpath] = [*key, sha]
+        self.hashed += 1
+        return sha
+
+    def save(self, inbox: Path) -> None:
+        """Write the cache (atomically): this run's entries, and earlier ones of files still
+        in the inbox that this run did not look at (another system, still waiting)."""
+        files = {
+            name: entry
+            for name, entry in {**self.known, **self.now}.items()
+            if name in self.now or (inbox / name).is_file()
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"inbox": self.inbox, "files": files}), encoding="utf-8")
+        os.replace(tmp, self.path)
+
+
 def _file_record(outcome: FileOutcome, sha: str, loaded_at: datetime) -> dict:
     file = outcome.file
     return {
@@ -145,7 +227,7 @@ def _file_record(outcome: FileOutcome, sha: str, loaded_at: datetime) -> dict:
 
 
 def _with_quarantined_at(quarantine: pa.Table, loaded_at: datetime) -> pa.Table:
-    stamp = pa.array([loaded_at] * quarantine.num_rows, pa.timestamp("us", tz="UTC"))
+    stamp = pa.repeat(pa.scalar(loaded_at, pa.timestamp("us", tz="UTC")), quarantine.num_rows)
     return quarantine.append_column("quarantined_at", stamp)
 
 
@@ -155,22 +237,33 @@ def entity_files(
     seen: Seen,
     log: IngestLog,
     loaded_at: datetime,
+    files: list[InboxFile] | None = None,
+    hashes: FileHashes | None = None,
 ) -> Iterator:
     """Yield Arrow tables for every new or changed complete file of one entity
-    (rows, quarantine, file records)."""
+    (rows, quarantine, file records): one parse of all its new files (bounded by
+    parsing.BATCH_BYTES), so one table of each kind per entity in the common case.
+
+    `files`: the entity's files from the run's one inbox scan (default: scan the system's
+    folder). `hashes`: the size+mtime cache of earlier runs' sha256 (see FileHashes)."""
+    if files is None:
+        found = scan_inbox(settings.inbox / export.system, load_contract(), base=settings.inbox)
+        files = [f for f in found if f.export.entity == export.entity]
     fresh: list[tuple[InboxFile, str]] = []
     corrections: dict[str, str] = {}  # file -> sha256 of the content it replaces
     whole_file: list[tuple[FileOutcome, str]] = []
-    inbox = settings.inbox
-    for file in scan_inbox(inbox / export.system, load_contract(), base=inbox):
-        if file.export.entity != export.entity or file.relpath in log.waiting_files:
+    for file in files:
+        if file.relpath in log.waiting_files:
             continue
         reason = incomplete_reason(file)
         if reason is not None:  # still being written: not read, loaded by a later run
             log.wait(file, reason)
             continue
-        sha = sha256_of(file.path)
         previous = seen.latest.get(file.relpath)
+        if hashes is not None:
+            sha = hashes.sha256(file, unchanged_from=previous)
+        else:
+            sha = sha256_of(file.path)
         if previous == sha:
             continue  # loaded before: re-runs never duplicate
         first = seen.by_sha.get(sha)
@@ -213,21 +306,52 @@ def entity_files(
         yield dlt.mark.with_table_name(pa.Table.from_pylist(records, schema=FILES_SCHEMA), FILES_TABLE)
 
 
-def system_source(system: str, settings: Settings, log: IngestLog | None = None) -> DltSource:
-    """The dlt source of one source system."""
+def system_source(
+    system: str,
+    settings: Settings,
+    log: IngestLog | None = None,
+    files: list[InboxFile] | None = None,
+    hashes: FileHashes | None = None,
+) -> DltSource:
+    """The dlt source of one source system.
+
+    `files`: the system's complete files from the run's inbox scan (run_ingestion scans
+    the inbox once); default: the source scans the system's folder itself, once.
+    `hashes`: the run's size+mtime cache of sha256 (FileHashes), default none (hash all)."""
     contract = load_contract()
     exports = contract.for_system(system)
     dataset = contract.dataset(system)
     run_log = log if log is not None else IngestLog()
+    shared: dict = {}
+
+    def system_state() -> dict:
+        """What every entity of the system shares, read once when extraction starts: the
+        ledger, the load time and the system's files (one inbox scan, one ledger query)."""
+        if not shared:
+            seen = already_ingested(settings, dataset)
+            shared["seen"], shared["loaded_at"] = seen, load_time(seen)
+            found = files
+            if found is None:
+                found = scan_inbox(settings.inbox / system, contract, base=settings.inbox)
+            by_entity: dict[str, list[InboxFile]] = {}
+            for f in found:
+                by_entity.setdefault(f.export.entity, []).append(f)
+            shared["files"] = by_entity
+        return shared
 
     def make_resource(export: ExportFormat):
-        def files() -> Iterator:
-            seen = already_ingested(settings, dataset)
-            loaded_at = load_time(seen)
-            yield from entity_files(export, settings, seen, run_log, loaded_at)
+        def entity() -> Iterator:
+            state = system_state()
+            seen: Seen = state["seen"]
+            # each entity sees the ledger as it was (a copy of the by-content index, as
+            # when every entity queried the ledger itself)
+            own = Seen(latest=seen.latest, by_sha=dict(seen.by_sha), last_loaded_at=seen.last_loaded_at)
+            yield from entity_files(
+                export, settings, own, run_log, state["loaded_at"], state["files"].get(export.entity, []), hashes
+            )
 
         return dlt.resource(
-            files,
+            entity,
             name=export.entity,
             write_disposition="append",
             schema_contract={"columns": "freeze"} if export.freeze_columns else None,

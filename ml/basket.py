@@ -2,15 +2,21 @@
 confidence and lift; the top rules by lift feed cross-promotion.
 
 Baskets arrive as (basket_id, item) pairs; the one-hot matrix is built with
-scipy.sparse from integer codes (no per-row Python) and handed to mlxtend as a
-sparse boolean DataFrame.
+scipy.sparse from integer codes (no per-row Python) as a sparse boolean DataFrame, and
+mined with mlxtend's FP-Growth tree straight from its CSR matrix (`fpgrowth_sparse`:
+mlxtend's own `fpgrowth` densifies the matrix once). Above `ml.sampling.MAX_BASKETS`
+baskets the warehouse reader draws a seeded sample (`ml.behaviour.load_basket_sample`).
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
-from mlxtend.frequent_patterns import association_rules, fpgrowth
+from mlxtend.frequent_patterns import association_rules
+from mlxtend.frequent_patterns import fpcommon as fpc
+from mlxtend.frequent_patterns.fpgrowth import fpg_step
 from scipy import sparse
 
 MIN_BASKETS = 20  # an itemset must occur in at least this many baskets
@@ -32,6 +38,39 @@ def basket_matrix(
         (np.ones(len(pairs), dtype=bool), (basket_codes, item_codes)), shape=(len(baskets), len(items)), dtype=bool
     )
     return pd.DataFrame.sparse.from_spmatrix(m, index=baskets, columns=items)
+
+
+def _csr(onehot: pd.DataFrame) -> sparse.csr_matrix:
+    if hasattr(onehot, "sparse"):
+        return onehot.sparse.to_coo().tocsr()
+    return sparse.csr_matrix(onehot.to_numpy(dtype=bool))
+
+
+def fpgrowth_sparse(onehot: pd.DataFrame, min_support: float, max_len: int | None = None) -> pd.DataFrame:
+    """mlxtend's `fpgrowth(onehot, min_support, use_colnames=True, max_len=max_len)`, step
+    for step with mlxtend's own tree and recursion, except that the item supports are
+    summed over the sparse matrix: mlxtend sums `df.values`, a dense baskets x items
+    array (207,574 x 7,629 booleans = 1.5 GB at S=10; 500,000 x 30,000 = 15 GB at S=200).
+    Same itemsets, same supports, same order."""
+    n = len(onehot.index)
+    if not 0.0 < min_support <= 1.0:
+        raise ValueError(f"`min_support` must be a positive number within the interval `(0, 1]`. Got {min_support}.")
+    colname_map = dict(enumerate(onehot.columns))
+    itemsets = _csr(onehot)
+    item_support = (np.asarray(itemsets.sum(axis=0)).reshape(-1) / float(n)).reshape(-1)
+    items = np.nonzero(item_support >= min_support)[0]
+    indices = item_support[items].argsort()
+    rank = {item: i for i, item in enumerate(items[indices])}
+    itemsets.eliminate_zeros()
+    tree = fpc.FPTree(rank)
+    for i in range(n):
+        nonnull = itemsets.indices[itemsets.indptr[i] : itemsets.indptr[i + 1]]
+        itemset = [item for item in nonnull if item in rank]
+        itemset.sort(key=rank.get, reverse=True)
+        tree.insert_itemset(itemset)
+    minsup = math.ceil(min_support * n)
+    generator = fpg_step(tree, minsup, colname_map, max_len, 0)
+    return fpc.generate_itemsets(generator, None, None, min_support, n, colname_map)
 
 
 def mine_rules(
@@ -61,7 +100,7 @@ def mine_rules(
         return pd.DataFrame(columns=columns), stats
     min_support = max(min_baskets / n, 1e-6)
     stats["min_support"] = float(min_support)
-    itemsets = fpgrowth(onehot, min_support=min_support, use_colnames=True, max_len=max_len)
+    itemsets = fpgrowth_sparse(onehot, min_support=min_support, max_len=max_len)
     stats["frequent_itemsets"] = int(len(itemsets))
     if itemsets.empty or (itemsets["itemsets"].map(len) > 1).sum() == 0:
         return pd.DataFrame(columns=columns), stats
@@ -78,7 +117,12 @@ def mine_rules(
         }
     )
     out["baskets"] = np.rint(out["support"] * n).astype("int64")
-    out = out.sort_values(["lift", "support"], ascending=False, kind="stable").reset_index(drop=True)
+    # Ties broken by the rule's text: mlxtend's order among equal rules follows Python's
+    # per-process string hashing (PYTHONHASHSEED), so without it the top rules could differ
+    # from one run to the next.
+    out = out.sort_values(
+        ["lift", "support", "antecedents", "consequents"], ascending=[False, False, True, True], kind="stable"
+    ).reset_index(drop=True)
     stats["rules"] = int(len(out))
     stats["rules_lift_above_1"] = int((out["lift"] > 1).sum())
     return out, stats

@@ -332,3 +332,20 @@ with such a purchase; {v["items"]} products, {v["train_members"]} training membe
 **Promotion gate:** {m["gate"]["rule"]} — {"PASSED" if m["gate"]["passed"] else "FAILED"} ({m["gate"]["detail"]}).
 The scoring artifact is refit on the whole window.
 """
+
+
+def sample_section(m: dict) -> str:
+    """'## Training sample': what each fit used (ml/sampling.py; all of it below the caps)."""
+    rows = []
+    for key in ["sample", *sorted(k for k in m if k.endswith("_sample"))]:
+        s = m.get(key)
+        if not isinstance(s, dict) or "used" not in s:
+            continue
+        state = f"seeded sample (seed {s['seed']})" if s["sampled"] else "all"
+        rows.append([key, s["unit"], f"{s['total']:,}", f"{s['used']:,}", f"{s['cap']:,}", state])
+    if not rows:
+        return ""
+    table = _table(["fit", "unit", "available", "used", "cap", "drawn"], rows)
+    return (
+        f"\n\n## Training sample\n\nAbove its cap a fit uses a seeded sample; scoring covers every member.\n\n{table}\n"
+    )

@@ -38,12 +38,21 @@ class ModelSpec:
         return f"{SCORES_SCHEMA}.{self.score_table}"
 
 
+def _sample_metrics(m: dict) -> dict:
+    """The training sample's size (ml/sampling.py): what the fit used of what there was."""
+    s = m.get("sample") or {}
+    if "used" not in s:
+        return {}
+    return {"sample_used": int(s["used"]), "sample_total": int(s["total"]), "sampled": bool(s["sampled"])}
+
+
 def _gate_detail(m: dict) -> dict:
-    return {"detail": m["gate"]["detail"]}
+    return {"detail": m["gate"]["detail"], **_sample_metrics(m)}
 
 
 def _churn_metrics(m: dict) -> dict:
     return {
+        **_sample_metrics(m),
         "roc_auc": m["validation"]["roc_auc"],
         "baseline_roc_auc": m["baseline"]["roc_auc"],
         "pr_auc": m["validation"]["pr_auc"],
@@ -54,6 +63,7 @@ def _churn_metrics(m: dict) -> dict:
 
 def _clv_metrics(m: dict) -> dict:
     return {
+        **_sample_metrics(m),
         "winner": m["winner"],
         "bgnbd_holdout_mae": m["bgnbd_gamma_gamma"]["mae"],
         "naive_baseline_mae": m["baseline"]["mae"],

@@ -18,7 +18,7 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 
 from mallcrm.core.settings import Settings
 from mallcrm.core.warehouse import connect
-from ml import cards, churn, clv, plots
+from ml import cards, churn, clv, plots, sampling
 from ml.registry import ModelVersion, Registry
 
 CHURN = "churn"
@@ -30,12 +30,45 @@ SCORES_SCHEMA = "ml_scores"
 # --------------------------------------------------------------------------- reading
 
 
-def load_features(settings: Settings) -> pd.DataFrame:
+def load_features(settings: Settings, cutoffs=None, active_only: bool = False) -> pd.DataFrame:
+    """Feature rows, in table order; only those at `cutoffs` (dates) when given, only
+    active members' with `active_only` (a million members x 6 snapshots is 6 million
+    rows: the trainers and scorers read just the snapshots they use)."""
+    where, params = [], []
+    if cutoffs is not None:  # an IN list is a filter, which keeps the table's order (a join may not)
+        days = sorted({pd.Timestamp(c).date() for c in cutoffs})
+        where.append(f"cutoff_date in ({', '.join('?' for _ in days)})" if days else "false")
+        params.extend(days)
+    if active_only:
+        where.append("is_active")
+    query = f"select * from {FEATURES_TABLE}" + (f" where {' and '.join(where)}" if where else "")
     con = connect(settings)
     try:
-        return con.sql(f"select * from {FEATURES_TABLE}").df()
+        return con.sql(query, params=params or None).df()
     finally:
         con.close()
+
+
+def load_feature_snapshots(settings: Settings) -> pd.DataFrame:
+    """One row per snapshot: cutoff_date, snapshot_index, horizon_days (what `_horizon`
+    and `_score_cutoff` need, without reading every member's row)."""
+    con = connect(settings)
+    try:
+        return con.sql(
+            f"select distinct cutoff_date, snapshot_index, horizon_days from {FEATURES_TABLE} order by cutoff_date"
+        ).df()
+    finally:
+        con.close()
+
+
+def _sample_rows(frame: pd.DataFrame, unit: str, cap: int | None = None) -> tuple[pd.DataFrame, dict]:
+    """`frame`, or above `cap` rows (default `ml.sampling.MAX_TRAIN_ROWS`) a seeded
+    sample of its rows in their order; with the sample's description."""
+    cap = sampling.MAX_TRAIN_ROWS if cap is None else int(cap)
+    picked = sampling.sample_indices(len(frame), cap)
+    if picked is None:
+        return frame, sampling.describe(unit, len(frame), len(frame), cap)
+    return frame.iloc[picked].reset_index(drop=True), sampling.describe(unit, len(frame), len(picked), cap)
 
 
 def load_purchases(settings: Settings) -> pd.DataFrame:
@@ -76,6 +109,22 @@ class TrainResult:
     reason: str
     extra: dict = field(default_factory=dict)
 
+    @property
+    def sample(self) -> dict | None:
+        """What the model trained on (`ml.sampling.describe`): total, used, cap, sampled."""
+        return self.metrics.get("sample")
+
+
+def with_sample_note(reason: str, metrics: dict) -> str:
+    """The CLI's reason, plus each training sample (`sample`, `<fit>_sample`) the model drew."""
+    keys = ["sample", *sorted(k for k in metrics if k.endswith("_sample"))]
+    notes = [
+        f"{k.removesuffix('sample').rstrip('_') or 'fit'}: {n}"
+        for k in keys
+        if (n := sampling.note(metrics.get(k) or {}))
+    ]
+    return "; ".join([reason, *notes])
+
 
 # --------------------------------------------------------------------------- churn
 
@@ -84,13 +133,19 @@ def train_churn(
     settings: Settings, registry: Registry | None = None, promote: bool = True, max_train_snapshots: int = 3
 ) -> TrainResult:
     registry = registry or Registry(settings.models_dir)
-    features, purchases = load_features(settings), load_purchases(settings)
-    if features.empty:
+    snapshots = load_feature_snapshots(settings)
+    if snapshots.empty:
         raise ValueError(f"{FEATURES_TABLE} is empty: build the dbt project first")
-    horizon = _horizon(features)
-    split = churn.time_split(features["cutoff_date"].unique(), _score_cutoff(features), horizon, max_train_snapshots)
-    train = churn.labelled_frame(features, purchases, split.train_cutoffs, horizon)
+    horizon = _horizon(snapshots)
+    split = churn.time_split(snapshots["cutoff_date"].unique(), _score_cutoff(snapshots), horizon, max_train_snapshots)
+    features = load_features(settings, [*split.train_cutoffs, split.validation_cutoff], active_only=True)
+    purchases = load_purchases(settings)
+    train_all = churn.labelled_frame(features, purchases, split.train_cutoffs, horizon)
     valid = churn.labelled_frame(features, purchases, [split.validation_cutoff], horizon)
+    del features, purchases
+    # Above the cap the model and the baseline fit on a seeded sample of the training
+    # rows; validation (prediction only) keeps every row.
+    train, sample = _sample_rows(train_all, "feature rows")
 
     model = churn.fit_churn_model(train, horizon)
     baseline = churn.RecencyBaseline().fit(train, train["churned"])
@@ -101,19 +156,24 @@ def train_churn(
 
     # The scorer: refit on every labelled snapshot, validation included (the metrics
     # above are those of the model that never saw the validation window).
-    final = churn.fit_churn_model(pd.concat([train, valid], ignore_index=True), horizon)
+    final_rows, final_sample = _sample_rows(pd.concat([train_all, valid], ignore_index=True), "feature rows")
+    del train_all
+    final = churn.fit_churn_model(final_rows, horizon)
+    del final_rows
     metrics = {
         "model": CHURN,
         "algorithm": "HistGradientBoostingClassifier + CalibratedClassifierCV(sigmoid)",
         "split": split.as_dict(),
         "train_rows": int(len(train)),
+        "sample": sample,
+        "final_sample": final_sample,
         "train_churn_rate": float(train["churned"].mean()),
         "validation": model_metrics,
         "baseline": {"name": "logistic regression on log1p(recency_days)", **baseline_metrics},
         "gate": {"passed": bool(ok), "rule": "validation ROC-AUC and PR-AUC >= baseline", "detail": reason},
         "features": list(churn.FEATURES),
     }
-    card = cards.churn_card(metrics)
+    card = cards.churn_card(metrics) + cards.sample_section(metrics)
     model_score, baseline_score = model.predict_proba(valid), baseline.predict_proba(valid)
     pngs = {}
     if len(np.unique(y)) == 2:
@@ -125,7 +185,7 @@ def train_churn(
     version = registry.register(CHURN, artifact=final, metrics=metrics, card=card, extra_files=pngs)
     if promote and ok:
         registry.promote(CHURN, version.version)
-    return TrainResult(CHURN, version, metrics, bool(promote and ok), reason)
+    return TrainResult(CHURN, version, metrics, bool(promote and ok), with_sample_note(reason, metrics))
 
 
 def score_churn(settings: Settings, registry: Registry | None = None) -> pd.DataFrame:
@@ -134,8 +194,8 @@ def score_churn(settings: Settings, registry: Registry | None = None) -> pd.Data
     if current is None:
         raise LookupError("no promoted churn model: run `mallcrm ml train` first")
     model: churn.ChurnModel = current.load_artifact()
-    features = load_features(settings)
-    cutoff = _score_cutoff(features)
+    cutoff = _score_cutoff(load_feature_snapshots(settings))
+    features = load_features(settings, [cutoff])
     rows = features[(pd.to_datetime(features["cutoff_date"]) == cutoff) & features["is_active"]].copy()
     scores = pd.DataFrame(
         {
@@ -196,16 +256,18 @@ def _ml_frame(features, purchases, cutoff, horizon) -> pd.DataFrame:
 
 def train_clv(settings: Settings, registry: Registry | None = None, promote: bool = True) -> TrainResult:
     registry = registry or Registry(settings.models_dir)
-    features, purchases = load_features(settings), load_purchases(settings)
-    if features.empty:
+    snapshots = load_feature_snapshots(settings)
+    if snapshots.empty:
         raise ValueError(f"{FEATURES_TABLE} is empty: build the dbt project first")
-    horizon = _horizon(features)
-    t0 = _score_cutoff(features)
+    horizon = _horizon(snapshots)
+    t0 = _score_cutoff(snapshots)
     calibration_end = t0 - pd.Timedelta(days=horizon)
+    purchases = load_purchases(settings)
     cols = {"customer_col": "member_id", "date_col": "business_date"}
 
     # 1. Probabilistic model, calibrated to t0 - H, judged on (t0 - H, t0].
-    holdout_fit = clv.fit_clv(purchases, calibration_end, horizon, **cols)
+    cap = {"max_customers": sampling.MAX_CLV_CUSTOMERS, "seed": sampling.SEED}
+    holdout_fit = clv.fit_clv(purchases, calibration_end, horizon, **cap, **cols)
     actual = clv.holdout_actuals(purchases, calibration_end, horizon, **cols)
     pred = holdout_fit.predictions.join(actual, how="left").fillna({"actual_purchases": 0.0, "actual_value": 0.0})
     prob_metrics = _value_metrics(pred["expected_value"], pred["actual_value"])
@@ -217,9 +279,13 @@ def train_clv(settings: Settings, registry: Registry | None = None, promote: boo
     #    same holdout customers from their t0 - H features.
     ml_metrics, ml_model, ml_note = None, None, ""
     train_cutoff = calibration_end - pd.Timedelta(days=horizon)
-    available = set(pd.to_datetime(features["cutoff_date"]).unique())
+    available = set(pd.to_datetime(snapshots["cutoff_date"]).unique())
+    features = load_features(settings, [train_cutoff, calibration_end])
+    challenger_sample = sampling.describe("feature rows", 0, 0, sampling.MAX_TRAIN_ROWS)  # none fitted
     if train_cutoff in available:
-        train = _ml_frame(features, purchases, train_cutoff, horizon)
+        # Above the cap the challenger fits on a seeded sample of its rows (BG/NBD and
+        # Gamma-Gamma, a few parameters each, always fit on every customer).
+        train, challenger_sample = _sample_rows(_ml_frame(features, purchases, train_cutoff, horizon), "feature rows")
         valid = _ml_frame(features, purchases, calibration_end, horizon)
         valid = valid[valid["member_id"].isin(pred.index)]
         if len(train) >= 50 and len(valid):
@@ -250,10 +316,10 @@ def train_clv(settings: Settings, registry: Registry | None = None, promote: boo
             winner = "gradient_boosting"
 
     # 3. Refit the winner on everything up to t0 for scoring.
-    final_fit = clv.fit_clv(purchases, t0, horizon, **cols)
+    final_fit = clv.fit_clv(purchases, t0, horizon, **cap, **cols)
     artifact = None
     if winner == "gradient_boosting":
-        refit = _ml_frame(features, purchases, calibration_end, horizon)
+        refit, _ = _sample_rows(_ml_frame(features, purchases, calibration_end, horizon), "feature rows")
         est = HistGradientBoostingRegressor(
             loss="poisson", max_iter=200, learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=20, random_state=0
         )
@@ -273,6 +339,13 @@ def train_clv(settings: Settings, registry: Registry | None = None, promote: boo
         "calibration_end": str(calibration_end.date()),
         "holdout_end": str(t0.date()),
         "customers": int(len(pred)),
+        "sample": sampling.describe(
+            "customers", final_fit.sample["customers"], final_fit.sample["fitted_on"], sampling.MAX_CLV_CUSTOMERS
+        ),
+        "challenger_sample": challenger_sample,
+        "holdout_fit_sample": sampling.describe(
+            "customers", holdout_fit.sample["customers"], holdout_fit.sample["fitted_on"], sampling.MAX_CLV_CUSTOMERS
+        ),
         "bgnbd_gamma_gamma": prob_metrics,
         "gradient_boosting": ml_metrics,
         "gradient_boosting_note": ml_note,
@@ -288,7 +361,7 @@ def train_clv(settings: Settings, registry: Registry | None = None, promote: boo
         ),
         "params": params,
     }
-    card = cards.clv_card(metrics)
+    card = cards.clv_card(metrics) + cards.sample_section(metrics)
     deciles = _decile_table(pred["expected_value"], pred["actual_value"])
     version = registry.register(
         CLV,
@@ -303,7 +376,7 @@ def train_clv(settings: Settings, registry: Registry | None = None, promote: boo
     )
     if promote and ok:
         registry.promote(CLV, version.version)
-    return TrainResult(CLV, version, metrics, bool(promote and ok), f"winner {winner}")
+    return TrainResult(CLV, version, metrics, bool(promote and ok), with_sample_note(f"winner {winner}", metrics))
 
 
 def _value_metrics(predicted: pd.Series, actual: pd.Series) -> dict:
@@ -359,8 +432,8 @@ def score_clv(settings: Settings, registry: Registry | None = None) -> pd.DataFr
         raise LookupError("no promoted CLV model: run `mallcrm ml train` first")
     params = json.loads((current.path / "params.json").read_text())
     horizon = int(params["horizon_days"])
-    features, purchases = load_features(settings), load_purchases(settings)
-    t0 = _score_cutoff(features)
+    purchases = load_purchases(settings)
+    t0 = _score_cutoff(load_feature_snapshots(settings))
     bg = clv.BetaGeoModel(**params["bgnbd"])
     gg = clv.GammaGammaModel(**params["gamma_gamma"])
     summary = clv.rfm_summary(purchases, t0, customer_col="member_id", date_col="business_date")
@@ -368,6 +441,7 @@ def score_clv(settings: Settings, registry: Registry | None = None) -> pd.DataFr
     pred["predicted_clv"] = pred["expected_value"]
     if params.get("winner") == "gradient_boosting":
         ml_model: ClvMlModel = current.load_artifact()
+        features = load_features(settings, [t0])
         rows = features[pd.to_datetime(features["cutoff_date"]) == t0].copy()
         rows["member_id"] = rows["member_id"].astype(str)
         ml_pred = pd.Series(ml_model.predict(rows), index=rows["member_id"])

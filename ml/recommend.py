@@ -13,7 +13,8 @@ from scipy import sparse
 
 TOP_N = 10
 NEIGHBOURS = 50  # similarities kept per product (the rest are noise and memory)
-CHUNK = 2000  # members scored per block (a dense block of CHUNK x products floats)
+CHUNK = 2000  # members scored per block (a dense block of CHUNK x products floats) ...
+DENSE_CELLS = 4_000_000  # ... and at most this many cells (32 MB): 1,739 rows at 2,300 products
 
 
 @dataclass
@@ -80,6 +81,12 @@ def top_n(scores: np.ndarray, seen: sparse.csr_matrix, n: int = TOP_N) -> tuple[
     return np.take_along_axis(part, order, axis=1), np.take_along_axis(part_scores, order, axis=1)
 
 
+def block_rows(items: int) -> int:
+    """Members per dense scoring block: CHUNK, fewer for a big catalogue (rows are scored
+    independently, so the block size never changes a result)."""
+    return max(1, min(CHUNK, DENSE_CELLS // max(items, 1)))
+
+
 @dataclass
 class ItemCF:
     similarity: sparse.csr_matrix
@@ -90,8 +97,9 @@ class ItemCF:
         """Top-n unseen items for each row of `history` (members x self.items)."""
         idx_parts, score_parts = [], []
         tiny = self.popularity / (self.popularity.max() * 1e6 if self.popularity.max() > 0 else 1.0)
-        for start in range(0, history.shape[0], CHUNK):
-            block = history[start : start + CHUNK]
+        rows = block_rows(len(self.items))
+        for start in range(0, history.shape[0], rows):
+            block = history[start : start + rows]
             scores = np.asarray((block @ self.similarity).todense()) + tiny[None, :]
             idx, sc = top_n(scores, block, n)
             idx_parts.append(idx)
@@ -107,8 +115,17 @@ def fit_item_cf(train: Interactions, neighbours: int = NEIGHBOURS) -> ItemCF:
 
 
 def popularity_recommend(popularity: np.ndarray, history: sparse.csr_matrix, n: int = TOP_N) -> np.ndarray:
-    scores = np.broadcast_to(popularity.astype(float), history.shape)
-    return top_n(scores, history, n)[0]
+    """Most popular unseen items per row, in dense blocks of `block_rows` rows."""
+    rows = block_rows(history.shape[1])
+    parts = [
+        top_n(
+            np.broadcast_to(popularity.astype(float), (min(rows, history.shape[0] - s), history.shape[1])),
+            history[s : s + rows],
+            n,
+        )[0]
+        for s in range(0, history.shape[0], rows)
+    ]
+    return np.vstack(parts) if parts else np.empty((0, min(n, history.shape[1])), dtype=int)
 
 
 def hit_rate(recommended: np.ndarray, future: sparse.csr_matrix, history: sparse.csr_matrix) -> tuple[float, int]:

@@ -14,6 +14,8 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 from sklearn.preprocessing import StandardScaler
 
+from ml import sampling
+
 # Feature groups of ml_features.ml_member_segment_features (the share_<category> columns
 # are found by prefix, so a mall with other categories needs no code change).
 TIME_OF_DAY = ["share_morning", "share_afternoon", "share_evening"]
@@ -123,13 +125,24 @@ def permuted(x: np.ndarray, seed: int = 0) -> np.ndarray:
     return np.column_stack([rng.permutation(x[:, j]) for j in range(x.shape[1])])
 
 
-def fit_segmentation(frame: pd.DataFrame, k_range=DEFAULT_K_RANGE, seed: int = 0) -> tuple[SegmentationModel, dict]:
+def fit_segmentation(
+    frame: pd.DataFrame, k_range=DEFAULT_K_RANGE, seed: int = 0, max_members: int | None = None
+) -> tuple[SegmentationModel, dict]:
     """Fit K-means for each k, keep the best silhouette; returns the model and metrics
-    (silhouette by k, and the same k's silhouette on column-permuted data as baseline)."""
+    (silhouette by k, and the same k's silhouette on column-permuted data as baseline).
+
+    Above `max_members` rows (default `ml.sampling.MAX_SEGMENT_MEMBERS`) the scaler and
+    the clusters are fitted on a seeded sample of that many members; the segment sizes
+    and profiles are then those of every member (each assigned to its nearest centroid),
+    and `metrics["sample"]` says what was used."""
     features = feature_columns(frame)
     if len(frame) < max(k_range) * 5:
         raise ValueError(f"segmentation needs at least {max(k_range) * 5} members, got {len(frame)}")
-    x_raw = _matrix(frame, features)
+    cap = sampling.MAX_SEGMENT_MEMBERS if max_members is None else int(max_members)
+    picked = sampling.sample_indices(len(frame), cap, sampling.SEED)
+    sample = sampling.describe("members", len(frame), len(frame) if picked is None else len(picked), cap)
+    x_all = _matrix(frame, features) if picked is not None else None
+    x_raw = _matrix(frame, features) if picked is None else x_all[picked]
     scaler = StandardScaler().fit(x_raw)
     x = scaler.transform(x_raw)
     by_k = {}
@@ -144,6 +157,8 @@ def fit_segmentation(frame: pd.DataFrame, k_range=DEFAULT_K_RANGE, seed: int = 0
     baseline = _silhouette(xp, KMeans(n_clusters=best_k, n_init=3, random_state=seed).fit(xp).labels_, seed)
 
     labels = km.labels_
+    if x_all is not None:  # sampled: profile every member with the fitted centroids
+        x_raw, labels = x_all, km.predict(scaler.transform(x_all))
     means = pd.DataFrame(x_raw, columns=features).groupby(labels).mean()
     profile_z = pd.DataFrame(km.cluster_centers_, columns=features)
     names = name_clusters(profile_z)
@@ -157,6 +172,7 @@ def fit_segmentation(frame: pd.DataFrame, k_range=DEFAULT_K_RANGE, seed: int = 0
         "silhouette_by_k": {str(k): v for k, v in by_k.items()},
         "baseline": {"name": "same k on column-permuted features (no joint structure)", "silhouette": baseline},
         "members": int(len(frame)),
+        "sample": sample,
         "features": features,
         "segments": [
             {

@@ -15,7 +15,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 
 from mallcrm.core.dbt import TARGET_DIR, ensure_manifest
 from mallcrm.core.settings import DBT_PROJECT_DIR, Settings, export_environment
-from orchestration.resources import WRITER
+from orchestration.resources import WRITER, without_dbt_adapter
 
 
 def dbt_project(settings: Settings) -> DbtProject:
@@ -55,7 +55,10 @@ def build_dbt_assets(settings: Settings) -> tuple[dg.AssetsDefinition, DbtProjec
     )
     def mallcrm_dbt_assets(context: dg.AssetExecutionContext) -> Iterable:
         export_environment(settings)
-        dbt: DbtCliResource = context.resources.dbt
+        # The resource as configured (definitions.py, the bench), minus the in-process dbt
+        # adapter and `dbt --version` that dagster-dbt prepares for metadata these assets
+        # do not fetch (orchestration/resources.py: DbtCliWithoutAdapter).
+        dbt: DbtCliResource = without_dbt_adapter(context.resources.dbt)
         yield from dbt.cli(["build"], context=context, target_path=DAGSTER_TARGET_PATH).stream()
 
     return mallcrm_dbt_assets, project

@@ -33,6 +33,17 @@ from .config import SimulationConfig
 from .population import Members, Products, Stores
 from .rng import stream
 
+# Memory bound (issue 18): the member x store and member x day matrices are built in
+# blocks of at most CHUNK_CELLS cells (32 MB of float64 per temporary), drawing the same
+# random numbers in the same order as one block would, so the output does not depend on
+# the block size (tests/unit/test_simulator_scale.py). Up to DENSE_CELLS cells (S=10:
+# 50,000 members x 190 stores = 9.5 million) the store preferences stay float64, and the
+# output is byte for byte the one of the unblocked code; above, they are stored as
+# float16 (a million members x 849 stores: 1.7 GB instead of 6.8) and widened to float64
+# before any arithmetic, which keeps a big mall deterministic and statistically the same.
+CHUNK_CELLS = 4_000_000
+DENSE_CELLS = 32_000_000
+
 MEAN_RATE = 0.07  # purchases per ordinary day for an average active member
 UPLIFT = 0.80  # relative extra purchase rate of campaign treatment members
 AT_RISK_DAYS = 60
@@ -96,9 +107,13 @@ def build_latent(config: SimulationConfig, members: Members, stores: Stores) -> 
     cat_idx = np.array([uniq.index(c) for c in cats])
     taste = rng.dirichlet(np.full(len(uniq), 0.7), n)  # member x category
     pop = stores.frame["popularity"].to_numpy()
-    idio = rng.gamma(1.0, 1.0, (n, stores.n))
-    weight = taste[:, cat_idx] * pop[None, :] * idio
-    weight /= weight.sum(axis=1, keepdims=True)
+    weight = np.empty((n, stores.n), dtype=np.float64 if n * stores.n <= DENSE_CELLS else np.float16)
+    for lo, hi in row_blocks(n, stores.n):
+        idio = rng.gamma(1.0, 1.0, (hi - lo, stores.n))
+        block = taste[lo:hi][:, cat_idx] * pop[None, :] * idio
+        block /= block.sum(axis=1, keepdims=True)
+        weight[lo:hi] = block
+    del idio, block
 
     return Latent(
         rate=rate,
@@ -118,16 +133,32 @@ def build_latent(config: SimulationConfig, members: Members, stores: Stores) -> 
     )
 
 
+def row_blocks(rows: int, cols: int, cells: int | None = None) -> list[tuple[int, int]]:
+    """[lo, hi) row ranges of at most `cells` cells (CHUNK_CELLS); one range when it fits."""
+    per = max(1, (CHUNK_CELLS if cells is None else cells) // max(cols, 1))
+    return [(lo, min(lo + per, rows)) for lo in range(0, rows, per)] or [(0, 0)]
+
+
 def close_store(latent: Latent, store_idx: int) -> None:
     """A closed store gets no more visits; its share goes to the member's other stores."""
-    latent.store_weight[:, store_idx] = 0.0
-    latent.store_weight /= latent.store_weight.sum(axis=1, keepdims=True)
+    w = latent.store_weight
+    w[:, store_idx] = 0.0
+    if w.dtype == np.float64 and len(row_blocks(*w.shape)) == 1:
+        w /= w.sum(axis=1, keepdims=True)
+        return
+    for lo, hi in row_blocks(*w.shape):
+        block = w[lo:hi].astype(np.float64)
+        w[lo:hi] = block / block.sum(axis=1, keepdims=True)
 
 
 def expected_receipt_cents(latent: Latent, products: Products, stores: Stores) -> np.ndarray:
     """Rough expected receipt value per member (for the synthetic pre-window history)."""
     mean_price = products.frame.groupby("store_idx")["price_cents"].mean().reindex(range(stores.n)).to_numpy()
-    per_store = latent.store_weight @ mean_price
+    w = latent.store_weight
+    if w.dtype == np.float64 and len(row_blocks(*w.shape)) == 1:
+        per_store = w @ mean_price
+    else:
+        per_store = np.concatenate([w[lo:hi].astype(np.float64) @ mean_price for lo, hi in row_blocks(*w.shape)])
     return per_store * (1.0 + 0.7 * np.sqrt(latent.spend)) * latent.spend**0.5
 
 
@@ -141,11 +172,37 @@ def history_spend(
     """
     rng = stream(config.seed, "history")
     days = np.arange(-365, 0)
-    active = (members.reg_day[:, None] <= days[None, :]) & (latent.death_day[:, None] > days)
-    lam = latent.rate[:, None] * factors[None, :] * active
-    counts = rng.poisson(lam)
-    value = rng.lognormal(-0.1, 0.45, counts.shape) * receipt_cents[:, None] / 100.0
-    return (counts * value).astype(np.float32)
+    blocks = row_blocks(members.n, len(days))
+    if len(blocks) == 1:
+        active = (members.reg_day[:, None] <= days[None, :]) & (latent.death_day[:, None] > days)
+        lam = latent.rate[:, None] * factors[None, :] * active
+        counts = rng.poisson(lam)
+        value = rng.lognormal(-0.1, 0.45, counts.shape) * receipt_cents[:, None] / 100.0
+        return (counts * value).astype(np.float32)
+    # The same draws block by block: every Poisson count first (as one call would draw
+    # them), kept as uint8 (a member makes at most a few purchases a day), then the values.
+    counts = np.empty((members.n, len(days)), dtype=np.uint8)
+    for lo, hi in blocks:
+        active = (members.reg_day[lo:hi, None] <= days[None, :]) & (latent.death_day[lo:hi, None] > days)
+        lam = latent.rate[lo:hi, None] * factors[None, :] * active
+        block = rng.poisson(lam)
+        if block.max(initial=0) > np.iinfo(np.uint8).max:
+            raise OverflowError("more than 255 purchases by one member on one day")
+        counts[lo:hi] = block
+    out = np.empty((members.n, len(days)), dtype=np.float32)
+    for lo, hi in blocks:
+        value = rng.lognormal(-0.1, 0.45, (hi - lo, len(days))) * receipt_cents[lo:hi, None] / 100.0
+        out[lo:hi] = (counts[lo:hi].astype(np.int64) * value).astype(np.float32)
+    return out
+
+
+def row_sums(matrix: np.ndarray, rows: np.ndarray | None = None, dtype=np.float64) -> np.ndarray:
+    """matrix[rows].astype(dtype).sum(axis=1), block by block (no full-size copy)."""
+    rows = np.arange(len(matrix)) if rows is None else np.asarray(rows)
+    blocks = row_blocks(len(rows), matrix.shape[1])
+    if len(blocks) == 1:
+        return matrix[rows].astype(dtype).sum(axis=1)
+    return np.concatenate([matrix[rows[lo:hi]].astype(dtype).sum(axis=1) for lo, hi in blocks])
 
 
 def purchases_today(

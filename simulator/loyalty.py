@@ -279,22 +279,30 @@ class Tiers:
     """Rolling 12-month spend per member and the tier changes it causes."""
 
     def __init__(self, members: Members, history: np.ndarray, days: int):
+        """`history`: member x 365 days of spend before the window (float32), taken over
+        as a ring buffer: column d % 365 holds day d - 365 until `roll(d)` empties it
+        for day d (a million members: 1.5 GB, not 2 x that for a year's window)."""
+        from .behaviour import row_sums
+
         self.members = members
-        self.spend = np.zeros((members.n, 365 + days), dtype=np.float32)
-        self.spend[:, :365] = history
-        self.rolling = history.astype(np.float64).sum(axis=1)
+        self.spend = np.ascontiguousarray(history, dtype=np.float32)
+        if self.spend.shape[1] != 365:
+            raise ValueError(f"history must have 365 days, not {self.spend.shape[1]}")
+        self.rolling = row_sums(self.spend)
         self.rows = Rows(TIER_COLUMNS)
         self._next_id = 1
 
     def book(self, day: int, idx: np.ndarray, cny: np.ndarray) -> None:
         """Add today's net spend (refunds negative) of members."""
-        np.add.at(self.spend[:, 365 + day], idx, cny.astype(np.float32))
+        np.add.at(self.spend[:, day % 365], idx, cny.astype(np.float32))
         np.add.at(self.rolling, idx, cny)
 
     def roll(self, day: int) -> None:
         """Drop the day that leaves the 12-month window (call at the start of a day)."""
-        self.rolling -= self.spend[:, day]
+        column = self.spend[:, day % 365]
+        self.rolling -= column
         np.maximum(self.rolling, 0, out=self.rolling)
+        column[:] = 0.0
 
     def change(self, idx, to_tier, at, reason) -> None:
         if len(idx) == 0:

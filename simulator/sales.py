@@ -103,7 +103,7 @@ def draw_receipts(
     is_member = member >= 0
     n = len(member)
     store = np.empty(n, dtype=np.int64)
-    store[is_member] = _choose_rows(rng, store_weight[who])
+    store[is_member] = _choose_rows(rng, store_weight[who].astype(np.float64, copy=False))
     if n_anonymous:
         store[~is_member] = rng.choice(stores.n, n_anonymous, p=anonymous_weight)
 

@@ -81,7 +81,7 @@ class World:
         receipt = behaviour.expected_receipt_cents(lat, self.products, self.stores)
         history = behaviour.history_spend(config, m, lat, receipt, hist_factors)
         pre = np.flatnonzero(m.reg_day < 0)
-        m.tier[:] = tier_of(history.astype(np.float64).sum(axis=1))
+        m.tier[:] = tier_of(behaviour.row_sums(history))
         start_s = np.datetime64(start.isoformat(), "s")
         dead_pre = pre[lat.death_day[pre] < 0]
         closed = dead_pre[rng.random(len(dead_pre)) < 0.12]
@@ -95,7 +95,7 @@ class World:
 
         self.points = Points(m, start.year, (start + timedelta(days=config.days)).year + 1)
         opening = pre[~m.closed[pre]]
-        bal = np.floor(history[opening].sum(axis=1) * rng.uniform(0.2, 0.9, len(opening)))
+        bal = np.floor(behaviour.row_sums(history, opening, np.float32) * rng.uniform(0.2, 0.9, len(opening)))
         bal = bal.astype(np.int64)
         has = bal > 0
         opening, bal = opening[has], bal[has]
@@ -112,7 +112,8 @@ class World:
         self.consents.history_withdrawals(pre, start_s)
         self.consents.withdraw_all(closed, m.updated_at[closed])
 
-        self.tiers = Tiers(m, history, config.days)
+        self.tiers = Tiers(m, history, config.days)  # keeps `history` as its rolling window
+        del history
         self.marketing = Marketing(config, m)
         self.feedback = Feedback(
             m,

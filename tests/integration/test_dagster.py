@@ -11,7 +11,7 @@ import pytest
 from cli.summary import table_counts
 from mallcrm.core.contract import load_contract
 from mallcrm.core.settings import DBT_PROJECT_DIR
-from orchestration.definitions import build_definitions
+from orchestration.definitions import DBT_EXECUTABLE, build_definitions
 from tests.conftest import mall_environment
 
 pytestmark = pytest.mark.integration
@@ -95,3 +95,23 @@ def test_sensor_requests_a_run_only_for_new_files(tmp_path, small_mall_exports):
             cursor = ctx.cursor
         with dg.build_sensor_context(cursor=cursor) as ctx:
             assert isinstance(sensor(ctx), dg.SkipReason)
+
+
+def test_dbt_assets_run_dbt_without_an_in_process_adapter():
+    """The dbt assets keep the configured resource's fields but skip dagster-dbt's in-process
+    adapter and `dbt --version` (orchestration/resources.py: DbtCliWithoutAdapter)."""
+    from dagster_dbt import DbtCliResource
+    from dbt.version import __version__ as dbt_version
+
+    from orchestration.resources import DbtCliWithoutAdapter, without_dbt_adapter
+
+    configured = DbtCliResource(
+        project_dir=str(DBT_PROJECT_DIR), dbt_executable=DBT_EXECUTABLE, target="dev", global_config_flags=["--quiet"]
+    )
+    resource = without_dbt_adapter(configured)
+    assert isinstance(resource, DbtCliWithoutAdapter)
+    assert without_dbt_adapter(resource) is resource
+    for field in DbtCliResource.model_fields:
+        assert getattr(resource, field) == getattr(configured, field), field
+    assert resource._initialize_dbt_core_adapter(["build"]) is None
+    assert str(resource._cli_version) == dbt_version

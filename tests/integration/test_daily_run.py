@@ -10,13 +10,13 @@ then compared, row for row, with a fresh full refresh of the same model.
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import replace
 
 import pytest
 
-from bench.stages import INCREMENTAL_MEMBER_MODELS
-from mallcrm.core.dbt import run_dbt
+from mallcrm.core.dbt import TARGET_DIR, run_dbt
 from mallcrm.core.warehouse import connect
 from pipeline import steps
 from tests.conftest import TEST_HMAC_KEY_VERSION, mall_environment
@@ -25,10 +25,19 @@ pytestmark = pytest.mark.integration
 
 # Tokenized masked models that are incremental (schema masked).
 INCREMENTAL_MASKED_MODELS = ("msk_sensors__wifi_dwell", "msk_pos__transactions")
-COMPARED = {
-    **{model: "masked" for model in INCREMENTAL_MASKED_MODELS},
-    **{model: "intermediate" for model in INCREMENTAL_MEMBER_MODELS},
-}
+
+
+def incremental_models() -> dict[str, str]:
+    """Every incremental model of the project (name -> schema), from dbt's manifest: each
+    one is compared with its full rebuild, so a new incremental model is covered too."""
+    manifest = json.loads((TARGET_DIR / "manifest.json").read_text())
+    return {
+        node["name"]: node["schema"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["config"]["materialized"] == "incremental"
+    }
+
+
 FULL_BUILD_WITHOUT_TESTS = ["build", "--full-refresh", "--exclude-resource-type", "test", "unit_test"]
 
 BACKDATE_SQL = """
@@ -50,20 +59,20 @@ def _backdate_history(settings) -> None:
     con.close()
 
 
-def _snapshot(settings, label: str) -> None:
+def _snapshot(settings, label: str, compared: dict[str, str]) -> None:
     """Copy the compared tables into schema `label` (the state to check against)."""
     con = connect(settings)
     con.execute(f"create schema if not exists {label}")
-    for model, schema in COMPARED.items():
+    for model, schema in compared.items():
         con.execute(f"create or replace table {label}.{model} as select * from {schema}.{model}")
     con.close()
 
 
-def _differences(settings, label: str) -> dict[str, int]:
+def _differences(settings, label: str, compared: dict[str, str]) -> dict[str, int]:
     """Rows in one but not the other, per model, between `label` and the current tables."""
     con = connect(settings)
     out = {}
-    for model, schema in COMPARED.items():
+    for model, schema in compared.items():
         a, b = f"{label}.{model}", f"{schema}.{model}"
         out[model] = con.execute(
             f"select (select count(*) from (select * from {a} except all select * from {b}))"
@@ -113,9 +122,13 @@ def test_daily_run_equals_a_full_build(daily_mall):
     con.close()
     assert new_rows > 0 and older > new_rows  # the day arrived, the history stayed
 
-    _snapshot(settings, "after_daily")
-    assert run_dbt(["run", "--full-refresh", "--select", *COMPARED], settings, quiet=True)
-    assert _differences(settings, "after_daily") == dict.fromkeys(COMPARED, 0)
+    compared = incremental_models()
+    # staging, masked, member base and snapshots, facts: the daily run's incremental models
+    expected = {"stg_pos__transaction_lines", "msk_pos__transactions", "int_member__rfm_snapshots", "fct_sales_lines"}
+    assert expected <= set(compared)
+    _snapshot(settings, "after_daily", compared)
+    assert run_dbt(["run", "--full-refresh", "--select", *compared], settings, quiet=True)
+    assert _differences(settings, "after_daily", compared) == dict.fromkeys(compared, 0)
 
 
 def test_key_rotation_rekeys_incremental_masked_tables(daily_mall):
@@ -138,9 +151,10 @@ def test_key_rotation_rekeys_incremental_masked_tables(daily_mall):
         assert versions == [("it-2",)]
         assert len(after) == len(before) and all(after[i] != token for i, token in before)
 
-        _snapshot(settings, "after_rotation")
+        masked = {model: "masked" for model in INCREMENTAL_MASKED_MODELS}
+        _snapshot(settings, "after_rotation", masked)
         assert run_dbt(["run", "--full-refresh", "--select", *INCREMENTAL_MASKED_MODELS], rotated, quiet=True)
-        diff = _differences(settings, "after_rotation")
+        diff = _differences(settings, "after_rotation", masked)
         assert {m: diff[m] for m in INCREMENTAL_MASKED_MODELS} == dict.fromkeys(INCREMENTAL_MASKED_MODELS, 0)
     finally:
         DuckDBConnectionManager.close_all_connections()

@@ -1,4 +1,12 @@
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='snapshot_date',
+        on_schema_change='fail',
+        post_hook="{{ drop_stale_snapshot_dates() }}",
+    )
+}}
 {#-
     Lifecycle stage of every registered golden member on each snapshot day (month
     ends and the as-of date), with thresholds from int_member__lifecycle_thresholds
@@ -13,6 +21,10 @@
       dormant      D < d <= C
       churned      d > C
     Also flags a purchase since the previous snapshot (the KPIs' numerators).
+
+    Month-incremental (macros/incremental/snapshot_inputs.sql): a run rebuilds the
+    snapshot days whose inputs changed (members registered by the day, member-days up
+    to it, the previous snapshot day, the thresholds), normally just the as-of date.
 -#}
 with
 
@@ -41,15 +53,96 @@ thresholds as (
 
 ),
 
+activity_totals as (
+
+    {{ daily_activity_totals(ref('int_member__daily_activity')) }}
+
+),
+
+registration_totals as (
+
+    select
+        registration_date,
+        count(*) as members
+    from members
+    group by registration_date
+
+),
+
+activity_up_to_snapshot as (
+
+    select
+        snapshots.snapshot_date,
+        count(activity_totals.business_date) as business_days,
+        sum(activity_totals.member_days) as member_days,
+        sum(activity_totals.members) as members,
+        sum(activity_totals.sale_orders) as sale_orders,
+        sum(activity_totals.refund_receipts) as refund_receipts,
+        sum(activity_totals.net_spend_amount) as net_spend_amount,
+        sum(activity_totals.gap_days) as gap_days
+    from snapshots
+    left join activity_totals
+        on snapshots.snapshot_date >= activity_totals.business_date
+    group by snapshots.snapshot_date
+
+),
+
+registrations_up_to_snapshot as (
+
+    select
+        snapshots.snapshot_date,
+        sum(registration_totals.members) as members
+    from snapshots
+    left join registration_totals
+        on snapshots.snapshot_date >= registration_totals.registration_date
+    group by snapshots.snapshot_date
+
+),
+
+fingerprints as (
+
+    select
+        snapshots.snapshot_date,
+        snapshots.previous_snapshot_date,
+        {{ fingerprint([
+            'snapshots.previous_snapshot_date',
+            'thresholds.active_within_days',
+            'thresholds.dormant_after_days',
+            'thresholds.churned_after_days',
+            'activity.business_days',
+            'activity.member_days',
+            'activity.members',
+            'activity.sale_orders',
+            'activity.refund_receipts',
+            'activity.net_spend_amount',
+            'activity.gap_days',
+            'registrations.members',
+        ]) }} as inputs_fingerprint
+    from snapshots
+    cross join thresholds
+    inner join activity_up_to_snapshot as activity
+        on snapshots.snapshot_date = activity.snapshot_date
+    inner join registrations_up_to_snapshot as registrations
+        on snapshots.snapshot_date = registrations.snapshot_date
+
+),
+
+rebuilt_snapshots as (
+
+    {{ snapshot_dates_to_build('fingerprints') }}
+
+),
+
 member_snapshots as (
 
     select
         snapshots.snapshot_date,
         snapshots.previous_snapshot_date,
         members.member_id,
-        members.registration_date
+        members.registration_date,
+        snapshots.inputs_fingerprint
     from members
-    inner join snapshots
+    inner join rebuilt_snapshots as snapshots
         on members.registration_date <= snapshots.snapshot_date
 
 ),
@@ -81,6 +174,7 @@ measured as (
         member_snapshots.snapshot_date,
         member_snapshots.member_id,
         member_snapshots.registration_date,
+        member_snapshots.inputs_fingerprint,
         history.first_purchase_date,
         history.last_purchase_date,
         last_purchase.days_since_previous_purchase as gap_before_last_purchase_days,
@@ -130,7 +224,8 @@ final as (
         cast(days_since_last_purchase as {{ dbt.type_int() }}) as days_since_last_purchase,
         cast(gap_before_last_purchase_days as {{ dbt.type_int() }}) as gap_before_last_purchase_days,
         lifecycle_stage,
-        has_purchased_since_previous_snapshot
+        has_purchased_since_previous_snapshot,
+        inputs_fingerprint
     from staged
 
 )

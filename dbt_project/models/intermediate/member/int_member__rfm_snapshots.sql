@@ -1,4 +1,12 @@
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='snapshot_date',
+        on_schema_change='fail',
+        post_hook="{{ drop_stale_snapshot_dates() }}",
+    )
+}}
 {#-
     RFM of every member who bought in the window (var `rfm_window_days`, default 365)
     ending on each snapshot day (month ends and the as-of date).
@@ -11,6 +19,9 @@
     smallest value first. Named segment from R and FM = ceil((F + M) / 2), see macro
     rfm_segment. 8-class: each of R, F, M is high when it beats the snapshot's
     population mean (R: fewer days than the mean recency).
+
+    Month-incremental (macros/incremental/snapshot_inputs.sql): a run rebuilds the
+    snapshot days whose window's member-days changed, normally just the as-of date.
 -#}
 with
 
@@ -20,9 +31,57 @@ activity as (
 
 ),
 
-snapshots as (
+all_snapshots as (
 
     select * from {{ ref('int_member__snapshot_dates') }}
+
+),
+
+activity_totals as (
+
+    {{ daily_activity_totals(ref('int_member__daily_activity')) }}
+
+),
+
+activity_in_window as (
+
+    select
+        all_snapshots.snapshot_date,
+        count(activity_totals.business_date) as business_days,
+        sum(activity_totals.member_days) as member_days,
+        sum(activity_totals.members) as members,
+        sum(activity_totals.sale_orders) as sale_orders,
+        sum(activity_totals.refund_receipts) as refund_receipts,
+        sum(activity_totals.net_spend_amount) as net_spend_amount
+    from all_snapshots
+    left join activity_totals
+        on all_snapshots.snapshot_date >= activity_totals.business_date
+        and activity_totals.business_date
+        > {{ dbt.dateadd('day', -1 * var('rfm_window_days'), 'all_snapshots.snapshot_date') }}
+    group by all_snapshots.snapshot_date
+
+),
+
+fingerprints as (
+
+    select
+        snapshot_date,
+        {{ fingerprint([
+            var('rfm_window_days'),
+            'business_days',
+            'member_days',
+            'members',
+            'sale_orders',
+            'refund_receipts',
+            'net_spend_amount',
+        ]) }} as inputs_fingerprint
+    from activity_in_window
+
+),
+
+snapshots as (
+
+    {{ snapshot_dates_to_build('fingerprints') }}
 
 ),
 
@@ -30,6 +89,7 @@ windowed as (
 
     select
         snapshots.snapshot_date,
+        snapshots.inputs_fingerprint,
         activity.member_id,
         max(case when activity.is_purchase_day then activity.business_date end) as last_purchase_date,
         sum(activity.sale_orders) as frequency,
@@ -38,7 +98,7 @@ windowed as (
     inner join activity
         on snapshots.snapshot_date >= activity.business_date
         and activity.business_date > {{ dbt.dateadd('day', -1 * var('rfm_window_days'), 'snapshots.snapshot_date') }}
-    group by snapshots.snapshot_date, activity.member_id
+    group by snapshots.snapshot_date, snapshots.inputs_fingerprint, activity.member_id
 
 ),
 
@@ -46,6 +106,7 @@ measured as (
 
     select
         snapshot_date,
+        inputs_fingerprint,
         member_id,
         last_purchase_date,
         {{ dbt.datediff('last_purchase_date', 'snapshot_date', 'day') }} as recency_days,  -- noqa: LT05
@@ -126,7 +187,8 @@ final as (
         {{ rfm_class_label('rfm_class_code') }} as rfm_class_label,
         cast(mean_recency_days as decimal(18, 4)) as mean_recency_days,
         cast(mean_frequency as decimal(18, 4)) as mean_frequency,
-        cast(mean_monetary_amount as decimal(18, 4)) as mean_monetary_amount
+        cast(mean_monetary_amount as decimal(18, 4)) as mean_monetary_amount,
+        inputs_fingerprint
     from classed
 
 )

@@ -12,17 +12,36 @@
     its receipt's load time, with a lookback; lines of receipts not yet resolved to a
     member are re-processed.
 -#}
+{%- set unresolved_rows = 'stored_rows.member_id is null and (stored_rows.is_member_receipt'
+    ~ ' or stored_rows.is_refund or stored_rows.transaction_type is null)' %}
+-- depends_on: {{ ref('msk_pos__transactions') }}, {{ ref('msk_pos__transaction_lines') }}
 with
+
+{%- if is_incremental() %}
+
+receipts_to_reprocess as (
+
+    {{ pos_receipts_to_reprocess(unresolved_rows) }}
+
+),
+
+{%- endif %}
 
 lines as (
 
     select * from {{ ref('int_member__transaction_lines_costed') }}
+    {%- if is_incremental() %}
+    where transaction_id in (select receipts_to_reprocess.transaction_id from receipts_to_reprocess)
+    {%- endif %}
 
 ),
 
 transactions as (
 
     select * from {{ ref('int_member__transactions_resolved') }}
+    {%- if is_incremental() %}
+    where transaction_id in (select receipts_to_reprocess.transaction_id from receipts_to_reprocess)
+    {%- endif %}
 
 ),
 
@@ -94,8 +113,7 @@ final as (
         or transaction_id in (
             select stored_rows.transaction_id
             from {{ this }} as stored_rows
-            where stored_rows.member_id is null
-                and (stored_rows.is_member_receipt or stored_rows.is_refund or stored_rows.transaction_type is null)
+            where {{ unresolved_rows }}
         )
     {%- endif %}
 

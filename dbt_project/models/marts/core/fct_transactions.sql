@@ -13,17 +13,36 @@
     member receipts and refunds that did not resolve to a member yet (the member export
     may arrive after the receipt).
 -#}
+{%- set unresolved_rows = 'stored_rows.member_id is null'
+    ~ ' and (stored_rows.is_member_receipt or stored_rows.is_refund)' %}
+-- depends_on: {{ ref('msk_pos__transactions') }}, {{ ref('msk_pos__transaction_lines') }}
 with
+
+{%- if is_incremental() %}
+
+receipts_to_reprocess as (
+
+    {{ pos_receipts_to_reprocess(unresolved_rows) }}
+
+),
+
+{%- endif %}
 
 transactions as (
 
     select * from {{ ref('int_member__transactions_resolved') }}
+    {%- if is_incremental() %}
+    where transaction_id in (select receipts_to_reprocess.transaction_id from receipts_to_reprocess)
+    {%- endif %}
 
 ),
 
 lines as (
 
     select * from {{ ref('int_member__transaction_lines_costed') }}
+    {%- if is_incremental() %}
+    where transaction_id in (select receipts_to_reprocess.transaction_id from receipts_to_reprocess)
+    {%- endif %}
 
 ),
 
@@ -92,7 +111,7 @@ final as (
         or transaction_id in (
             select stored_rows.transaction_id
             from {{ this }} as stored_rows
-            where stored_rows.member_id is null and (stored_rows.is_member_receipt or stored_rows.is_refund)
+            where {{ unresolved_rows }}
         )
     {%- endif %}
 

@@ -1,3 +1,11 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='business_date',
+        on_schema_change='fail',
+    )
+}}
 {#-
     Traffic conversion: sale receipts per visitor, by day, at two levels.
     One row per (business_date, aggregation_level, zone_id, store_id):
@@ -5,19 +13,40 @@
         and the sale receipts of all its stores; store_id = '(all)';
       - aggregation_level 'store': one store's sale receipts over its zone's visitors.
     Filter on one level at a time. Zones without counters have NULL visitors.
+    Incremental by day: a run rebuilds the days of the counts and receipts loaded since
+    the newest load it holds (lookback included), and every day when the stores
+    reference changed (macro business_days_to_rebuild).
 -#}
+-- depends_on: {{ ref('msk_reference__stores') }}
+{%- set inputs = [ref('fct_foot_traffic_intervals'), ref('msk_pos__transactions')] %}
 
 with
+
+{%- if is_incremental() %}
+
+days_to_rebuild as (
+
+    {{ business_days_to_rebuild(inputs, references=[ref('msk_reference__stores')]) }}
+
+),
+
+{%- endif %}
 
 intervals as (
 
     select * from {{ ref('fct_foot_traffic_intervals') }}
+    {%- if is_incremental() %}
+    where business_date in (select days_to_rebuild.business_date from days_to_rebuild)
+    {%- endif %}
 
 ),
 
 transactions as (
 
     select * from {{ ref('msk_pos__transactions') }}
+    {%- if is_incremental() %}
+    where business_date in (select days_to_rebuild.business_date from days_to_rebuild)
+    {%- endif %}
 
 ),
 
@@ -32,7 +61,8 @@ zone_visitors as (
     select
         zone_id,
         business_date,
-        sum(people_in) as visitor_count
+        sum(people_in) as visitor_count,
+        max(_loaded_at) as _loaded_at
     from intervals
     group by zone_id, business_date
 
@@ -45,7 +75,8 @@ store_sales as (
         stores.zone_id,
         transactions.business_date,
         count(*) as transaction_count,
-        sum(transactions.gross_amount - transactions.discount_amount) as net_revenue_amount
+        sum(transactions.gross_amount - transactions.discount_amount) as net_revenue_amount,
+        max(transactions._loaded_at) as _loaded_at
 
     from transactions
     inner join stores on transactions.store_id = stores.store_id
@@ -63,7 +94,8 @@ store_level as (
         store_sales.business_date,
         zone_visitors.visitor_count,
         store_sales.transaction_count,
-        store_sales.net_revenue_amount
+        store_sales.net_revenue_amount,
+        {{ later_of('store_sales._loaded_at', 'zone_visitors._loaded_at') }} as _loaded_at
 
     from store_sales
     left join zone_visitors
@@ -78,7 +110,8 @@ zone_sales as (
         zone_id,
         business_date,
         sum(transaction_count) as transaction_count,
-        sum(net_revenue_amount) as net_revenue_amount
+        sum(net_revenue_amount) as net_revenue_amount,
+        max(_loaded_at) as _loaded_at
     from store_sales
     group by zone_id, business_date
 
@@ -93,7 +126,8 @@ zone_level as (
         coalesce(zone_visitors.business_date, zone_sales.business_date) as business_date,
         zone_visitors.visitor_count,
         coalesce(zone_sales.transaction_count, 0) as transaction_count,
-        coalesce(zone_sales.net_revenue_amount, 0) as net_revenue_amount
+        coalesce(zone_sales.net_revenue_amount, 0) as net_revenue_amount,
+        {{ later_of('zone_visitors._loaded_at', 'zone_sales._loaded_at') }} as _loaded_at
 
     from zone_visitors
     full outer join zone_sales
@@ -125,7 +159,8 @@ final as (
         cast(
             transaction_count * 1.0 / nullif(visitor_count, 0)
             as {{ double_type() }}
-        ) as transactions_per_visitor
+        ) as transactions_per_visitor,
+        _loaded_at
 
     from unioned
 

@@ -1,14 +1,30 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='business_date',
+        on_schema_change='fail',
+    )
+}}
 {#-
     Wi-Fi dwell per zone and day: one row per (zone_id, business_date). Devices are
     counted by their pseudonymous token (never the device id); one device is one
-    probable visitor.
+    probable visitor. Incremental by day: a run rebuilds the days of the dwell rows
+    loaded since the newest load it holds (lookback included), and every day when the
+    zones reference changed (macro business_days_to_rebuild).
 -#}
+-- depends_on: {{ ref('msk_reference__zones') }}
 
 with
 
 dwell as (
 
     select * from {{ ref('msk_sensors__wifi_dwell') }}
+    {%- if is_incremental() %}
+    where business_date in (
+        {{ business_days_to_rebuild([ref('msk_sensors__wifi_dwell')], references=[ref('msk_reference__zones')]) }}
+    )
+    {%- endif %}
 
 ),
 
@@ -25,7 +41,8 @@ aggregated as (
         business_date,
         count(distinct device_token) as device_count,
         sum(visit_count) as visit_count,
-        sum(dwell_minutes) as dwell_minutes
+        sum(dwell_minutes) as dwell_minutes,
+        max(_loaded_at) as _loaded_at
 
     from dwell
     group by zone_id, business_date
@@ -51,7 +68,8 @@ final as (
         cast(
             aggregated.dwell_minutes * 1.0 / nullif(aggregated.visit_count, 0)
             as {{ double_type() }}
-        ) as avg_dwell_minutes_per_visit
+        ) as avg_dwell_minutes_per_visit,
+        aggregated._loaded_at
 
     from aggregated
     left join zones on aggregated.zone_id = zones.zone_id

@@ -1,8 +1,11 @@
+{%- set raw_relation = source_or_empty('raw_pos', 'transaction_lines') %}
 with
 
 source as (
 
-    select * from {{ source_or_empty('raw_pos', 'transaction_lines') }}
+    -- incremental: only the records with a new copy (macro only_keys_with_new_copies)
+    select * from (select * from {{ raw_relation }}) as source_rows
+    {{- only_keys_with_new_copies(raw_relation, ['transaction_id', 'line_no']) }}
 
 ),
 

@@ -1,8 +1,11 @@
+{%- set raw_relation = source_or_empty('raw_sensors', 'people_counts') %}
 with
 
 source as (
 
-    select * from {{ source_or_empty('raw_sensors', 'people_counts') }}
+    -- incremental: only the records with a new copy (macro only_keys_with_new_copies)
+    select * from (select * from {{ raw_relation }}) as source_rows
+    {{- only_keys_with_new_copies(raw_relation, ['counter_id', 'interval_start']) }}
 
 ),
 
