@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 
 from simulator.config import SimulationConfig
 
@@ -23,7 +24,12 @@ def config_for_scale(scale: float, seed: int = 42, days: int | None = None) -> S
     members = max(10, round(DEMO_MEMBERS * scale))
     stores = max(8, round(DEMO_STORES * math.sqrt(scale)))
     if days is None:
-        days = DAYS if scale >= 0.05 else 30
+        return SimulationConfig(seed=seed, members=members, stores=stores, days=DAYS if scale >= 0.05 else 30)
     if days < 2:
         raise ValueError(f"days must be at least 2 (one is held back for the daily run), not {days}")
-    return SimulationConfig(seed=seed, members=members, stores=stores, days=days)
+    # A longer history starts earlier and ends on the demo's last day: ending later would
+    # date exports after today, which ingestion quarantines (export_day_not_after_load_time).
+    default = SimulationConfig(seed=seed, members=members, stores=stores)
+    end = default.start_date + timedelta(days=default.days - 1)
+    start = end - timedelta(days=days - 1)
+    return SimulationConfig(seed=seed, members=members, stores=stores, days=days, start_date=start)
