@@ -3,6 +3,8 @@ first round of the group already takes over a minute (issue 7's rule, docs/perfo
 
 from pathlib import Path
 
+import pytest
+
 from bench.harness import Measurement, alternate
 
 
@@ -36,3 +38,16 @@ def test_a_group_of_exactly_a_minute_still_runs_five_rounds():
     run, calls = fake_runner({"x": [30] * 5, "y": [30] * 5})
     alternate(["x", "y"], Path("."), {}, 5, log=lambda _: None, run=run)
     assert len(calls) == 10
+
+
+def test_a_longer_history_ends_on_the_same_day_and_only_starts_earlier():
+    # exports dated after today would be quarantined, so three years end where one does
+    from datetime import timedelta
+
+    from bench.scale import config_for_scale
+
+    year, three = config_for_scale(1), config_for_scale(1, days=1095)
+    assert three.days == 1095 and three.members == year.members
+    assert three.start_date + timedelta(days=1094) == year.start_date + timedelta(days=364)
+    with pytest.raises(ValueError, match="at least 2"):
+        config_for_scale(1, days=1)
