@@ -182,9 +182,33 @@ def test_sigkill_during_the_dbt_build_then_rerun_equals_an_uninterrupted_run(tmp
     assert fingerprint(root / "warehouse" / "mallcrm.duckdb") == reference
 
 
+# `mallcrm ingest` that, holding the warehouse lock, waits for a release file (argv[1])
+# before loading: the second run then meets a live holder however fast the ingest is.
+INGEST_HELD_OPEN = """
+import sys, time
+from pathlib import Path
+import ingestion.pipeline as ingestion_pipeline
+load, release = ingestion_pipeline.run_ingestion, Path(sys.argv.pop(1))
+def wait_for_release(*args, **kwargs):
+    while not release.exists():
+        time.sleep(0.05)
+    return load(*args, **kwargs)
+ingestion_pipeline.run_ingestion = wait_for_release
+from cli import main
+main(["ingest"])
+"""
+
+
 def test_a_second_run_while_one_is_going_is_refused(tmp_path, exports):
     root = _mall(tmp_path, exports)
-    first = _start(root, "ingest")
+    release = tmp_path / "release"
+    first = subprocess.Popen(
+        [sys.executable, "-c", INGEST_HELD_OPEN, str(release)],
+        env=_env(root),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     lock = root / "warehouse" / "mallcrm.duckdb.lock"
     try:
         deadline = time.monotonic() + 120
@@ -196,8 +220,9 @@ def test_a_second_run_while_one_is_going_is_refused(tmp_path, exports):
         assert "is being written by" in second.stderr and "mallcrm ingest" in second.stderr
         assert "Nothing was changed" in second.stderr
     finally:
+        release.touch()
         first.wait(timeout=600)
-    assert first.returncode == 0
+    assert first.returncode == 0, first.stdout.read()
 
 
 def _limit_file_size() -> None:
