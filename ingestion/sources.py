@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -40,6 +39,7 @@ from dlt.extract.source import DltSource
 
 from ingestion.parsing import FileOutcome, batches, count_lines, parse_batch
 from mallcrm.core.contract import ExportFormat, InboxFile, load_contract
+from mallcrm.core.files import write_atomically
 from mallcrm.core.inbox import InboxLog, incomplete_reason, scan_inbox
 from mallcrm.core.settings import Settings
 from mallcrm.core.warehouse import connect
@@ -199,10 +199,7 @@ class FileHashes:
             for name, entry in {**self.known, **self.now}.items()
             if name in self.now or (inbox / name).is_file()
         }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"inbox": self.inbox, "files": files}), encoding="utf-8")
-        os.replace(tmp, self.path)
+        write_atomically(self.path, json.dumps({"inbox": self.inbox, "files": files}))
 
 
 def _file_record(outcome: FileOutcome, sha: str, loaded_at: datetime) -> dict:
