@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from cli import bench, dashboard, ml, pipeline_commands, privacy, quality
+from cli import bench, dashboard, ml, pipeline_commands, privacy, quality, spark
 from mallcrm import __version__
 
 
@@ -27,5 +27,6 @@ for command in (
     privacy.compliance_report,
     dashboard.dashboard,
     bench.bench,
+    spark.spark,
 ):
     main.add_command(command)

@@ -36,6 +36,8 @@ class IngestReport:
     unmatched: list[str] = field(default_factory=list)
     # export files not complete yet (still being written): left for a later run
     waiting: list[str] = field(default_factory=list)
+    # engine spark: what was published to the lake (ingestion.lake.LakeSync)
+    lake: object = None
 
     def totals(self) -> dict[str, int]:
         keys = ("rows_in_file", "rows_loaded", "rows_quarantined")
@@ -127,6 +129,13 @@ def run_ingestion(settings: Settings, systems: list[str] | None = None) -> Inges
     finally:
         held.close()
     hashes.save(settings.inbox)
+    if settings.engine == "spark":
+        # Publish the raw tables to the lake and the cluster's metastore (ingestion/lake.py).
+        from ingestion.lake import sync_lake
+        from mallcrm.spark.catalog import register_raw_tables
+
+        report.lake = sync_lake(settings, systems)
+        register_raw_tables(settings, report.lake)
     report.files = log.files
     report.waiting = log.waiting
     return report

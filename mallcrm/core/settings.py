@@ -62,6 +62,14 @@ class Settings:
     audit_key: str = ""
     dlt_progress: bool = False
     dbt_log_level_file: str = "info"
+    # Where the marts are built: "duckdb" (the warehouse file, the default) or "spark" (a
+    # Spark cluster through its Thrift server; raw data lands as Parquet in the lake).
+    engine: str = "duckdb"
+    lake: str = ""  # "" : <warehouse dir>/lake; a folder or an object-store URL (dlt's credentials)
+    spark_host: str = "127.0.0.1"
+    spark_port: int = 10000  # the Thrift (JDBC/ODBC) server dbt and the ML steps connect to
+    spark_dir: Path | None = None  # None: <warehouse dir>/spark (the local cluster's files)
+    spark_worker_memory: str = "2g"
 
     @property
     def warehouse_dir(self) -> Path:
@@ -72,6 +80,16 @@ class Settings:
         """Audit log, suppression list, access exports and reports: outside the warehouse
         file on purpose, so compaction or a rebuild from the inbox keeps them."""
         return self.privacy_dir or self.warehouse_dir / "privacy"
+
+    @property
+    def lake_url(self) -> str:
+        """Root of the raw Parquet tables a Spark cluster reads (engine spark)."""
+        return self.lake or str(self.warehouse_dir / "lake")
+
+    @property
+    def spark_path(self) -> Path:
+        """The local Spark cluster's metastore, table files, logs and process ids."""
+        return self.spark_dir or self.warehouse_dir / "spark"
 
     @property
     def requests_path(self) -> Path:
@@ -91,6 +109,21 @@ def _timezone(name: str) -> str:
     except (ZoneInfoNotFoundError, ValueError):
         raise SettingsError(f"MALLCRM_TIMEZONE={name!r} is not an IANA time zone (e.g. Asia/Shanghai)") from None
     return name
+
+
+ENGINES = ("duckdb", "spark")
+
+
+def _engine(name: str) -> str:
+    if name not in ENGINES:
+        raise SettingsError(f"MALLCRM_ENGINE={name!r} is not one of {', '.join(ENGINES)}")
+    return name
+
+
+def _port(name: str, value: str) -> int:
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise SettingsError(f"{name}={value!r} must be a TCP port number")
+    return int(value)
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -127,6 +160,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         audit_key=env.get("MALLCRM_AUDIT_KEY") or "",
         dlt_progress=bool(env.get("MALLCRM_DLT_PROGRESS")),
         dbt_log_level_file=env.get("DBT_LOG_LEVEL_FILE") or "info",
+        engine=_engine(env.get("MALLCRM_ENGINE") or "duckdb"),
+        lake=env.get("MALLCRM_LAKE") or "",
+        spark_host=env.get("MALLCRM_SPARK_HOST") or "127.0.0.1",
+        spark_port=_port("MALLCRM_SPARK_PORT", env.get("MALLCRM_SPARK_PORT") or "10000"),
+        spark_dir=optional_path("MALLCRM_SPARK_DIR"),
+        spark_worker_memory=env.get("MALLCRM_SPARK_WORKER_MEMORY") or "2g",
     )
 
 
@@ -153,6 +192,13 @@ def settings_environment(settings: Settings) -> dict[str, str]:
         # dbt.log at info (node starts and results, errors with their SQL), not dbt's
         # default debug, which logs every statement (docs/performance.md).
         "DBT_LOG_LEVEL_FILE": settings.dbt_log_level_file,
+        # dbt's target (profiles.yml) and the Spark connection
+        "MALLCRM_ENGINE": settings.engine,
+        "MALLCRM_LAKE": settings.lake_url,
+        "MALLCRM_SPARK_HOST": settings.spark_host,
+        "MALLCRM_SPARK_PORT": str(settings.spark_port),
+        "MALLCRM_SPARK_DIR": str(settings.spark_path),
+        "MALLCRM_SPARK_WORKER_MEMORY": settings.spark_worker_memory,
     }
     return {**PROCESS_DEFAULTS, **env}
 

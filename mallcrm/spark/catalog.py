@@ -1,0 +1,61 @@
+"""The Spark side of the lake: raw tables registered in the metastore, and a connection.
+
+Ingestion publishes the raw tables as Parquet (ingestion/lake.py); this module makes each
+one a table of the cluster's metastore (`raw_pos.transactions` over
+`<lake>/raw_pos/transactions`), so dbt's sources resolve on Spark as they do on DuckDB.
+A table whose columns changed is created again (Spark fixes an external table's schema
+when it is created); one that only received files is refreshed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from ingestion.lake import LakeSync, table_location
+from mallcrm.core.settings import Settings
+
+# DuckDB type names that Parquet carries differently than Spark infers them are not an
+# issue here: Spark reads the schema from the files themselves.
+
+
+@contextmanager
+def thrift_cursor(settings: Settings) -> Iterator:
+    """A cursor on the cluster's Thrift server (the one dbt uses)."""
+    from pyhive import hive
+
+    conn = hive.connect(host=settings.spark_host, port=settings.spark_port, username="mallcrm", auth="NONE")
+    try:
+        cursor = conn.cursor()
+        yield cursor
+        cursor.close()
+    finally:
+        conn.close()
+
+
+def _quote(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def register_raw_tables(settings: Settings, sync: LakeSync) -> list[str]:
+    """Create or refresh the metastore table of every raw table in the lake; returns those
+    created or refreshed."""
+    touched = []
+    with thrift_cursor(settings) as cur:
+        datasets = sorted({table.split(".")[0] for table in sync.tables})
+        existing: set[str] = set()
+        for dataset in datasets:
+            cur.execute(f"create database if not exists {_quote(dataset)}")
+            cur.execute(f"show tables in {_quote(dataset)}")
+            existing |= {f"{dataset}.{row[1]}" for row in cur.fetchall()}
+        for table in sorted(sync.tables):
+            if sync.loads_in_lake.get(table, 0) == 0:
+                continue  # no file yet: dbt reads it as empty (macro source_or_empty)
+            dataset, name = table.split(".")
+            qualified = f"{_quote(dataset)}.{_quote(name)}"
+            location = table_location(settings, table)
+            if table in sync.changed_tables or table not in existing:
+                cur.execute(f"drop table if exists {qualified}")
+                cur.execute(f"create table {qualified} using parquet location '{location}'")
+                touched.append(table)
+    return touched
