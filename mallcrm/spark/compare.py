@@ -167,9 +167,8 @@ def compare_table(duck, spark_cursor, relation: str) -> TableDiff:
             if not _same(d_row[i], s_row[i]):
                 examples = bad.setdefault(name, [])
                 if len(examples) < EXAMPLES:
-                    examples.append(
-                        f"DuckDB {d_row[i]!r} vs Spark {s_row[i]!r} in row {dict(zip([c for c, _ in columns], d_row, strict=True))}"
-                    )
+                    row = dict(zip([c for c, _ in columns], d_row, strict=True))
+                    examples.append(f"DuckDB {d_row[i]!r} vs Spark {s_row[i]!r} in row {row}")
                 break  # the first differing column of a row is the informative one
     for name, examples in bad.items():
         diff.problems.append(f"column {name}: " + "; ".join(examples))
