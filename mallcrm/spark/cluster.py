@@ -146,6 +146,8 @@ def _write_properties(settings: Settings, paths: dict[str, Path], udf_jar: Path)
         "spark.executorEnv.MALLCRM_HMAC_KEY_IS_DEMO": "true" if key.is_demo else "false",
         "spark.executorEnv.TZ": "UTC",
         "spark.sql.session.timeZone": "UTC",
+        # instants as Parquet's standard micros (readable by DuckDB and pyarrow), not INT96
+        "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
         "spark.driver.extraJavaOptions": f"-Dderby.system.home={paths['root']} -Duser.timezone=UTC",
         "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
         "spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={paths['metastore']};create=true",
