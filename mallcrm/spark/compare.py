@@ -11,7 +11,7 @@ in one canonical form, and compares them row for row:
 
 A difference names the table, the column and example rows. Run it by hand:
 
-    MALLCRM_ENGINE=spark python -m mallcrm.spark.compare [--layer marts ...]
+    MALLCRM_ENGINE=spark python -m mallcrm.spark.compare [--layer marts ...] [--duckdb-warehouse W]
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ import decimal
 import json
 import math
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from mallcrm.core.dbt import load_manifest
@@ -203,8 +204,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--layer", action="append", choices=LAYERS, help="compare only these layers")
     parser.add_argument("--table", action="append", help="compare only these schema.name relations")
+    parser.add_argument(
+        "--duckdb-warehouse",
+        type=Path,
+        help="the DuckDB-built warehouse to compare with (default: MALLCRM_WAREHOUSE, built with engine duckdb)",
+    )
     args = parser.parse_args(argv)
-    diffs = compare(load_settings(), tuple(args.layer or LAYERS), args.table)
+    spark_settings = load_settings()
+    duckdb_settings = replace(
+        spark_settings, engine="duckdb", warehouse=args.duckdb_warehouse or spark_settings.warehouse
+    )
+    diffs = compare(duckdb_settings, spark_settings, tuple(args.layer or LAYERS), args.table)
     print(report(diffs))
     return 0 if all(d.equal for d in diffs) else 1
 
