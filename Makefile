@@ -11,7 +11,7 @@ export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export RUNTIME__DLTHUB_TELEMETRY := false
 
-.PHONY: help venv demo test test-fast dev lint clean generate ingest build docs dashboard browser-deps reports-data bench
+.PHONY: help venv demo test test-fast dev lint clean generate ingest build docs dashboard browser-deps spark-deps spark-up spark-down reports-data bench
 
 help:
 	@echo "make demo   - generate a demo mall, load it, build the warehouse, print what was built"
@@ -19,6 +19,7 @@ help:
 	@echo "make dev    - start the Dagster UI on http://127.0.0.1:3000"
 	@echo "make dashboard - serve the management dashboards on http://127.0.0.1:8050"
 	@echo "make bench  - time every stage at scale S (default 1) beside DuckDB: docs/performance.md"
+	@echo "make spark-up / spark-down - a local Spark cluster (master, 2 workers, Thrift server): docs/scale-out.md"
 	@echo "make lint   - ruff check, ruff format --check, sqlfluff (dbt templater) on the dbt models"
 	@echo "make clean  - remove generated data, warehouse and .venv"
 
@@ -41,7 +42,7 @@ $(STAMP): pyproject.toml Makefile $(wildcard */__init__.py)
 demo: venv
 	$(BIN)/mallcrm demo
 
-test: venv lint
+test: venv spark-deps lint
 	$(BIN)/python -m pytest
 
 test-fast: venv
@@ -58,6 +59,18 @@ dashboard: venv
 browser-deps:
 	@test -x /usr/bin/chromium || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends chromium fonts-wqy-zenhei; }
+
+# Java 17 for Spark (engine spark, the cross-engine tests): Debian's JDK; pyspark from PyPI
+# brings Spark itself. The JDK compiles the masking UDF (mallcrm/spark/java).
+spark-deps:
+	@command -v javac >/dev/null 2>&1 || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends openjdk-17-jdk-headless; }
+
+spark-up: venv spark-deps
+	$(BIN)/mallcrm spark up
+
+spark-down: venv
+	$(BIN)/mallcrm spark down
 
 # The Evidence project reads the BI copy from its source folder (see reports/README.md).
 reports-data:
