@@ -59,6 +59,10 @@ def run_dbt(
 
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
     export_environment(settings)
+    if target_path is None and settings.engine != "duckdb":
+        # Each engine parses and compiles into its own folder: a DuckDB and a Spark run
+        # alternating (the cross-engine test) never invalidate each other's partial parse.
+        target_path = TARGET_DIR / settings.engine
     args = dbt_args(command, target_path) + (["--quiet"] if quiet else [])
     outcome = dbtRunner(manifest=manifest).invoke(args)
     if outcome.exception is not None:
