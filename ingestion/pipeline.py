@@ -129,16 +129,24 @@ def run_ingestion(settings: Settings, systems: list[str] | None = None) -> Inges
     finally:
         held.close()
     hashes.save(settings.inbox)
-    if settings.engine == "spark":
-        # Publish the raw tables to the lake and the cluster's metastore (ingestion/lake.py).
-        from ingestion.lake import sync_lake
-        from mallcrm.spark.catalog import register_raw_tables
-
-        report.lake = sync_lake(settings, systems)
-        register_raw_tables(settings, report.lake)
+    report.lake = publish_raw(settings, systems)
     report.files = log.files
     report.waiting = log.waiting
     return report
+
+
+def publish_raw(settings: Settings, systems: list[str] | None = None):
+    """Engine spark: bring the lake and the cluster's raw tables in line with the raw
+    tables of the warehouse (after a load, an erasure or a retention purge changed them).
+    Returns the lake sync (ingestion.lake.LakeSync); None on DuckDB, which reads raw in place."""
+    if settings.engine != "spark":
+        return None
+    from ingestion.lake import sync_lake
+    from mallcrm.spark.catalog import register_raw_tables
+
+    sync = sync_lake(settings, systems)
+    register_raw_tables(settings, sync)
+    return sync
 
 
 def _load_systems(settings: Settings, systems: list[str], log: IngestLog, by_system: dict, hashes: FileHashes) -> None:

@@ -37,24 +37,41 @@ def _quote(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
+def _as_uri(location: str) -> str:
+    return location if "://" in location else "file:" + location
+
+
+def _locations(cur, dataset: str) -> dict[str, str]:
+    """`dataset.table` -> Location of every table of `dataset`, in one statement."""
+    cur.execute(f"show table extended in {_quote(dataset)} like '*'")
+    out = {}
+    for row in cur.fetchall():
+        table, info = row[1], row[-1]
+        for line in info.splitlines():
+            if line.startswith("Location:"):
+                out[f"{dataset}.{table}"] = line.split(":", 1)[1].strip()
+    return out
+
+
 def register_raw_tables(settings: Settings, sync: LakeSync) -> list[str]:
     """Create or refresh the metastore table of every raw table in the lake; returns those
     created or refreshed."""
     touched = []
     with thrift_cursor(settings) as cur:
         datasets = sorted({table.split(".")[0] for table in sync.tables})
-        existing: set[str] = set()
+        located: dict[str, str] = {}  # table -> where the metastore reads it from
         for dataset in datasets:
             cur.execute(f"create database if not exists {_quote(dataset)}")
-            cur.execute(f"show tables in {_quote(dataset)}")
-            existing |= {f"{dataset}.{row[1]}" for row in cur.fetchall()}
+            located |= _locations(cur, dataset)
         for table in sorted(sync.tables):
             if sync.loads_in_lake.get(table, 0) == 0:
                 continue  # no file yet: dbt reads it as empty (macro source_or_empty)
             dataset, name = table.split(".")
             qualified = f"{_quote(dataset)}.{_quote(name)}"
             location = table_location(settings, table)
-            if table in sync.changed_tables or table not in existing:
+            # created again when its columns may have changed, or when it reads another
+            # lake (a warehouse restored from a copy, the bench's work directories)
+            if table in sync.changed_tables or located.get(table) != _as_uri(location):
                 cur.execute(f"drop table if exists {qualified}")
                 cur.execute(f"create table {qualified} using parquet location '{location}'")
                 touched.append(table)
