@@ -52,6 +52,9 @@ TARGETS = {
 # pipeline itself: its baselines would double the hours and say nothing new).
 BASELINE_STAGES = ("ingest_duckdb", "direct_sql", "dbt_cli", "dagster")
 BASELINES_BELOW_SCALE = 100.0
+# `--engine spark`: these pipeline stages run again on the Spark cluster, each once, after
+# DuckDB's; the report's `spark_vs_duckdb` divides each by DuckDB's time for it.
+ENGINE_STAGES = ("prepare_base", "dbt_full", "ingest_day", "dbt_daily", "ml", "publish")
 
 
 def _tree_rss(pid: int) -> int:
@@ -184,6 +187,7 @@ def run_bench(
     settings: Settings | None = None,
     days: int | None = None,
     baselines: bool = True,
+    engine: str = "duckdb",
 ) -> dict:
     """Run the benchmark with `settings` (default: load_settings()); returns the report
     (also written to results_dir).
@@ -195,11 +199,11 @@ def run_bench(
     inboxes, ML registry and Dagster home are under the work directory."""
     settings = settings or load_settings()
     # absolute: the stages run with the project root as working directory
-    label = f"S{scale:g}" + (f"-D{days}" if days else "")
+    label = f"S{scale:g}" + (f"-D{days}" if days else "") + (f"-{engine}" if engine != "duckdb" else "")
     workdir = Path(workdir or settings.warehouse_dir / "bench" / label).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     with _workdir_lock(workdir, log):
-        return _run_bench(scale, reps, groups, workdir, results_dir, log, settings, days, baselines, label)
+        return _run_bench(scale, reps, groups, workdir, results_dir, log, settings, days, baselines, label, engine)
 
 
 @contextmanager
@@ -214,8 +218,8 @@ def _workdir_lock(workdir: Path, log):
         yield
 
 
-def _run_bench(scale, reps, groups, workdir, results_dir, log, settings, days, baselines, label) -> dict:
-    settings = replace(settings, dagster_home=workdir / "dagster_home")
+def _run_bench(scale, reps, groups, workdir, results_dir, log, settings, days, baselines, label, engine) -> dict:
+    settings = replace(settings, dagster_home=workdir / "dagster_home", engine="duckdb")
     settings.dagster_home.mkdir(parents=True, exist_ok=True)
     env = child_environment(settings)
     started_at = datetime.now(UTC)
@@ -255,6 +259,11 @@ def _run_bench(scale, reps, groups, workdir, results_dir, log, settings, days, b
             once("ml")
         once("publish")
 
+    engine_stages = {}
+    if engine != "duckdb":
+        engine_stages = _run_engine(engine, groups, workdir, settings, log)
+        summaries.update({f"{engine}:{stage}": summary for stage, summary in engine_stages.items()})
+
     ratios = {}
     for name, (num, den) in RATIOS.items():
         if num in summaries and den in summaries and summaries[den].seconds > 0:
@@ -273,12 +282,46 @@ def _run_bench(scale, reps, groups, workdir, results_dir, log, settings, days, b
         "stages": {name: s.to_dict() for name, s in summaries.items()},
         "ratios": ratios,
         "targets": TARGETS,
+        "engine": engine,
     }
+    if engine_stages:
+        report[f"{engine}_vs_duckdb"] = {
+            stage: round(summary.seconds / summaries[stage].seconds, 3)
+            for stage, summary in engine_stages.items()
+            if stage in summaries and summaries[stage].seconds > 0
+        }
     results_dir.mkdir(parents=True, exist_ok=True)
     path = results_dir / f"{started_at.strftime('%Y%m%dT%H%M%SZ')}-{label}.json"
     path.write_text(json.dumps(report, indent=2, default=str) + "\n")
     report["path"] = str(path)
     return report
+
+
+def _run_engine(engine: str, groups, workdir: Path, settings: Settings, log) -> dict[str, StageSummary]:
+    """The pipeline stages again with MALLCRM_ENGINE=`engine`, once each, on the local
+    cluster (started here unless it runs, and stopped again if it was started here)."""
+    from mallcrm.spark import cluster
+
+    engine_settings = replace(settings, engine=engine)
+    env = child_environment(engine_settings)
+    started_here = not cluster.status(engine_settings).running
+    log(f"{engine}: {'starting' if started_here else 'using'} the local cluster ({engine_settings.spark_path})")
+    cluster.up(engine_settings)
+    wanted = [s for s in ENGINE_STAGES if s == "prepare_base" or _group(s) in groups]
+    out: dict[str, StageSummary] = {}
+    try:
+        for stage in wanted:
+            m = run_stage(stage, workdir, env)
+            log(f"  {engine}:{stage:<14} {m.seconds:8.2f} s  peak {m.peak_rss_bytes / 2**20:7.0f} MiB")
+            out[stage] = StageSummary(stage, [m])
+    finally:
+        if started_here:
+            cluster.down(engine_settings)
+    return out
+
+
+def _group(stage: str) -> str:
+    return {"dbt_full": "dbt", "ingest_day": "dbt", "dbt_daily": "dbt"}.get(stage, stage)
 
 
 def format_table(report: dict) -> str:
@@ -296,4 +339,7 @@ def format_table(report: dict) -> str:
         target = report["targets"][name]
         verdict = "meets" if value <= target else "misses"
         lines.append(f"{name:<22} {value:>7.3f}  (target <= {target:g}: {verdict})")
+    engine = report.get("engine", "duckdb")
+    for stage, value in report.get(f"{engine}_vs_duckdb", {}).items():
+        lines.append(f"{engine}_vs_duckdb {stage:<14} {value:>7.3f}")
     return "\n".join(lines)

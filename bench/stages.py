@@ -31,6 +31,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from bench.scale import config_for_scale
+from ingestion.pipeline import publish_raw
 from mallcrm.core.dbt import dbt_args, run_dbt
 from mallcrm.core.settings import Settings, child_environment, load_settings
 from mallcrm.core.warehouse import connect
@@ -44,17 +45,24 @@ WAREHOUSE_NAME = "mallcrm.duckdb"
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
 
 
+def place(workdir: Path, name: str) -> Path:
+    """A warehouse directory of the work directory (base, full, run ...); the Spark engine's
+    have their own (`spark-run` ...), so both engines' runs can alternate in one work directory."""
+    engine = load_settings().engine
+    return workdir / (name if engine == "duckdb" else f"{engine}-{name}")
+
+
 def stage_settings(workdir: Path, warehouse_dir: str = "run", inbox: str = "inbox") -> Settings:
     """The harness's settings (from this process's environment) pointed at a warehouse
     directory and an inbox of the work directory. dlt's state, the privacy folder and
     the requests inbox follow them; the ML registry is the work directory's."""
-    warehouse = workdir / warehouse_dir / WAREHOUSE_NAME
+    warehouse = place(workdir, warehouse_dir) / WAREHOUSE_NAME
     return replace(
         load_settings(),
         warehouse=warehouse,
         inbox=workdir / inbox,
         dlt_dir=warehouse.parent / ".dlt",
-        models_dir=workdir / "models",
+        models_dir=place(workdir, "models"),
         privacy_dir=None,
         requests_dir=None,
     )
@@ -111,8 +119,9 @@ def stage_generate(workdir: Path, scale: float, days: int | None = None) -> dict
 
 
 def stage_ingest_dlt(workdir: Path) -> dict:
-    """dlt end to end (the project's ingestion) into a fresh warehouse: run/."""
-    shutil.rmtree(workdir / "run", ignore_errors=True)
+    """dlt end to end (the project's ingestion) into a fresh warehouse: run/ (on Spark also
+    the lake and the metastore's raw tables)."""
+    shutil.rmtree(place(workdir, "run"), ignore_errors=True)
     settings = stage_settings(workdir)
     started = time.perf_counter()
     report = steps.ingest(settings, command="bench ingest_dlt")
@@ -166,10 +175,11 @@ def stage_prepare_base(workdir: Path) -> dict:
     facts' incremental lookback (var incremental_lookback_days) then reprocesses the last
     days only, as in production, instead of the whole history loaded a minute ago."""
     result = stage_ingest_dlt(workdir)
-    base = workdir / "base"
+    base = place(workdir, "base")
     shutil.rmtree(base, ignore_errors=True)
-    (workdir / "run").rename(base)
-    con = connect(stage_settings(workdir, "base"))
+    place(workdir, "run").rename(base)
+    settings = stage_settings(workdir, "base")
+    con = connect(settings)
     tables = con.execute(
         """
         select table_schema, table_name from information_schema.columns
@@ -188,6 +198,7 @@ def stage_prepare_base(workdir: Path) -> dict:
     con.execute("checkpoint")
     result["raw_rows"] = _raw_rows(con)
     con.close()
+    publish_raw(settings)  # Spark: the back-dated rows to the lake too
     return result
 
 
@@ -216,17 +227,20 @@ def _dbt_build(settings: Settings, manifest, args: list[str], target_path: Path,
 
 def stage_dbt_full(workdir: Path) -> dict:
     """Full `dbt build` (models, seeds, data and unit tests) on a copy of base/; keeps the
-    result as full/ and the executed SQL in target_full/ for the direct-SQL baseline."""
-    fresh_copy(workdir / "base", workdir / "run")
+    result as full/ and the executed SQL in target_full/ for the direct-SQL baseline.
+
+    On Spark the tables dbt builds live in the cluster, not in run/: the full refresh
+    rebuilds them from run/'s lake, and the daily stages that follow start from them."""
+    fresh_copy(place(workdir, "base"), place(workdir, "run"))
     settings = stage_settings(workdir)
-    target = workdir / "target_full"
+    target = place(workdir, "target_full")
     manifest, parse_seconds = _prepared_manifest(settings, target)
     seconds, info = _dbt_build(settings, manifest, ["--full-refresh"], target, "bench dbt_full")
     con = connect(settings)
     rows = _raw_rows(con)
     con.close()
-    shutil.rmtree(workdir / "full", ignore_errors=True)
-    shutil.copytree(workdir / "run", workdir / "full")
+    shutil.rmtree(place(workdir, "full"), ignore_errors=True)
+    shutil.copytree(place(workdir, "run"), place(workdir, "full"))
     return {"seconds": seconds, "rows": rows, "parse_seconds": parse_seconds, **info}
 
 
@@ -288,7 +302,7 @@ def stage_direct_sql(workdir: Path) -> dict:
 
 def stage_ingest_day(workdir: Path) -> dict:
     """run/ = full/ plus the held-back day ingested with dlt (the daily load)."""
-    fresh_copy(workdir / "full", workdir / "run")
+    fresh_copy(place(workdir, "full"), place(workdir, "run"))
     settings = stage_settings(workdir, inbox="held")
     started = time.perf_counter()
     report = steps.ingest(settings, command="bench ingest_day")
@@ -300,15 +314,18 @@ def stage_dbt_daily(workdir: Path, check_incremental: bool = True) -> dict:
     off the clock, each incremental table against its full recomputation (skipped with
     check_incremental=False: at S=200 it recomputes the history for many minutes)."""
     settings = stage_settings(workdir, inbox="held")
-    target = workdir / "target_daily"
+    target = place(workdir, "target_daily")
     manifest, parse_seconds = _prepared_manifest(settings, target)
     seconds, info = _dbt_build(settings, manifest, ["--selector", "daily"], target, "bench dbt_daily")
+    # DuckDB only: it recomputes in the warehouse file (tests/integration/test_cross_engine.py
+    # holds Spark's incremental tables to DuckDB's).
+    check = check_incremental and settings.engine == "duckdb"
     return {
         "seconds": seconds,
         "rows": None,
         "parse_seconds": parse_seconds,
         **info,
-        "incremental_matches_full": _incremental_matches_full(settings, workdir) if check_incremental else None,
+        "incremental_matches_full": _incremental_matches_full(settings, workdir) if check else None,
     }
 
 
@@ -396,7 +413,7 @@ def stage_dagster(workdir: Path) -> dict:
 def stage_ml(workdir: Path) -> dict:
     """Train and score every model of ml.models.MODELS on full/ (registry under the work
     directory), one model at a time so each one's seconds are reported too."""
-    fresh_copy(workdir / "full", workdir / "run")
+    fresh_copy(place(workdir, "full"), place(workdir, "run"))
     settings = stage_settings(workdir)
     models: dict[str, dict] = {}
     rows = 0

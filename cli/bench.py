@@ -47,9 +47,17 @@ from bench.harness import ALL_GROUPS, BASELINES_BELOW_SCALE, RESULTS_DIR, format
     default=None,
     help="Scratch directory (default: <warehouse dir>/bench/S<scale>[-D<days>]).",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["duckdb", "spark"]),
+    default="duckdb",
+    show_default=True,
+    help="spark: also run ingest, the dbt builds, ML and publish on the local Spark cluster "
+    "and report spark_vs_duckdb per stage (docs/scale-out.md).",
+)
 @click.option("--results-dir", type=click.Path(path_type=Path), default=RESULTS_DIR, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON report instead of the table.")
-def bench(scale, reps, groups, days, baselines, workdir, results_dir, as_json) -> None:
+def bench(scale, reps, groups, days, baselines, workdir, engine, results_dir, as_json) -> None:
     """Time generate, ingest, dbt (full, direct SQL, daily), Dagster, ML and publish."""
     report = run_bench(
         scale,
@@ -58,6 +66,7 @@ def bench(scale, reps, groups, days, baselines, workdir, results_dir, as_json) -
         days=days,
         baselines=scale < BASELINES_BELOW_SCALE if baselines is None else baselines,
         workdir=workdir,
+        engine=engine,
         results_dir=results_dir,
         log=lambda line: click.echo(line, err=True),
     )
