@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mallcrm.core.settings import PROJECT_ROOT, Settings, child_environment, load_settings
+from spark import cluster
 
 RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
 # A group of alternating stages whose first round takes longer than this in total is
@@ -300,8 +301,6 @@ def _run_bench(scale, reps, groups, workdir, results_dir, log, settings, days, b
 def _run_engine(engine: str, groups, workdir: Path, settings: Settings, log) -> dict[str, StageSummary]:
     """The pipeline stages again with MALLCRM_ENGINE=`engine`, once each, on the local
     cluster (started here unless it runs, and stopped again if it was started here)."""
-    from mallcrm.spark import cluster
-
     engine_settings = replace(settings, engine=engine)
     env = child_environment(engine_settings)
     started_here = not cluster.status(engine_settings).running

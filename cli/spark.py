@@ -8,8 +8,9 @@ from __future__ import annotations
 import click
 
 from cli.common import settings as load_cli_settings
-from mallcrm.spark import cluster
-from mallcrm.spark.udf import UdfBuildError
+from spark import cluster
+from spark.runtime import NoJavaError
+from spark.udf import UdfBuildError
 
 
 @click.group("spark")
@@ -24,10 +25,12 @@ def up() -> None:
     click.echo(f"starting Spark (master, {cluster.WORKERS} workers, Thrift server) under {settings.spark_path} ...")
     try:
         state = cluster.up(settings)
-    except (cluster.SparkClusterError, UdfBuildError) as error:
+    except (cluster.SparkClusterError, UdfBuildError, NoJavaError) as error:
         raise click.ClickException(str(error)) from None
     click.echo(state.describe())
-    click.echo("run the pipeline on it with MALLCRM_ENGINE=spark (docs/scale-out.md); stop it with `mallcrm spark down`")
+    click.echo(
+        "run the pipeline on it with MALLCRM_ENGINE=spark (docs/scale-out.md); stop it with `mallcrm spark down`"
+    )
 
 
 @spark.command("down")

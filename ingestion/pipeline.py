@@ -9,11 +9,13 @@ import dlt
 from dlt.common.storages.load_package import PackageStorage
 
 from ingestion.cross_rules import apply_cross_rules
+from ingestion.lake import sync_lake, table_location
 from ingestion.sources import FileHashes, IngestLog, system_source
 from mallcrm.core.contract import load_contract
 from mallcrm.core.inbox import inbox_state
 from mallcrm.core.settings import Settings, export_environment
 from mallcrm.core.warehouse import connect
+from spark.catalog import register_raw_tables
 
 
 def make_pipeline(system: str, settings: Settings) -> dlt.Pipeline:
@@ -141,11 +143,10 @@ def publish_raw(settings: Settings, systems: list[str] | None = None):
     Returns the lake sync (ingestion.lake.LakeSync); None on DuckDB, which reads raw in place."""
     if settings.engine != "spark":
         return None
-    from ingestion.lake import sync_lake
-    from mallcrm.spark.catalog import register_raw_tables
-
     sync = sync_lake(settings, systems)
-    register_raw_tables(settings, sync)
+    # tables without a file yet stay unregistered: dbt reads them as empty (source_or_empty)
+    in_lake = {table: table_location(settings, table) for table, files in sync.loads_in_lake.items() if files}
+    register_raw_tables(settings, in_lake, set(sync.changed_tables))
     return sync
 
 

@@ -70,6 +70,7 @@ class Settings:
     spark_port: int = 10000  # the Thrift (JDBC/ODBC) server dbt and the ML steps connect to
     spark_dir: Path | None = None  # None: <warehouse dir>/spark (the local cluster's files)
     spark_worker_memory: str = "2g"
+    java_home: Path | None = None  # JAVA_HOME; None: the JDK of `javac` on the PATH
 
     @property
     def warehouse_dir(self) -> Path:
@@ -166,6 +167,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         spark_port=_port("MALLCRM_SPARK_PORT", env.get("MALLCRM_SPARK_PORT") or "10000"),
         spark_dir=optional_path("MALLCRM_SPARK_DIR"),
         spark_worker_memory=env.get("MALLCRM_SPARK_WORKER_MEMORY") or "2g",
+        java_home=Path(env["JAVA_HOME"]) if env.get("JAVA_HOME") else None,
     )
 
 
@@ -199,6 +201,7 @@ def settings_environment(settings: Settings) -> dict[str, str]:
         "MALLCRM_SPARK_PORT": str(settings.spark_port),
         "MALLCRM_SPARK_DIR": str(settings.spark_path),
         "MALLCRM_SPARK_WORKER_MEMORY": settings.spark_worker_memory,
+        "JAVA_HOME": str(settings.java_home or ""),
     }
     return {**PROCESS_DEFAULTS, **env}
 

@@ -19,6 +19,7 @@ from mallcrm.core.settings import PROJECT_ROOT
 LAYERS: list[set[str]] = [
     {"mallcrm"},  # mallcrm.core: settings, warehouse, write lock, dbt runner, export contract
     {"simulator", "privacy"},  # the demo mall; policy, tokens, masking, erasure, audit
+    {"spark"},  # the Spark engine: local cluster, masking UDF, metastore, cross-engine comparison
     {"ingestion", "ml", "quality"},  # dlt sources; models; data contracts
     {"pipeline"},  # pipeline.steps: one function per pipeline step
     {"orchestration"},  # Dagster wiring

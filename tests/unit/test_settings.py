@@ -61,6 +61,13 @@ def test_each_variable_sets_its_field_and_relative_paths_resolve_against_the_pro
         "MALLCRM_AUDIT_KEY": "audit-secret",
         "MALLCRM_DLT_PROGRESS": "1",
         "DBT_LOG_LEVEL_FILE": "debug",
+        "MALLCRM_ENGINE": "spark",
+        "MALLCRM_LAKE": "s3://mall-lake/raw",
+        "MALLCRM_SPARK_HOST": "spark-thrift.internal",
+        "MALLCRM_SPARK_PORT": "10001",
+        "MALLCRM_SPARK_DIR": "spark-local",
+        "MALLCRM_SPARK_WORKER_MEMORY": "6g",
+        "JAVA_HOME": "/usr/lib/jvm/java-17",
     }
     expected = {
         "warehouse": tmp_path / "w" / "x.duckdb",
@@ -80,6 +87,13 @@ def test_each_variable_sets_its_field_and_relative_paths_resolve_against_the_pro
         "audit_key": "audit-secret",
         "dlt_progress": True,
         "dbt_log_level_file": "debug",
+        "engine": "spark",
+        "lake": "s3://mall-lake/raw",
+        "spark_host": "spark-thrift.internal",
+        "spark_port": 10001,
+        "spark_dir": PROJECT_ROOT / "spark-local",
+        "spark_worker_memory": "6g",
+        "java_home": Path("/usr/lib/jvm/java-17"),
     }
     assert set(expected) == FIELDS  # every setting has its variable
     s = load_settings(environ)
@@ -134,6 +148,13 @@ def _every_field_set(root: Path) -> Settings:
         audit_key="k3",
         dlt_progress=True,
         dbt_log_level_file="warn",
+        engine="spark",
+        lake=str(root / "lake"),
+        spark_host="10.1.2.3",
+        spark_port=10010,
+        spark_dir=root / "spark",
+        spark_worker_memory="3g",
+        java_home=root / "jdk",
     )
 
 
@@ -145,9 +166,12 @@ def test_settings_environment_round_trips(tmp_path):
     # a child process gets the same settings whatever this process's environment holds
     assert load_settings(child_environment(s)) == s
     # unset derived folders arrive as the folders they stand for
-    plain = dataclasses.replace(s, privacy_dir=None, requests_dir=None, quality_as_of=None, dlt_progress=False)
+    plain = dataclasses.replace(
+        s, privacy_dir=None, requests_dir=None, quality_as_of=None, dlt_progress=False, lake="", spark_dir=None
+    )
     again = load_settings(settings_environment(plain))
     assert (again.privacy_path, again.requests_path) == (plain.privacy_path, plain.requests_path)
+    assert (again.lake_url, again.spark_path) == (plain.lake_url, plain.spark_path)
     assert again.quality_as_of is None and again.dlt_progress is False
 
 

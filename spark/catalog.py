@@ -12,11 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from ingestion.lake import LakeSync, table_location
 from mallcrm.core.settings import Settings
-
-# DuckDB type names that Parquet carries differently than Spark infers them are not an
-# issue here: Spark reads the schema from the files themselves.
 
 
 @contextmanager
@@ -53,25 +49,23 @@ def _locations(cur, dataset: str) -> dict[str, str]:
     return out
 
 
-def register_raw_tables(settings: Settings, sync: LakeSync) -> list[str]:
-    """Create or refresh the metastore table of every raw table in the lake; returns those
-    created or refreshed."""
+def register_raw_tables(settings: Settings, locations: dict[str, str], changed: set[str]) -> list[str]:
+    """Make each `dataset.table` of `locations` a metastore table over its lake folder;
+    tables in `changed` (new loads, maybe new columns) are created again. Returns the
+    tables created. Spark reads the schema from the Parquet files themselves."""
     touched = []
     with thrift_cursor(settings) as cur:
-        datasets = sorted({table.split(".")[0] for table in sync.tables})
+        datasets = sorted({table.split(".")[0] for table in locations})
         located: dict[str, str] = {}  # table -> where the metastore reads it from
         for dataset in datasets:
             cur.execute(f"create database if not exists {_quote(dataset)}")
             located |= _locations(cur, dataset)
-        for table in sorted(sync.tables):
-            if sync.loads_in_lake.get(table, 0) == 0:
-                continue  # no file yet: dbt reads it as empty (macro source_or_empty)
+        for table, location in sorted(locations.items()):
             dataset, name = table.split(".")
             qualified = f"{_quote(dataset)}.{_quote(name)}"
-            location = table_location(settings, table)
             # created again when its columns may have changed, or when it reads another
             # lake (a warehouse restored from a copy, the bench's work directories)
-            if table in sync.changed_tables or located.get(table) != _as_uri(location):
+            if table in changed or located.get(table) != _as_uri(location):
                 cur.execute(f"drop table if exists {qualified}")
                 cur.execute(f"create table {qualified} using parquet location '{location}'")
                 touched.append(table)

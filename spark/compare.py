@@ -11,7 +11,7 @@ in one canonical form, and compares them row for row:
 
 A difference names the table, the column and example rows. Run it by hand:
 
-    MALLCRM_ENGINE=spark python -m mallcrm.spark.compare [--layer marts ...] [--duckdb-warehouse W]
+    MALLCRM_ENGINE=spark python -m spark.compare [--layer marts ...] [--duckdb-warehouse W]
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from typing import Any
 from mallcrm.core.dbt import load_manifest
 from mallcrm.core.settings import Settings, load_settings
 from mallcrm.core.warehouse import connect
-from mallcrm.spark.catalog import thrift_cursor
+from spark.catalog import thrift_cursor
 
 REL_TOL = 1e-9
 ABS_TOL = 1e-9

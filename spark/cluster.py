@@ -18,7 +18,6 @@ every child it started (executors included).
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -27,9 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mallcrm.core.files import write_atomically
-from mallcrm.core.settings import Settings
-from mallcrm.spark.udf import build_udf_jar
+from mallcrm.core.settings import Settings, child_environment
 from privacy.tokens import load_key
+from spark.runtime import java_home, spark_home
+from spark.udf import build_udf_jar
 
 MASTER_PORT_OFFSET = 1  # the master listens on the Thrift port + 1, its UI further up
 WORKERS = 2
@@ -53,24 +53,6 @@ class ClusterStatus:
         state = "running" if self.running else "stopped"
         procs = ", ".join(f"{name} {pid or '-'}" for name, pid in self.processes.items())
         return f"Spark cluster {state}: Thrift server {self.thrift} ({procs})"
-
-
-def spark_home() -> Path:
-    import pyspark
-
-    return Path(pyspark.__file__).parent
-
-
-def java_home() -> Path:
-    """JAVA_HOME, else the JDK that `javac` on the PATH belongs to."""
-    if os.environ.get("JAVA_HOME"):
-        return Path(os.environ["JAVA_HOME"])
-    javac = shutil.which("javac")
-    if javac is None:
-        raise SparkClusterError(
-            "no Java 17 JDK found (JAVA_HOME unset, no javac on PATH): apt-get install openjdk-17-jdk-headless"
-        )
-    return Path(javac).resolve().parents[1]
 
 
 def _paths(settings: Settings) -> dict[str, Path]:
@@ -190,13 +172,14 @@ def up(settings: Settings, timeout: float = STARTUP_TIMEOUT_S) -> ClusterStatus:
         paths[key].mkdir(parents=True, exist_ok=True)
     if _port_open(settings.spark_host, settings.spark_port):
         raise SparkClusterError(f"port {settings.spark_port} is in use by another program (MALLCRM_SPARK_PORT)")
-    udf_jar = build_udf_jar(paths["root"])
+    udf_jar = build_udf_jar(settings, paths["root"])
     _write_properties(settings, paths, udf_jar)
     home = spark_home()
+    # The key reaches the executors through the properties file only, not the environment.
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("MALLCRM_HMAC")},
+        **{k: v for k, v in child_environment(settings).items() if not k.startswith("MALLCRM_HMAC")},
         "SPARK_HOME": str(home),
-        "JAVA_HOME": str(java_home()),
+        "JAVA_HOME": str(java_home(settings)),
         "SPARK_LOCAL_IP": "127.0.0.1",
         "SPARK_LOG_DIR": str(paths["logs"]),
         "SPARK_WORKER_DIR": str(paths["work"]),

@@ -18,6 +18,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from mallcrm.core.settings import Settings
+from spark.runtime import java_home, spark_home
+
 JAVA_SOURCES = Path(__file__).parent / "java"
 # The SQL functions it provides are registered by the dbt macro `register_pii_functions`
 # (dbt_project/macros/privacy/register_pii_functions.sql), on every run.
@@ -39,14 +42,12 @@ def sources_digest() -> str:
     return digest.hexdigest()[:12]
 
 
-def build_udf_jar(out_dir: Path) -> Path:
+def build_udf_jar(settings: Settings, out_dir: Path) -> Path:
     """`<out_dir>/mallcrm-udf-<digest>.jar`, compiled unless it exists already."""
-    from mallcrm.spark.cluster import java_home, spark_home
-
     jar = out_dir / f"mallcrm-udf-{sources_digest()}.jar"
     if jar.exists():
         return jar
-    jdk = java_home() / "bin"
+    jdk = java_home(settings) / "bin"
     if not (jdk / "javac").exists():
         raise UdfBuildError(f"no javac in {jdk}: apt-get install openjdk-17-jdk-headless")
     out_dir.mkdir(parents=True, exist_ok=True)
