@@ -13,8 +13,10 @@ these rules; this module reads it at import and is the only code that interprets
   erasure, in other people's free text);
 - SQL: `fold_sql`, `normalize_sql`, `contains_sql`, `pattern_sql`, `names_sql`,
   `known_name_sql`, `scrub_sql` and `prefilter_sql` write the same rules as SQL expressions, for DuckDB
-  (`dialect="duckdb"`: erasure, the leak scanner, the Soda checks) or for other engines
-  (`dialect="default"`: regexp_like, regexp_replace without flags, translate).
+  (`dialect="duckdb"`: erasure, the leak scanner, the Soda checks), for Spark
+  (`dialect="spark"`: Java regexes in string literals that unescape backslashes, `$1`
+  back-references, no chr() above 255) or for other engines (`dialect="default"`:
+  regexp_like, regexp_replace without flags, translate).
   `python -m privacy.render` writes them into the dbt macros (macros/privacy/pii_rules.sql),
   with `{{ column }}` as the expression.
 
@@ -38,7 +40,7 @@ from typing import Any
 import yaml
 
 POLICY_FILE = Path(__file__).resolve().with_name("policy.yml")
-DIALECTS = ("duckdb", "default")
+DIALECTS = ("duckdb", "default", "spark")
 STEPS = ("fold", "trim", "lower", "upper", "digits", "alnum", "strip_prefix", "national_prefix")
 IDENTIFIER_TYPES = ("mobile", "email", "card_no", "id_number", "phone", "device_id")
 # Constructs whose meaning differs between Python `re` and RE2, or that RE2 lacks.
@@ -393,29 +395,42 @@ def normalize(value: str | None, pii_type: str) -> str | None:
 # --------------------------------------------------------------------------- SQL
 
 
-def sql_literal(text: str) -> str:
+def sql_literal(text: str, dialect: str = "default") -> str:
+    """A SQL string literal of `text`. Spark unescapes backslashes in literals (`'\\.'` is
+    `.`), so there each backslash is doubled."""
+    if dialect == "spark":
+        text = text.replace("\\", "\\\\")
     return "'" + text.replace("'", "''") + "'"
+
+
+def _backreference(group: int, dialect: str) -> str:
+    """Group `group` in a regexp_replace replacement: `$1` in Java (Spark), `\\1` in RE2."""
+    return f"${group}" if dialect == "spark" else chr(92) + str(group)
 
 
 def _matches(expr: str, regex: str, dialect: str) -> str:
     if dialect == "duckdb":
         return f"regexp_matches({expr}, {sql_literal(regex)})"
-    return f"regexp_like({expr}, {sql_literal(regex)})"
+    return f"regexp_like({expr}, {sql_literal(regex, dialect)})"
 
 
 def _full_match(expr: str, regex: str, dialect: str) -> str:
     if dialect == "duckdb":
         return f"regexp_full_match({expr}, {sql_literal(regex)})"
-    return f"regexp_like({expr}, {sql_literal('^(?:' + regex + ')$')})"
+    return f"regexp_like({expr}, {sql_literal('^(?:' + regex + ')$', dialect)})"
 
 
 def _replace_all(expr: str, regex: str, replacement: str, dialect: str) -> str:
     flags = ", 'g'" if dialect == "duckdb" else ""
-    return f"regexp_replace({expr}, {sql_literal(regex)}, {sql_literal(replacement)}{flags})"
+    return f"regexp_replace({expr}, {sql_literal(regex, dialect)}, {sql_literal(replacement, dialect)}{flags})"
 
 
-def whitespace_sql() -> str:
-    """The whitespace characters as a SQL expression (chr() keeps tabs etc. visible)."""
+def whitespace_sql(dialect: str = "default") -> str:
+    """The whitespace characters as a SQL expression (chr() keeps tabs etc. visible).
+    Spark's chr() takes the code modulo 256, so there they are `\\uXXXX` escapes of one
+    literal."""
+    if dialect == "spark":
+        return "'" + "".join(ch if ch == " " else f"\\u{ord(ch):04x}" for ch in WHITESPACE) + "'"
     parts, plain = [], ""
     for ch in WHITESPACE:
         if ch == " " or (ch.isprintable() and not ch.isspace()):
@@ -439,7 +454,7 @@ def fold_sql(expr: str, dialect: str = "duckdb") -> str:
     """SQL twin of `fold`: translate() with the full-width characters and their ASCII
     forms (translate exists in DuckDB, Spark, Postgres, Snowflake ...)."""
     _check_dialect(dialect)
-    return f"translate({expr}, {sql_literal(FOLD_FROM)}, {sql_literal(FOLD_TO)})"
+    return f"translate({expr}, {sql_literal(FOLD_FROM, dialect)}, {sql_literal(FOLD_TO, dialect)})"
 
 
 def normalize_sql(
@@ -450,7 +465,7 @@ def normalize_sql(
     `whitespace` replaces the SQL expression of the whitespace characters and `folded`
     the one of the folded expression (the dbt macro passes macro calls)."""
     _check_dialect(dialect)
-    chars = whitespace or whitespace_sql()
+    chars = whitespace or whitespace_sql(dialect)
     fold_expr = folded or fold_sql(expr, dialect)
     trimmed = f"trim(both {chars} from {fold_expr})"
     out = expr
@@ -523,7 +538,8 @@ def scrub_sql(
     fold_expr = folded or fold_sql(expr, dialect)
     flags = ", 'g'" if dialect == "duckdb" else ""
     args = [
-        f"{sql_literal(p.bounded)}, {sql_literal(chr(92) + '1' + p.placeholder + chr(92) + '2')}{flags})"
+        f"{sql_literal(p.bounded, dialect)}, "
+        f"{sql_literal(_backreference(1, dialect) + p.placeholder + _backreference(2, dialect), dialect)}{flags})"
         for p in ALL_PATTERNS
         for _ in range(2)
     ]

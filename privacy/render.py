@@ -47,6 +47,8 @@ MACRO_FILE = DBT_DIR / "macros" / "privacy" / "pii_rules.sql"
 POLICY_FILE = patterns.POLICY_FILE
 TYPES_FILE = PROJECT_ROOT / "privacy" / "staging_types.yml"
 YAML_WIDTH = 100
+# The dialects of privacy/patterns.py that get an implementation of each dispatched macro.
+DIALECTS = ("default", "duckdb", "spark")
 
 # Data type, description and tests of each masking method's output column.
 METHOD_TYPES = {
@@ -171,16 +173,16 @@ def macro_text() -> str:
 {norm_lines}
     duckdb__ implementations use regexp_matches, regexp_full_match and
     regexp_replace(..., 'g'); default__ ones regexp_like and regexp_replace replacing
-    every match with \\1-style back-references (an engine with other syntax needs its
-    own <adapter>__ implementation).
+    every match with \\1-style back-references; spark__ ones the same functions with Java's
+    $1-style back-references, every backslash doubled (Spark string literals unescape
+    it) and the whitespace as \\u escapes (Spark's chr() takes the code modulo 256). An
+    engine with other syntax needs its own <adapter>__ implementation.
 -#}}"""
-    whitespace = "\n".join(
-        [
-            "{#- The characters trimmed from a value before it is normalized. -#}",
-            "{% macro pii_whitespace() -%}",
-            f"    {_jinja_safe(patterns.whitespace_sql(), 'whitespace')}",
-            "{%- endmacro %}",
-        ]
+    whitespace = _dispatched(
+        "pii_whitespace",
+        "",
+        "The characters trimmed from a value before it is normalized.",
+        {d: "    " + _jinja_safe(patterns.whitespace_sql(d), "whitespace") for d in ("default", "spark")},
     )
     fold = "\n".join(
         [
@@ -196,14 +198,14 @@ def macro_text() -> str:
         "True when the text expression holds a personal identifier or a name in clear (test has_no_pii_patterns).",
         {
             d: "    " + _jinja_safe(patterns.contains_sql("{{ text }}", d, folded=FOLD_CALLS["text"]), "contains")
-            for d in ("default", "duckdb")
+            for d in DIALECTS
         },
     )
     normalize = _dispatched(
         "pii_normalize",
         "column, pii_type",
         "The canonical form a token is computed from (privacy/tokens.py normalize is the same rule).",
-        {d: _normalize_body(d) for d in ("default", "duckdb")},
+        {d: _normalize_body(d) for d in DIALECTS},
     )
     scrub = _dispatched(
         "scrub_free_text",
@@ -216,7 +218,7 @@ def macro_text() -> str:
                 patterns.scrub_sql("{{ column }}", d, pretty=True, indent="    ", folded=FOLD_CALLS["column"]),
                 "scrub",
             )
-            for d in ("default", "duckdb")
+            for d in DIALECTS
         },
     )
     known_name = "\n".join(

@@ -113,6 +113,9 @@ def _write_properties(settings: Settings, paths: dict[str, Path], udf_jar: Path)
         "spark.master": f"spark://127.0.0.1:{settings.spark_port + MASTER_PORT_OFFSET}",
         "spark.app.name": "mallcrm-thrift",
         "spark.jars": str(udf_jar),
+        # The Thrift server resolves the permanent pii_* functions with the driver's class
+        # loader, which does not see spark.jars: without this, CANNOT_LOAD_FUNCTION_CLASS.
+        "spark.driver.extraClassPath": str(udf_jar),
         "spark.sql.warehouse.dir": str(paths["warehouse"]),
         "spark.sql.catalogImplementation": "hive",
         "spark.sql.shuffle.partitions": str(SHUFFLE_PARTITIONS),
@@ -175,7 +178,8 @@ def up(settings: Settings, timeout: float = STARTUP_TIMEOUT_S) -> ClusterStatus:
     udf_jar = build_udf_jar(settings, paths["root"])
     _write_properties(settings, paths, udf_jar)
     home = spark_home()
-    # The key reaches the executors through the properties file only, not the environment.
+    # The key reaches the executors through the properties file only, not the environment
+    # (the master and workers never see it; the driver gets it below).
     env = {
         **{k: v for k, v in child_environment(settings).items() if not k.startswith("MALLCRM_HMAC")},
         "SPARK_HOME": str(home),
@@ -205,6 +209,16 @@ def up(settings: Settings, timeout: float = STARTUP_TIMEOUT_S) -> ClusterStatus:
             paths,
             env,
         )
+    # The driver (the Thrift server) reads the properties file too, and it needs the key:
+    # Spark folds calls of the pii_* functions on constants while optimizing, on the driver
+    # (pii_key_version() in every tokenized model, pii_hmac on literals in unit tests).
+    key = load_key(settings)
+    driver_env = {
+        **env,
+        "MALLCRM_HMAC_KEY": key.secret.decode("utf-8"),
+        "MALLCRM_HMAC_KEY_VERSION": key.version,
+        "MALLCRM_HMAC_KEY_IS_DEMO": "true" if key.is_demo else "false",
+    }
     thrift = _start(
         "thrift",
         [str(home / "bin" / "spark-submit"), "--properties-file", str(paths["conf"])]
@@ -212,7 +226,7 @@ def up(settings: Settings, timeout: float = STARTUP_TIMEOUT_S) -> ClusterStatus:
         + ["--hiveconf", f"hive.server2.thrift.port={settings.spark_port}"]
         + ["--hiveconf", "hive.server2.thrift.bind.host=127.0.0.1", "spark-internal"],
         paths,
-        env,
+        driver_env,
     )
     _wait_for_port(
         settings.spark_host, settings.spark_port, thrift, "Thrift server", paths["logs"] / "thrift.log", timeout

@@ -177,13 +177,17 @@ def compare_table(duck, spark_cursor, relation: str) -> TableDiff:
 
 
 def compare(
-    settings: Settings, layers: tuple[str, ...] = LAYERS, relations: list[str] | None = None
+    duckdb_settings: Settings,
+    spark_settings: Settings,
+    layers: tuple[str, ...] = LAYERS,
+    relations: list[str] | None = None,
 ) -> list[TableDiff]:
-    """Compare every model of `layers` (or the given `schema.name` relations)."""
-    relations = relations or compared_relations(settings, layers)
-    duck = connect(settings)
+    """Compare every model of `layers` (or the given `schema.name` relations) as built in
+    the DuckDB warehouse of `duckdb_settings` and on the cluster of `spark_settings`."""
+    relations = relations or compared_relations(duckdb_settings, layers)
+    duck = connect(duckdb_settings)
     try:
-        with thrift_cursor(settings) as cursor:
+        with thrift_cursor(spark_settings) as cursor:
             return [compare_table(duck, cursor, relation) for relation in relations]
     finally:
         duck.close()

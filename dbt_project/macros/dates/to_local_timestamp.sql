@@ -20,6 +20,14 @@
     timezone('{{ timezone }}', {{ column }})
 {%- endmacro %}
 
+{#-
+    Spark: TIMESTAMP is an instant; from_utc_timestamp shifts it to the zone's wall-clock
+    time (read in the UTC session time zone that `mallcrm spark up` sets).
+-#}
+{% macro spark__to_local_timestamp(column, timezone) -%}
+    from_utc_timestamp({{ column }}, '{{ timezone }}')
+{%- endmacro %}
+
 {% macro snowflake__to_local_timestamp(column, timezone) -%}
     convert_timezone('{{ timezone }}', {{ column }})::timestamp_ntz
 {%- endmacro %}

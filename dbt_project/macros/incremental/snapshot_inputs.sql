@@ -53,6 +53,31 @@
 
 {#- post_hook: delete the rows of days that are no longer snapshot days. -#}
 {% macro drop_stale_snapshot_dates() -%}
+    {{ return(adapter.dispatch('drop_stale_snapshot_dates', 'mallcrm')()) }}
+{%- endmacro %}
+
+{% macro default__drop_stale_snapshot_dates() -%}
     delete from {{ this }}
     where snapshot_date not in (select snapshot_date from {{ ref('int_member__snapshot_dates') }})
+{%- endmacro %}
+
+{#-
+    Spark: a Parquet table has no DELETE; the snapshot models are partitioned by
+    snapshot_date there (incremental_by_day), so the stale days' partitions are dropped.
+    Nothing stale (a first build): an empty hook, which dbt does not run.
+-#}
+{% macro spark__drop_stale_snapshot_dates() -%}
+    {%- if execute -%}
+        {%- set stale -%}
+            select distinct cast(snapshot_date as string) from {{ this }}
+            where snapshot_date not in (select snapshot_date from {{ ref('int_member__snapshot_dates') }})
+        {%- endset -%}
+        {%- set days = run_query(stale).columns[0].values() -%}
+        {%- if days | length > 0 -%}
+            alter table {{ this }} drop if exists
+            {%- for day in days %}
+                partition (snapshot_date = '{{ day }}'){{ ',' if not loop.last }}
+            {%- endfor %}
+        {%- endif -%}
+    {%- endif -%}
 {%- endmacro %}

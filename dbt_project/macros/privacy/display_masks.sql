@@ -68,3 +68,16 @@
         else left(trim({{ column }}), 1) || '*'
     end
 {%- endmacro %}
+
+{#- Spark: as DuckDB, with Java's Han script class and $1 back-reference (backslashes doubled: Spark literals unescape them). -#}
+{% macro spark__mask_name(column) -%}
+    case
+        when {{ column }} is null then null
+        when not regexp_like(trim({{ column }}), '^\\p{IsHan}')
+            then regexp_replace(trim({{ column }}), '(\\S)\\S*', '$1*')
+        when length(trim({{ column }})) >= 3
+            and left(trim({{ column }}), 2) in ('{{ compound_surnames() | join("', '") }}')
+            then left(trim({{ column }}), 2) || '*'
+        else left(trim({{ column }}), 1) || '*'
+    end
+{%- endmacro %}

@@ -38,7 +38,7 @@
     {%- set empty_sql -%}
         (select
         {%- for column in columns %}
-            cast(null as {{ column.data_type }}) as {{ adapter.quote(column.name) }}{{ "," if not loop.last }}
+            cast(null as {{ column_type(column.data_type) }}) as {{ adapter.quote(column.name) }}{{ "," if not loop.last }}
         {%- endfor %}
         where 1 = 0) as {{ adapter.quote('empty_' ~ source_name ~ '__' ~ table_name) }}
     {%- endset -%}

@@ -184,8 +184,8 @@ gap_agg as (
     select
         cutoff_date,
         member_id,
-        avg(gap_days * 1.0) as mean_interpurchase_days,
-        stddev_samp(gap_days * 1.0) as std_interpurchase_days
+        {{ avg_double('gap_days') }} as mean_interpurchase_days,
+        stddev_samp(cast(gap_days as {{ double_type() }})) as std_interpurchase_days
     from gaps
     where gap_days is not null
     group by cutoff_date, member_id
@@ -307,7 +307,7 @@ final as (
         cast(coalesce(category_agg.distinct_categories_365d, 0) as double) as distinct_categories_365d,
         cast(category_agg.top_category_share_365d as double) as top_category_share_365d,
         cast(tx_agg.discount_365d / nullif(tx_agg.gross_365d, 0) as double) as discount_share_365d,
-        cast(tx_agg.coupon_orders_365d * 1.0 / nullif(tx_agg.orders_365d, 0) as double) as coupon_order_share_365d,
+        cast(tx_agg.coupon_orders_365d as double) / nullif(tx_agg.orders_365d, 0) as coupon_order_share_365d,
         cast(coalesce(complaint_agg.complaints_365d, 0) as double) as complaints_365d,
         cast(coalesce(complaint_agg.major_complaints_365d, 0) as double) as major_complaints_365d,
         cast(

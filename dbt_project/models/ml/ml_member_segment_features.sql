@@ -136,11 +136,11 @@ final as (
         cast(coalesce(category_agg.spend_{{ category }} / nullif(category_agg.spend_total, 0), 0) as double)
             as share_{{ category }},
         {%- endfor %}
-        cast(receipt_agg.morning_orders * 1.0 / receipt_agg.orders as double) as share_morning,
-        cast(receipt_agg.afternoon_orders * 1.0 / receipt_agg.orders as double) as share_afternoon,
-        cast(receipt_agg.evening_orders * 1.0 / receipt_agg.orders as double) as share_evening,
+        cast(receipt_agg.morning_orders as double) / receipt_agg.orders as share_morning,
+        cast(receipt_agg.afternoon_orders as double) / receipt_agg.orders as share_afternoon,
+        cast(receipt_agg.evening_orders as double) / receipt_agg.orders as share_evening,
         cast(coalesce(receipt_agg.discount / nullif(receipt_agg.gross, 0), 0) as double) as discount_share,
-        cast(receipt_agg.coupon_orders * 1.0 / receipt_agg.orders as double) as coupon_order_share,
+        cast(receipt_agg.coupon_orders as double) / receipt_agg.orders as coupon_order_share,
         cast(case when members.family_group_id is not null then 1 else 0 end as double) as in_family_group
 
     from receipt_agg

@@ -29,4 +29,4 @@ select *
 from monthly
 cross join ledger
 where monthly.outstanding_points <> coalesce(ledger.points, 0)
-    or abs(monthly.outstanding_liability_amount - monthly.outstanding_points * 1.0 / {{ var('points_per_cny') }}) > 0.01
+    or abs(monthly.outstanding_liability_amount - cast(monthly.outstanding_points as {{ double_type() }}) / {{ var('points_per_cny') }}) > 0.01

@@ -12,9 +12,9 @@ rfm as (
 means as (
 
     select
-        avg(recency_days * 1.0) as mean_recency_days,
-        avg(frequency * 1.0) as mean_frequency,
-        avg(monetary_amount * 1.0) as mean_monetary_amount
+        {{ avg_double('recency_days') }} as mean_recency_days,
+        {{ avg_double('frequency') }} as mean_frequency,
+        {{ avg_double('monetary_amount') }} as mean_monetary_amount
     from rfm
 
 )

@@ -58,7 +58,7 @@ with_campaign as (
 
     select
         arms.*,
-        arms.converted_count * 1.0 / arms.member_count as conversion_rate,
+        cast(arms.converted_count as {{ double_type() }}) / arms.member_count as conversion_rate,
         campaigns.campaign_name,
         campaigns.campaign_channel,
         campaigns.target_segment,
@@ -132,7 +132,7 @@ final as (
         cast(coupons_issued as {{ dbt.type_int() }}) as coupons_issued,
         cast(coupons_redeemed as {{ dbt.type_int() }}) as coupons_redeemed,
         cast(
-            coupons_redeemed * 1.0 / nullif(coupons_issued, 0)
+            cast(coupons_redeemed as {{ double_type() }}) / nullif(coupons_issued, 0)
             as {{ double_type() }}
         ) as coupon_redemption_rate,
         cast(control_member_count as {{ dbt.type_int() }}) as control_member_count,

@@ -1,10 +1,8 @@
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='snapshot_date',
         on_schema_change='fail',
         post_hook="{{ drop_stale_snapshot_dates() }}",
+        **incremental_by_day('snapshot_date')
     )
 }}
 {#-

@@ -1,10 +1,8 @@
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='snapshot_date',
         on_schema_change='fail',
         post_hook="{{ drop_stale_snapshot_dates() }}",
+        **incremental_by_day('snapshot_date')
     )
 }}
 {#-
@@ -125,9 +123,9 @@ ranked as (
         rank() over (partition by snapshot_date order by recency_days desc) as recency_rank,
         rank() over (partition by snapshot_date order by frequency) as frequency_rank,
         rank() over (partition by snapshot_date order by monetary_amount) as monetary_rank,
-        avg(recency_days * 1.0) over (partition by snapshot_date) as mean_recency_days,
-        avg(frequency * 1.0) over (partition by snapshot_date) as mean_frequency,
-        avg(monetary_amount * 1.0) over (partition by snapshot_date) as mean_monetary_amount
+        {{ avg_double('recency_days') }} over (partition by snapshot_date) as mean_recency_days,
+        {{ avg_double('frequency') }} over (partition by snapshot_date) as mean_frequency,
+        {{ avg_double('monetary_amount') }} over (partition by snapshot_date) as mean_monetary_amount
     from measured
 
 ),

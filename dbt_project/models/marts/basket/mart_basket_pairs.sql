@@ -86,9 +86,9 @@ scored as (
         count_a.basket_count as category_a_basket_count,
         count_b.basket_count as category_b_basket_count,
         basket_total.basket_count as total_basket_count,
-        pair_baskets.basket_count * 1.0 / basket_total.basket_count as support,
-        count_a.basket_count * 1.0 / basket_total.basket_count as support_a,
-        count_b.basket_count * 1.0 / basket_total.basket_count as support_b
+        cast(pair_baskets.basket_count as {{ double_type() }}) / basket_total.basket_count as support,
+        cast(count_a.basket_count as {{ double_type() }}) / basket_total.basket_count as support_a,
+        cast(count_b.basket_count as {{ double_type() }}) / basket_total.basket_count as support_b
 
     from pair_baskets
     cross join basket_total
@@ -109,11 +109,11 @@ final as (
         cast(total_basket_count as {{ dbt.type_int() }}) as total_basket_count,
         cast(support as {{ double_type() }}) as support,
         cast(
-            pair_basket_count * 1.0 / category_a_basket_count
+            cast(pair_basket_count as {{ double_type() }}) / category_a_basket_count
             as {{ double_type() }}
         ) as confidence_a_to_b,
         cast(
-            pair_basket_count * 1.0 / category_b_basket_count
+            cast(pair_basket_count as {{ double_type() }}) / category_b_basket_count
             as {{ double_type() }}
         ) as confidence_b_to_a,
         cast(support / (support_a * support_b) as {{ double_type() }}) as lift

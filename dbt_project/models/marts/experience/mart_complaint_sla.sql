@@ -33,8 +33,8 @@ aggregated as (
         sum(case when follow_up_sla_status in ('met', 'breached') then 1 else 0 end)
             as follow_up_sla_evaluated_count,
         sum(case when breached_follow_up_sla then 1 else 0 end) as follow_up_breached_count,
-        avg(resolution_minutes * 1.0) as avg_resolution_minutes,
-        avg(first_response_minutes * 1.0) as avg_first_response_minutes,
+        {{ avg_double('resolution_minutes') }} as avg_resolution_minutes,
+        {{ avg_double('first_response_minutes') }} as avg_first_response_minutes,
         sum(compensation_amount) as compensation_amount,
         sum(case when compensation_amount > 0 then 1 else 0 end) as compensated_count
 
@@ -56,20 +56,20 @@ final as (
         cast(resolved_count as {{ dbt.type_int() }}) as resolved_count,
         cast(escalated_count as {{ dbt.type_int() }}) as escalated_count,
         cast(breached_count as {{ dbt.type_int() }}) as breached_count,
-        cast(breached_count * 1.0 / complaint_count as {{ double_type() }}) as breach_rate,
+        cast(cast(breached_count as {{ double_type() }}) / complaint_count as {{ double_type() }}) as breach_rate,
         cast(resolution_breached_count as {{ dbt.type_int() }}) as resolution_breached_count,
         cast(
-            resolution_breached_count * 1.0 / nullif(resolution_sla_evaluated_count, 0)
+            cast(resolution_breached_count as {{ double_type() }}) / nullif(resolution_sla_evaluated_count, 0)
             as {{ double_type() }}
         ) as resolution_breach_rate,
         cast(escalation_breached_count as {{ dbt.type_int() }}) as escalation_breached_count,
         cast(
-            escalation_breached_count * 1.0 / nullif(escalation_sla_evaluated_count, 0)
+            cast(escalation_breached_count as {{ double_type() }}) / nullif(escalation_sla_evaluated_count, 0)
             as {{ double_type() }}
         ) as escalation_breach_rate,
         cast(follow_up_breached_count as {{ dbt.type_int() }}) as follow_up_breached_count,
         cast(
-            follow_up_breached_count * 1.0 / nullif(follow_up_sla_evaluated_count, 0)
+            cast(follow_up_breached_count as {{ double_type() }}) / nullif(follow_up_sla_evaluated_count, 0)
             as {{ double_type() }}
         ) as follow_up_breach_rate,
         cast(avg_first_response_minutes as {{ double_type() }}) as avg_first_response_minutes,

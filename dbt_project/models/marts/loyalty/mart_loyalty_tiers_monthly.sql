@@ -117,7 +117,7 @@ final as (
         cast(grid.tier_rank as {{ dbt.type_int() }}) as tier_rank,
         cast(coalesce(max(tier_counts.member_count), 0) as {{ dbt.type_int() }}) as member_count,
         cast(
-            coalesce(max(tier_counts.member_count), 0) * 1.0
+            cast(coalesce(max(tier_counts.member_count), 0) as {{ double_type() }})
             / nullif(sum(coalesce(max(tier_counts.member_count), 0)) over (partition by grid.snapshot_date), 0)
             as decimal(9, 4)
         ) as member_share,

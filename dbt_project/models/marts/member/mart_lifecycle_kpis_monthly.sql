@@ -116,21 +116,28 @@ final as (
         {%- endfor %}
         cast(first_purchase_base as {{ dbt.type_int() }}) as first_purchase_base,
         cast(first_purchases as {{ dbt.type_int() }}) as first_purchases,
-        case when first_purchase_base > 0 then cast(first_purchases * 1.0 / first_purchase_base as decimal(9, 4)) end
-            as new_member_first_purchase_rate,
+        case
+            when first_purchase_base > 0
+                then cast(cast(first_purchases as {{ double_type() }}) / first_purchase_base as decimal(9, 4))
+        end as new_member_first_purchase_rate,
         cast(new_customer_base as {{ dbt.type_int() }}) as new_customer_base,
         cast(new_customers_converted as {{ dbt.type_int() }}) as new_customers_converted,
         case
-            when new_customer_base > 0 then cast(new_customers_converted * 1.0 / new_customer_base as decimal(9, 4))
+            when new_customer_base > 0
+                then cast(cast(new_customers_converted as {{ double_type() }}) / new_customer_base as decimal(9, 4))
         end as new_customer_conversion_rate,
         cast(dormant_base as {{ dbt.type_int() }}) as dormant_base,
         cast(dormant_reactivated as {{ dbt.type_int() }}) as dormant_reactivated,
-        case when dormant_base > 0 then cast(dormant_reactivated * 1.0 / dormant_base as decimal(9, 4)) end
-            as dormant_reactivation_rate,
+        case
+            when dormant_base > 0
+                then cast(cast(dormant_reactivated as {{ double_type() }}) / dormant_base as decimal(9, 4))
+        end as dormant_reactivation_rate,
         cast(high_value_base as {{ dbt.type_int() }}) as high_value_base,
         cast(high_value_retained as {{ dbt.type_int() }}) as high_value_retained,
-        case when high_value_base > 0 then cast(high_value_retained * 1.0 / high_value_base as decimal(9, 4)) end
-            as high_value_retention_rate
+        case
+            when high_value_base > 0
+                then cast(cast(high_value_retained as {{ double_type() }}) / high_value_base as decimal(9, 4))
+        end as high_value_retention_rate
     from counted
 
 )

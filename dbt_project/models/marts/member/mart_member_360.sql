@@ -163,7 +163,7 @@ nps as (
     select
         member_id,
         max(case when recency_rank = 1 then nps_score end) as last_nps_score,
-        avg(nps_score * 1.0) as average_nps_score,
+        {{ avg_double('nps_score') }} as average_nps_score,
         count(*) as nps_response_count
     from nps_answers
     group by member_id

@@ -80,7 +80,7 @@ final as (
         grouped.from_segment = grouped.to_segment as is_same_segment,
         cast(grouped.member_count as {{ dbt.type_int() }}) as member_count,
         cast(
-            grouped.member_count * 1.0
+            cast(grouped.member_count as {{ double_type() }})
             / sum(grouped.member_count) over (partition by grouped.to_snapshot_date, grouped.from_segment)
             as decimal(9, 4)
         ) as share_of_from_segment

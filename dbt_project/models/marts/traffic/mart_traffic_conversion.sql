@@ -1,9 +1,7 @@
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='business_date',
         on_schema_change='fail',
+        **incremental_by_day('business_date')
     )
 }}
 {#-
@@ -157,7 +155,7 @@ final as (
         cast(transaction_count as {{ dbt.type_bigint() }}) as transaction_count,
         {{ cast_amount('net_revenue_amount') }} as net_revenue_amount,
         cast(
-            transaction_count * 1.0 / nullif(visitor_count, 0)
+            cast(transaction_count as {{ double_type() }}) / nullif(visitor_count, 0)
             as {{ double_type() }}
         ) as transactions_per_visitor,
         _loaded_at

@@ -42,8 +42,8 @@ final as (
         cast(days_observed as {{ dbt.type_int() }}) as days_observed,
         cast(people_in as {{ dbt.type_bigint() }}) as people_in,
         cast(people_out as {{ dbt.type_bigint() }}) as people_out,
-        cast(people_in * 1.0 / days_observed as {{ double_type() }}) as avg_people_in_per_day,
-        cast(people_out * 1.0 / days_observed as {{ double_type() }}) as avg_people_out_per_day
+        cast(cast(people_in as {{ double_type() }}) / days_observed as {{ double_type() }}) as avg_people_in_per_day,
+        cast(cast(people_out as {{ double_type() }}) / days_observed as {{ double_type() }}) as avg_people_out_per_day
 
     from aggregated
 

@@ -1,9 +1,7 @@
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='business_date',
         on_schema_change='fail',
+        **incremental_by_day('business_date')
     )
 }}
 {#-
@@ -62,11 +60,11 @@ final as (
         cast(aggregated.visit_count as {{ dbt.type_int() }}) as visit_count,
         cast(aggregated.dwell_minutes as {{ dbt.type_bigint() }}) as dwell_minutes,
         cast(
-            aggregated.dwell_minutes * 1.0 / nullif(aggregated.device_count, 0)
+            cast(aggregated.dwell_minutes as {{ double_type() }}) / nullif(aggregated.device_count, 0)
             as {{ double_type() }}
         ) as avg_dwell_minutes_per_device,
         cast(
-            aggregated.dwell_minutes * 1.0 / nullif(aggregated.visit_count, 0)
+            cast(aggregated.dwell_minutes as {{ double_type() }}) / nullif(aggregated.visit_count, 0)
             as {{ double_type() }}
         ) as avg_dwell_minutes_per_visit,
         aggregated._loaded_at

@@ -1,3 +1,4 @@
+{{ config(materialized=incremental_materialization()) }}
 -- stg_pos__transactions with personal columns masked as declared in its column meta
 -- (meta.masked_columns); see macros/privacy/masked_columns.sql.
 -- Tokenized: stored (pii_hmac() exists only on dbt's connections, privacy.dbt_plugin, so

@@ -59,10 +59,10 @@ versions as (
 
     select
         *,
-        row_number() over (
+        cast(row_number() over (
             partition by member_id
             order by updated_at
-        ) as version_number,
+        ) as {{ dbt.type_bigint() }}) as version_number,
         lead(updated_at) over (
             partition by member_id
             order by updated_at

@@ -1,3 +1,4 @@
+{{ config(materialized=incremental_materialization()) }}
 {%- set raw_relation = source_or_empty('raw_pos', 'transactions') %}
 with
 
