@@ -33,6 +33,7 @@ from ml.models import MODEL_NAMES
 from pipeline import steps
 from privacy.bi_copy import BI_STORAGE_VERSION
 from simulator.config import SimulationConfig
+from spark.catalog import thrift_cursor
 
 
 def _echo_ingest(report: IngestReport) -> None:
@@ -157,6 +158,8 @@ def demo(members, stores, days) -> None:
     """Generate, ingest and build the demo mall end to end, then print what was built."""
     settings = load_cli_settings()
     started = time.perf_counter()
+    if settings.engine == "spark":  # the same steps, with the marts built on the cluster
+        _require_spark(settings)
     with writing(settings, "demo"), write_lock(settings, "mallcrm demo"):
         has_exports = settings.inbox.exists() and any(p.is_file() for p in settings.inbox.rglob("*"))
         if not has_exports:
@@ -179,6 +182,19 @@ def demo(members, stores, days) -> None:
     click.echo("open the Dagster UI with `make dev` (http://127.0.0.1:3000)")
     if not ok:
         raise click.ClickException("dbt build had failures (see the log above)")
+
+
+def _require_spark(settings: Settings) -> None:
+    """Engine spark: fail before generating anything when the Thrift server is not there."""
+    try:
+        with thrift_cursor(settings) as cursor:
+            cursor.execute("select 1")
+    except Exception as error:  # noqa: BLE001 - any driver or socket error: not reachable
+        raise click.ClickException(
+            f"MALLCRM_ENGINE=spark, but no Spark Thrift server answers on {settings.spark_host}:{settings.spark_port} "
+            f"({type(error).__name__}); start the local cluster with `mallcrm spark up`"
+        ) from None
+    click.echo(f"engine spark: building on the Spark cluster at {settings.spark_host}:{settings.spark_port}")
 
 
 def _demo_ml(settings: Settings) -> bool:

@@ -58,9 +58,11 @@ def check(layers, datasets, show_all) -> None:
     unfinished = unfinished_privacy_jobs(settings)
     for problem in unfinished:
         click.secho(f"FAILED {problem}", fg="red")
+    skipped = [r for r in results if r.outcome == "skipped"]
     summary = (
         f"{len(results)} checks on {len({r.dataset for r in results})} tables: "
-        f"{len(results) - len(failed) - len(warned)} passed, {len(warned)} warned, {len(failed)} failed"
+        f"{len(results) - len(failed) - len(warned) - len(skipped)} passed, {len(warned)} warned, "
+        f"{len(failed)} failed" + (f", {len(skipped)} skipped (see SKIPPED above)" if skipped else "")
     )
     if failed:
         click.secho(summary, fg="red", bold=True)
@@ -70,7 +72,9 @@ def check(layers, datasets, show_all) -> None:
         sys.exit(1)
     if unfinished:
         sys.exit(1)
-    click.secho(summary, fg="yellow" if warned else "green")
+    for r in skipped:
+        click.secho(f"  SKIPPED {r.reason}", fg="yellow")
+    click.secho(summary, fg="yellow" if warned or skipped else "green")
 
 
 @click.command()

@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 from mallcrm.core.contract import load_contract
 from mallcrm.core.settings import Settings
 from mallcrm.core.warehouse import connect
+from spark.lake import lake_filesystem, write_atomic
 
 MANIFEST = "_mallcrm_lake_manifest.json"
 LOAD_COLUMN = "_dlt_load_id"
@@ -57,18 +58,6 @@ class LakeSync:
         return sum(len(v) for v in self.written.values())
 
 
-def lake_filesystem(settings: Settings):
-    """(fsspec file system, root path) of the lake, with dlt's credentials for object stores."""
-    from dlt.common.configuration import resolve_configuration
-    from dlt.common.storages import FilesystemConfiguration, fsspec_from_config
-
-    config = resolve_configuration(
-        FilesystemConfiguration(bucket_url=settings.lake_url), sections=("destination", "filesystem")
-    )
-    fs, root = fsspec_from_config(config)
-    return fs, root
-
-
 def _raw_tables(con, datasets: list[str]) -> dict[str, list[tuple[str, str]]]:
     """Every raw table that carries `_dlt_load_id` (not dlt's own bookkeeping), with its columns."""
     rows = con.execute(
@@ -89,8 +78,7 @@ def _raw_tables(con, datasets: list[str]) -> dict[str, list[tuple[str, str]]]:
 def _fingerprints(con, table: str) -> dict[str, list[int | str]]:
     """Per load of `table`: [row count, sum of row hashes as text] (any change shows)."""
     rows = con.execute(
-        f"select {LOAD_COLUMN}, count(*), cast(sum(cast(hash(t) as hugeint)) as varchar) "
-        f"from {table} as t group by 1"
+        f"select {LOAD_COLUMN}, count(*), cast(sum(cast(hash(t) as hugeint)) as varchar) from {table} as t group by 1"
     ).fetchall()
     return {load: [count, digest] for load, count, digest in rows}
 
@@ -101,20 +89,6 @@ def _read_manifest(fs, root: str) -> dict:
         return {}
     with fs.open(path, "rb") as fh:
         return json.loads(fh.read())
-
-
-def _write_atomic(fs, path: str, write) -> None:
-    folder, name = posixpath.split(path)
-    temp = posixpath.join(folder, f".{name}.tmp")  # Spark skips files starting with "."
-    fs.makedirs(folder, exist_ok=True)
-    with fs.open(temp, "wb") as fh:
-        write(fh)
-    fs.mv(temp, path)
-
-
-def table_location(settings: Settings, table: str) -> str:
-    """Where the Parquet files of raw table `dataset.table` live in the lake."""
-    return posixpath.join(settings.lake_url, *table.split("."))
 
 
 def sync_lake(settings: Settings, systems: list[str] | None = None) -> LakeSync:
@@ -150,16 +124,16 @@ def sync_lake(settings: Settings, systems: list[str] | None = None) -> LakeSync:
             result.loads_in_lake[table] = len(now)
     finally:
         con.close()
-    _write_atomic(fs, posixpath.join(root, MANIFEST), lambda fh: fh.write(json.dumps(manifest, indent=1).encode()))
+    write_atomic(fs, posixpath.join(root, MANIFEST), lambda fh: fh.write(json.dumps(manifest, indent=1).encode()))
     return result
 
 
 def _write_load(fs, con, table: str, load: str, path: str) -> None:
-    reader = con.execute(f"select * from {table} where {LOAD_COLUMN} = ?", [load]).to_arrow_reader(ROW_GROUP)
+    reader = con.sql(f"select * from {table} where {LOAD_COLUMN} = ?", params=[load]).to_arrow_reader(ROW_GROUP)
 
     def write(fh) -> None:
         with pq.ParquetWriter(fh, reader.schema, compression="zstd") as writer:
             for batch in reader:
                 writer.write_batch(batch, row_group_size=ROW_GROUP)
 
-    _write_atomic(fs, path, write)
+    write_atomic(fs, path, write)

@@ -9,13 +9,14 @@ import dlt
 from dlt.common.storages.load_package import PackageStorage
 
 from ingestion.cross_rules import apply_cross_rules
-from ingestion.lake import sync_lake, table_location
+from ingestion.lake import sync_lake
 from ingestion.sources import FileHashes, IngestLog, system_source
 from mallcrm.core.contract import load_contract
 from mallcrm.core.inbox import inbox_state
 from mallcrm.core.settings import Settings, export_environment
 from mallcrm.core.warehouse import connect
 from spark.catalog import register_raw_tables
+from spark.lake import table_location
 
 
 def make_pipeline(system: str, settings: Settings) -> dlt.Pipeline:

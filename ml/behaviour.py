@@ -59,7 +59,9 @@ def _current(registry: Registry, model: str):
 
 
 def load_segment_features(settings: Settings) -> pd.DataFrame:
-    return _sql(settings, f"select * from {SEGMENT_FEATURES_TABLE}")
+    """Rows by member and cutoff: K-means' seeding follows the rows' order, which a
+    table leaves to its engine (ml.pipeline.load_features)."""
+    return _sql(settings, f"select * from {SEGMENT_FEATURES_TABLE} order by member_id, cutoff_date")
 
 
 def train_segmentation(settings: Settings, registry: Registry | None = None, promote: bool = True) -> TrainResult:

@@ -20,6 +20,7 @@ from mallcrm.core.settings import Settings
 from mallcrm.core.warehouse import connect
 from ml import cards, churn, clv, plots, sampling
 from ml.registry import ModelVersion, Registry
+from spark.lake import write_table
 
 CHURN = "churn"
 CLV = "clv"
@@ -31,17 +32,22 @@ SCORES_SCHEMA = "ml_scores"
 
 
 def load_features(settings: Settings, cutoffs=None, active_only: bool = False) -> pd.DataFrame:
-    """Feature rows, in table order; only those at `cutoffs` (dates) when given, only
-    active members' with `active_only` (a million members x 6 snapshots is 6 million
-    rows: the trainers and scorers read just the snapshots they use)."""
+    """Feature rows, by cutoff and member; only those at `cutoffs` (dates) when given,
+    only active members' with `active_only` (a million members x 6 snapshots is 6 million
+    rows: the trainers and scorers read just the snapshots they use).
+
+    Ordered, not in table order: the calibration folds and the training samples follow
+    the rows' order, and a table's order is the engine's choice (Spark's files are not
+    in DuckDB's insertion order), so a model is the same whichever engine built the table."""
     where, params = [], []
-    if cutoffs is not None:  # an IN list is a filter, which keeps the table's order (a join may not)
+    if cutoffs is not None:
         days = sorted({pd.Timestamp(c).date() for c in cutoffs})
         where.append(f"cutoff_date in ({', '.join('?' for _ in days)})" if days else "false")
         params.extend(days)
     if active_only:
         where.append("is_active")
     query = f"select * from {FEATURES_TABLE}" + (f" where {' and '.join(where)}" if where else "")
+    query += " order by cutoff_date, member_id"
     con = connect(settings)
     try:
         return con.sql(query, params=params or None).df()
@@ -72,7 +78,8 @@ def _sample_rows(frame: pd.DataFrame, unit: str, cap: int | None = None) -> tupl
 
 
 def load_purchases(settings: Settings) -> pd.DataFrame:
-    """Member sales receipts (refunds excluded): member_id, business_date, amount."""
+    """Member sales receipts (refunds excluded): member_id, business_date, amount; in one
+    order on every engine (see `load_features`)."""
     con = connect(settings)
     try:
         return con.sql(
@@ -80,6 +87,7 @@ def load_purchases(settings: Settings) -> pd.DataFrame:
             select member_id, business_date, cast(net_revenue_amount as double) as amount
             from marts.fct_transactions
             where member_id is not null and not is_refund
+            order by member_id, business_date, transaction_id
             """
         ).df()
     finally:
@@ -473,7 +481,11 @@ def _now() -> datetime:
 
 
 def write_scores(settings: Settings, table: str, scores: pd.DataFrame) -> None:
-    """Replace `ml_scores.<table>` with the latest scoring run in one transaction."""
+    """Replace `ml_scores.<table>` with the latest scoring run in one transaction.
+
+    On engine spark the same rows, as the DuckDB table types them, also become the Spark
+    table `ml_scores.<table>` (Parquet in the lake, spark/lake.py), which dbt on Spark
+    reads as the source `ml_scores` (member 360)."""
     con = connect(settings)
     try:
         con.execute(f"create schema if not exists {SCORES_SCHEMA}")
@@ -482,5 +494,33 @@ def write_scores(settings: Settings, table: str, scores: pd.DataFrame) -> None:
         con.execute(f"create or replace table {SCORES_SCHEMA}.{table} as select * from _scores_df")
         con.execute("commit")
         con.unregister("_scores_df")
+        if settings.engine == "spark":
+            write_table(
+                settings, f"{SCORES_SCHEMA}.{table}", con.sql(f"select * from {SCORES_SCHEMA}.{table}").to_arrow_table()
+            )
     finally:
         con.close()
+
+
+def republish_scores(settings: Settings) -> list[str]:
+    """Engine spark: write every `ml_scores` table of the warehouse to the lake again (after
+    an erasure removed rows from them); returns the tables written."""
+    if settings.engine != "spark":
+        return []
+    con = connect(settings)
+    try:
+        tables = [
+            row[0]
+            for row in con.execute(
+                "select table_name from information_schema.tables "
+                "where table_schema = ? and table_type = 'BASE TABLE' and table_catalog = current_database()",
+                [SCORES_SCHEMA],
+            ).fetchall()
+        ]
+        for table in tables:
+            write_table(
+                settings, f"{SCORES_SCHEMA}.{table}", con.sql(f"select * from {SCORES_SCHEMA}.{table}").to_arrow_table()
+            )
+    finally:
+        con.close()
+    return [f"{SCORES_SCHEMA}.{t}" for t in tables]

@@ -16,6 +16,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from mallcrm.core.dbt import TARGET_DIR, ensure_manifest
 from mallcrm.core.settings import DBT_PROJECT_DIR, Settings, export_environment
 from orchestration.resources import WRITER, without_dbt_adapter
+from spark.views import publish_spark_views
 
 
 def dbt_project(settings: Settings) -> DbtProject:
@@ -60,5 +61,10 @@ def build_dbt_assets(settings: Settings) -> tuple[dg.AssetsDefinition, DbtProjec
         # do not fetch (orchestration/resources.py: DbtCliWithoutAdapter).
         dbt: DbtCliResource = without_dbt_adapter(context.resources.dbt)
         yield from dbt.cli(["build"], context=context, target_path=DAGSTER_TARGET_PATH).stream()
+        if settings.engine == "spark":
+            # As pipeline.steps.build does: the steps after the build (ML, checks,
+            # publications) read Spark's tables through views in the DuckDB file. The
+            # run already holds the write lock, so not through the step.
+            publish_spark_views(settings)
 
     return mallcrm_dbt_assets, project

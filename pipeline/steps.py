@@ -20,12 +20,13 @@ from typing import Any
 
 import pandas as pd
 
-from ingestion.pipeline import IngestReport, run_ingestion
+from ingestion.pipeline import IngestReport, publish_raw, run_ingestion
 from mallcrm.core.dbt import DbtResult, run_dbt
+from mallcrm.core.files import write_atomically
 from mallcrm.core.lock import write_lock
 from mallcrm.core.settings import Settings
 from ml import models as ml_models
-from ml.pipeline import TrainResult, write_scores
+from ml.pipeline import TrainResult, republish_scores, write_scores
 from ml.registry import Registry
 from privacy import requests as privacy_requests
 from privacy import retention
@@ -34,6 +35,7 @@ from privacy.publish import RoleFile, publish_role_files
 from simulator.config import SimulationConfig
 from simulator.generate import GenerationReport
 from simulator.generate import generate as simulate
+from spark.views import SparkViews, publish_spark_views
 
 
 class ModelNotPromoted(RuntimeError):
@@ -68,10 +70,23 @@ def build(
 ) -> DbtResult:
     """`dbt build` with `args` (e.g. ["--select", "staging"]): models, snapshots, tests.
 
+    On engine spark the relations Spark built are then made readable from the DuckDB
+    warehouse (spark/views.py), so every later step reads them as it reads DuckDB's own;
+    after a failed build too, as DuckDB keeps the previous relations of failed models.
     `target_path` and a parsed `manifest` let a caller (the bench) keep parsing out of
     the build it times."""
     with write_lock(settings, command):
-        return run_dbt(["build", *(args or [])], settings, quiet=quiet, target_path=target_path, manifest=manifest)
+        result = run_dbt(["build", *(args or [])], settings, quiet=quiet, target_path=target_path, manifest=manifest)
+        if settings.engine == "spark":
+            publish_spark_views(settings)
+        return result
+
+
+def spark_views(settings: Settings, command: str = "mallcrm spark views") -> SparkViews:
+    """Engine spark: (re)publish the Spark-built relations as views in the DuckDB warehouse
+    (done by every `build`; on its own after a build made outside this project's steps)."""
+    with write_lock(settings, command):
+        return publish_spark_views(settings)
 
 
 def train(
@@ -158,10 +173,49 @@ def purge(
 ) -> retention.PurgeResult:
     """Apply privacy/policy.yml's retention periods (a dry run only counts)."""
     with write_lock(settings, "mallcrm privacy purge"):
-        return retention.purge(settings, as_of=as_of, dry_run=dry_run, rebuild=rebuild)
+        # On Spark the rebuild must wait until the lake has lost the rows: _remove_from_spark.
+        result = retention.purge(
+            settings, as_of=as_of, dry_run=dry_run, rebuild=rebuild and settings.engine == "duckdb"
+        )
+        if not dry_run and rebuild:
+            _remove_from_spark(settings)
+        return result
 
 
 def process_requests(settings: Settings) -> tuple[list[dict[str, Any]], list[str]]:
     """Act on the data-subject requests waiting in the requests inbox: (processed, problems)."""
     with write_lock(settings, "mallcrm privacy requests --process"):
-        return privacy_requests.process_inbox(settings)
+        outcome = privacy_requests.process_inbox(settings)
+        _remove_from_spark(settings)
+        return outcome
+
+
+SPARK_REBUILD_PENDING = "spark_rebuild_pending"
+
+
+def _remove_from_spark(settings: Settings) -> None:
+    """Engine spark: what an erasure or a retention purge removed from the warehouse file
+    leaves the lake and every table Spark derived from it, and the publications.
+
+    The raw tables of the warehouse file are the ledger the privacy operations act on
+    (privacy/erasure.py, privacy/retention.py). Here the lake is synced with them: each
+    load that lost rows is rewritten (ingestion/lake.py); the ML score tables are written
+    to the lake again from the warehouse's; then everything on Spark is rebuilt in full and
+    the BI copy and role files republished from it. A marker file makes this crash-safe:
+    written before the sync and removed after the rebuild, so a run killed in between is
+    finished by the next privacy command even when the lake is already in line."""
+    if settings.engine != "spark":
+        return
+    marker = settings.privacy_path / SPARK_REBUILD_PENDING
+    sync = publish_raw(settings)
+    if not sync.changed_tables and not marker.exists():
+        return
+    write_atomically(marker, "the lake lost rows; Spark's tables are rebuilt from it\n")
+    republish_scores(settings)
+    rebuilt = run_dbt(["build", "--full-refresh"], settings, quiet=True)
+    if not rebuilt:
+        raise RuntimeError(f"rebuilding Spark after a privacy operation failed: {rebuilt.failed[:5]}; run it again")
+    publish_spark_views(settings)
+    publish_bi_copy(settings)
+    publish_role_files(settings)
+    marker.unlink()

@@ -18,6 +18,7 @@ import pytest
 from mallcrm.core.settings import Settings, load_settings, settings_environment
 from pipeline import steps
 from simulator.config import SimulationConfig
+from spark import cluster
 
 # Tests tokenize with their own keys, never the public demo keys (privacy/tokens.py),
 # and read nothing from the developer's environment.
@@ -92,3 +93,68 @@ def built_mall(tmp_path_factory, small_mall_exports):
     report = steps.ingest(settings)
     ok = steps.build(settings, quiet=True).success
     yield settings, report, ok
+
+
+# The test session's Spark cluster: Thrift server on 10300, master on 10301, its UIs on
+# 10302-10304 (spark.cluster), apart from a developer's cluster (MALLCRM_SPARK_PORT, 10000).
+SPARK_TEST_PORT = 10300
+
+
+@pytest.fixture(scope="session")
+def spark_cluster(tmp_path_factory) -> Iterator[Settings]:
+    """A local Spark cluster (master, 2 workers, Thrift server) started once per session
+    and stopped at its end; yields engine-spark settings for it.
+
+    Tests replace the paths they need (inbox, warehouse, dlt_dir, models_dir, lake) with
+    `dataclasses.replace`, never the key: the executors mask with the HMAC key the cluster
+    was started with (spark.cluster writes it into the cluster's properties), so every
+    test's settings share TEST_HMAC_KEY with it. The metastore is shared by the session:
+    a test that builds on it builds with `--full-refresh` (incremental models would
+    otherwise extend another test's tables)."""
+    root = tmp_path_factory.mktemp("spark_cluster")
+    settings = replace(
+        settings_for(root), engine="spark", spark_port=SPARK_TEST_PORT, spark_dir=root / "spark", lake=""
+    )
+    try:
+        cluster.up(settings)
+        yield settings
+    finally:
+        cluster.down(settings)
+
+
+def _hold_back_last_day(inbox: Path, held: Path) -> None:
+    """Move the newest business day's export files from `inbox` to `held`."""
+    days = {p.stem.rsplit("_", 1)[-1] for p in inbox.rglob("*.*") if p.is_file()}
+    last = max(d for d in days if d.isdigit())
+    for path in sorted(inbox.rglob(f"*_{last}.*")):
+        target = held / path.relative_to(inbox)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        path.rename(target)
+
+
+@pytest.fixture(scope="session")
+def spark_built_mall(spark_cluster, small_mall_exports, tmp_path_factory):
+    """The small mall on Spark as production runs it: all but the last day ingested and
+    built (full refresh: the session's metastore is shared), then the last day loaded and
+    built incrementally (the daily run). Yields (settings, first build, daily build).
+
+    tests/integration/test_cross_engine.py compares it with `built_mall` first (files run
+    in name order); test_spark_after_build.py then trains and scores on it."""
+    root = tmp_path_factory.mktemp("spark_mall")
+    shutil.copytree(small_mall_exports[0], root / "inbox")
+    _hold_back_last_day(root / "inbox", root / "held")
+    warehouse = root / "warehouse" / "mallcrm.duckdb"
+    settings = replace(
+        spark_cluster,
+        inbox=root / "inbox",
+        warehouse=warehouse,
+        dlt_dir=warehouse.parent / ".dlt",
+        models_dir=root / "models",
+        lake="",
+    )
+    assert not steps.ingest(settings).needs_attention
+    first = steps.build(settings, ["--full-refresh"], quiet=True)
+    shutil.copytree(root / "held", settings.inbox, dirs_exist_ok=True)
+    assert not steps.ingest(settings).needs_attention
+    daily = steps.build(settings, quiet=True)
+    yield settings, first, daily

@@ -87,13 +87,20 @@ def manifest_is_stale(manifest: Path = MANIFEST_PATH) -> bool:
     return any(p.exists() and p.stat().st_mtime > built for p in sources)
 
 
+def manifest_path(settings: Settings) -> Path:
+    """Where `run_dbt` leaves the manifest for this engine (target/, or target/<engine>/)."""
+    return MANIFEST_PATH if settings.engine == "duckdb" else TARGET_DIR / settings.engine / "manifest.json"
+
+
 def ensure_manifest(settings: Settings) -> Path:
-    """target/manifest.json, parsed again when older than the project (no manual step anywhere)."""
-    if manifest_is_stale(MANIFEST_PATH):
+    """The engine's target/manifest.json, parsed again when older than the project (no
+    manual step anywhere)."""
+    path = manifest_path(settings)
+    if manifest_is_stale(path):
         result = run_dbt(["parse"], settings, quiet=True)
         if not result.success:
             raise DbtError("dbt parse failed (run `dbt parse` in dbt_project/ to see why)")
-    return MANIFEST_PATH
+    return path
 
 
 def load_manifest(settings: Settings) -> dict[str, Any]:

@@ -4,7 +4,7 @@
 
     DuckDB: nothing to do, the dbt-duckdb plugin `privacy.dbt_plugin` registers them on
     each connection. Spark: permanent functions in the `default` database over the Java
-    Hive UDF of mallcrm/spark/java (built by `mallcrm spark up`). The key is read by the
+    Hive UDF of spark/java (built by `mallcrm spark up`). The key is read by the
     UDF from the executors' environment, never from SQL. On a cluster that does not load
     the jar at start, set var `spark_udf_jar` to its URL (e.g. s3://bucket/mallcrm-udf.jar)
     and the functions are created `using jar` it.
