@@ -29,7 +29,7 @@ from mallcrm.core.files import write_atomically
 from mallcrm.core.settings import Settings, child_environment
 from privacy.tokens import load_key
 from spark.runtime import java_home, spark_home
-from spark.udf import build_udf_jar
+from spark.udf import build_local_cluster_jar, build_udf_jar
 
 MASTER_PORT_OFFSET = 1  # the master listens on the Thrift port + 1, its UI further up
 WORKERS = 2
@@ -105,7 +105,7 @@ def status(settings: Settings) -> ClusterStatus:
     return ClusterStatus(running, f"{settings.spark_host}:{settings.spark_port}", live)
 
 
-def _write_properties(settings: Settings, paths: dict[str, Path], udf_jar: Path) -> None:
+def _write_properties(settings: Settings, paths: dict[str, Path], udf_jar: Path, local_jar: Path) -> None:
     """spark-defaults for the Thrift server's application: the key for the executors, the
     metastore and warehouse folders, and small-machine sizing. Owner-readable only."""
     key = load_key(settings)
@@ -115,7 +115,8 @@ def _write_properties(settings: Settings, paths: dict[str, Path], udf_jar: Path)
         "spark.jars": str(udf_jar),
         # The Thrift server resolves the permanent pii_* functions with the driver's class
         # loader, which does not see spark.jars: without this, CANNOT_LOAD_FUNCTION_CLASS.
-        "spark.driver.extraClassPath": str(udf_jar),
+        # ... and the Hive interface the pyspark distribution lacks (spark/java_local/).
+        "spark.driver.extraClassPath": f"{udf_jar}:{local_jar}",
         "spark.sql.warehouse.dir": str(paths["warehouse"]),
         "spark.sql.catalogImplementation": "hive",
         "spark.sql.shuffle.partitions": str(SHUFFLE_PARTITIONS),
@@ -176,7 +177,7 @@ def up(settings: Settings, timeout: float = STARTUP_TIMEOUT_S) -> ClusterStatus:
     if _port_open(settings.spark_host, settings.spark_port):
         raise SparkClusterError(f"port {settings.spark_port} is in use by another program (MALLCRM_SPARK_PORT)")
     udf_jar = build_udf_jar(settings, paths["root"])
-    _write_properties(settings, paths, udf_jar)
+    _write_properties(settings, paths, udf_jar, build_local_cluster_jar(settings, paths["root"]))
     home = spark_home()
     # The key reaches the executors through the properties file only, not the environment
     # (the master and workers never see it; the driver gets it below).
