@@ -71,6 +71,12 @@ class Settings:
     spark_dir: Path | None = None  # None: <warehouse dir>/spark (the local cluster's files)
     spark_worker_memory: str = "2g"
     java_home: Path | None = None  # JAVA_HOME; None: the JDK of `javac` on the PATH
+    # Activation: audience exports (files for the channels) and their delivery to a
+    # database table a marketing tool reads (PostgreSQL; the local server of postgres/).
+    outbox: Path = PROJECT_ROOT / "data" / "outbox"
+    postgres_dsn: str = ""  # "" : the local server (postgres_port, postgres_dir) started by the project
+    postgres_port: int = 5433
+    postgres_dir: Path | None = None  # None: <warehouse dir>/postgres (the local server's cluster)
 
     @property
     def warehouse_dir(self) -> Path:
@@ -91,6 +97,11 @@ class Settings:
     def spark_path(self) -> Path:
         """The local Spark cluster's metastore, table files, logs and process ids."""
         return self.spark_dir or self.warehouse_dir / "spark"
+
+    @property
+    def postgres_path(self) -> Path:
+        """The local PostgreSQL server's data directory, socket and log."""
+        return self.postgres_dir or self.warehouse_dir / "postgres"
 
     @property
     def requests_path(self) -> Path:
@@ -168,6 +179,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         spark_dir=optional_path("MALLCRM_SPARK_DIR"),
         spark_worker_memory=env.get("MALLCRM_SPARK_WORKER_MEMORY") or "2g",
         java_home=Path(env["JAVA_HOME"]) if env.get("JAVA_HOME") else None,
+        outbox=path("MALLCRM_OUTBOX", "data/outbox"),
+        postgres_dsn=env.get("MALLCRM_POSTGRES_DSN") or "",
+        postgres_port=_port("MALLCRM_POSTGRES_PORT", env.get("MALLCRM_POSTGRES_PORT") or "5433"),
+        postgres_dir=optional_path("MALLCRM_POSTGRES_DIR"),
     )
 
 
@@ -202,6 +217,10 @@ def settings_environment(settings: Settings) -> dict[str, str]:
         "MALLCRM_SPARK_DIR": str(settings.spark_path),
         "MALLCRM_SPARK_WORKER_MEMORY": settings.spark_worker_memory,
         "JAVA_HOME": str(settings.java_home or ""),
+        "MALLCRM_OUTBOX": str(settings.outbox),
+        "MALLCRM_POSTGRES_DSN": settings.postgres_dsn,
+        "MALLCRM_POSTGRES_PORT": str(settings.postgres_port),
+        "MALLCRM_POSTGRES_DIR": str(settings.postgres_path),
     }
     return {**PROCESS_DEFAULTS, **env}
 

@@ -68,6 +68,10 @@ def test_each_variable_sets_its_field_and_relative_paths_resolve_against_the_pro
         "MALLCRM_SPARK_DIR": "spark-local",
         "MALLCRM_SPARK_WORKER_MEMORY": "6g",
         "JAVA_HOME": "/usr/lib/jvm/java-17",
+        "MALLCRM_OUTBOX": "out",
+        "MALLCRM_POSTGRES_DSN": "postgresql://crm@db.internal:5432/marketing",
+        "MALLCRM_POSTGRES_PORT": "5499",
+        "MALLCRM_POSTGRES_DIR": str(tmp_path / "pg"),
     }
     expected = {
         "warehouse": tmp_path / "w" / "x.duckdb",
@@ -94,6 +98,10 @@ def test_each_variable_sets_its_field_and_relative_paths_resolve_against_the_pro
         "spark_dir": PROJECT_ROOT / "spark-local",
         "spark_worker_memory": "6g",
         "java_home": Path("/usr/lib/jvm/java-17"),
+        "outbox": PROJECT_ROOT / "out",
+        "postgres_dsn": "postgresql://crm@db.internal:5432/marketing",
+        "postgres_port": 5499,
+        "postgres_dir": tmp_path / "pg",
     }
     assert set(expected) == FIELDS  # every setting has its variable
     s = load_settings(environ)
@@ -155,6 +163,10 @@ def _every_field_set(root: Path) -> Settings:
         spark_dir=root / "spark",
         spark_worker_memory="3g",
         java_home=root / "jdk",
+        outbox=root / "outbox",
+        postgres_dsn="postgresql://localhost/x",
+        postgres_port=5444,
+        postgres_dir=root / "pg",
     )
 
 
