@@ -11,7 +11,7 @@ export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export RUNTIME__DLTHUB_TELEMETRY := false
 
-.PHONY: help venv demo test test-fast dev lint clean generate ingest build docs dashboard browser-deps spark-deps spark-up spark-down reports-data bench
+.PHONY: help venv demo test test-fast dev lint clean generate ingest build docs dashboard browser-deps spark-deps spark-up spark-down postgres-deps postgres-up postgres-down reports-data bench
 
 help:
 	@echo "make demo   - generate a demo mall, load it, build the warehouse, print what was built"
@@ -20,6 +20,7 @@ help:
 	@echo "make dashboard - serve the management dashboards on http://127.0.0.1:8050"
 	@echo "make bench  - time every stage at scale S (default 1) beside DuckDB: docs/performance.md"
 	@echo "make spark-up / spark-down - a local Spark cluster (master, 2 workers, Thrift server): docs/scale-out.md"
+	@echo "make postgres-up / postgres-down - the local PostgreSQL server audiences are delivered to (127.0.0.1:5433)"
 	@echo "make lint   - ruff check, ruff format --check, sqlfluff (dbt templater) on the dbt models"
 	@echo "make clean  - remove generated data, warehouse and .venv"
 
@@ -42,7 +43,7 @@ $(STAMP): pyproject.toml Makefile $(wildcard */__init__.py)
 demo: venv
 	$(BIN)/mallcrm demo
 
-test: venv spark-deps lint
+test: venv spark-deps postgres-deps lint
 	$(BIN)/python -m pytest
 
 test-fast: venv
@@ -71,6 +72,19 @@ spark-up: venv spark-deps
 
 spark-down: venv
 	$(BIN)/mallcrm spark down
+
+# PostgreSQL 15 from Debian for the activation delivery (postgres/server.py runs its own
+# cluster under the warehouse dir; nothing uses the system's server). The binaries live in
+# /usr/lib/postgresql/<version>/bin, not on PATH: the check is initdb's presence there.
+postgres-deps:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql; }
+
+postgres-up: venv postgres-deps
+	$(BIN)/python -m postgres.server up
+
+postgres-down: venv
+	$(BIN)/python -m postgres.server down
 
 # The Evidence project reads the BI copy from its source folder (see reports/README.md).
 reports-data:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from cli import bench, dashboard, ml, pipeline_commands, privacy, quality, spark
+from cli import audiences, bench, dashboard, ml, pipeline_commands, postgres, privacy, quality, spark
 from mallcrm import __version__
 
 
@@ -28,5 +28,7 @@ for command in (
     dashboard.dashboard,
     bench.bench,
     spark.spark,
+    audiences.audiences,
+    postgres.postgres,
 ):
     main.add_command(command)

@@ -15,12 +15,14 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import click
 
+from activation.export import ExportRefused
 from cli import exit_codes
+from cli.audiences import echo_exports, summary_lines, uplift_lines
 from cli.common import settings as load_cli_settings
 from cli.common import writing
 from cli.summary import table_counts, warehouse_summary
@@ -31,6 +33,7 @@ from mallcrm.core.lock import write_lock
 from mallcrm.core.settings import PROJECT_ROOT, Settings, child_environment
 from ml.models import MODEL_NAMES
 from pipeline import steps
+from postgres import server as postgres_server
 from privacy.bi_copy import BI_STORAGE_VERSION
 from simulator.config import SimulationConfig
 from spark.catalog import thrift_cursor
@@ -102,9 +105,15 @@ def generate(members, stores, days, start_date, seed, pos_encoding, dirty, inbox
     _generate(load_cli_settings(), config, inbox)
 
 
-def _generate(settings: Settings, config: SimulationConfig, inbox: Path | None = None) -> None:
+def _generate(
+    settings: Settings,
+    config: SimulationConfig,
+    inbox: Path | None = None,
+    days: range | None = None,
+    respond: bool = False,
+) -> None:
     started = time.perf_counter()
-    report = steps.generate(settings, config, inbox, progress=sys.stderr.isatty())
+    report = steps.generate(settings, config, inbox, progress=sys.stderr.isatty(), days=days, respond=respond)
     rows = sum(report.rows.values())
     click.echo(
         f"generated {len(report.files):,} files, {rows:,} rows into {inbox or settings.inbox} "
@@ -160,10 +169,11 @@ def demo(members, stores, days) -> None:
     started = time.perf_counter()
     if settings.engine == "spark":  # the same steps, with the marts built on the cluster
         _require_spark(settings)
+    config = SimulationConfig(members=members, stores=stores, days=days)
     with writing(settings, "demo"), write_lock(settings, "mallcrm demo"):
         has_exports = settings.inbox.exists() and any(p.is_file() for p in settings.inbox.rglob("*"))
-        if not has_exports:
-            _generate(settings, SimulationConfig(members=members, stores=stores, days=days))
+        if not has_exports:  # the last RESPONSE_DAYS days are the mall's answer to the audiences
+            _generate(settings, config, days=range(0, max(1, days - RESPONSE_DAYS)))
         else:
             click.echo(f"inbox {settings.inbox} already holds exports: not generating again")
         click.echo("loading new exports with dlt ...")
@@ -172,6 +182,8 @@ def demo(members, stores, days) -> None:
         result = steps.build(settings, quiet=True)
         click.echo("dbt build: " + result.summary())
         ok = result.success and _demo_ml(settings)
+        if ok:
+            ok = _demo_activation(settings, config)
         click.echo(warehouse_summary(settings))
         if ok:
             published = steps.publish(settings)
@@ -182,6 +194,46 @@ def demo(members, stores, days) -> None:
     click.echo("open the Dagster UI with `make dev` (http://127.0.0.1:3000)")
     if not ok:
         raise click.ClickException("dbt build had failures (see the log above)")
+
+
+# The demo holds back the window's last days and writes them after the audiences are
+# exported: the simulated mall answers them, the loop closes (simulator/activation.py).
+RESPONSE_DAYS = 21
+
+
+def _demo_activation(settings: Settings, config: SimulationConfig) -> bool:
+    """Build, gate and export every audience; deliver them to PostgreSQL when the server
+    can run here; let the mall answer; load and build its answer; print the uplift."""
+    click.echo("building, gating and exporting the audiences (audiences/*.yml) ...")
+    steps.audiences_build(settings, command="mallcrm demo")
+    try:
+        exported = steps.audiences_export(settings, command="mallcrm demo")
+    except ExportRefused as error:
+        exported = error.summaries
+        click.secho(str(error), fg="red")
+    echo_exports(exported)
+    dates = [date.fromisoformat(s.run_id.split("@")[1]) for s in exported if s.status == "exported"]
+    if dates:
+        try:
+            postgres_server.up(settings)
+            for report in steps.audiences_deliver(settings, dates):
+                click.echo(report.describe())
+        except postgres_server.PostgresServerError as error:
+            click.echo(f"not delivered to PostgreSQL ({error}); `make postgres-deps` installs the server")
+    last = config.start_date + timedelta(days=config.days - 1)
+    if config.days > RESPONSE_DAYS and not any(settings.inbox.rglob(f"*_{last:%Y%m%d}.*")):
+        click.echo(f"the mall answers: its last {RESPONSE_DAYS} days, with the exported campaigns ...")
+        _generate(settings, config, days=range(config.days - RESPONSE_DAYS, config.days), respond=True)
+        _echo_ingest(steps.ingest(settings))
+        result = steps.build(settings, quiet=True)
+        click.echo("dbt build: " + result.summary())
+        if not result.success:
+            return False
+    for line in summary_lines(settings):
+        click.echo(line)
+    for line in uplift_lines(settings):
+        click.echo(line)
+    return True
 
 
 def _require_spark(settings: Settings) -> None:

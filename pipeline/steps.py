@@ -20,6 +20,9 @@ from typing import Any
 
 import pandas as pd
 
+from activation.build import RunSummary, build_audiences
+from activation.delivery import DeliveryReport, deliver
+from activation.export import ExportSummary, export_audiences, export_dir
 from ingestion.pipeline import IngestReport, publish_raw, run_ingestion
 from mallcrm.core.dbt import DbtResult, run_dbt
 from mallcrm.core.files import write_atomically
@@ -32,6 +35,7 @@ from privacy import requests as privacy_requests
 from privacy import retention
 from privacy.bi_copy import BiCopy, publish_bi_copy
 from privacy.publish import RoleFile, publish_role_files
+from simulator.activation import read_activations
 from simulator.config import SimulationConfig
 from simulator.generate import GenerationReport
 from simulator.generate import generate as simulate
@@ -47,10 +51,19 @@ AFTER_SCORING = "mart_member_360+"
 
 
 def generate(
-    settings: Settings, config: SimulationConfig, inbox: Path | None = None, progress: bool = False
+    settings: Settings,
+    config: SimulationConfig,
+    inbox: Path | None = None,
+    progress: bool = False,
+    days: range | None = None,
+    respond: bool = False,
 ) -> GenerationReport:
-    """Write a simulated mall's daily exports into the inbox (the warehouse is not touched)."""
-    return simulate(config, inbox or settings.inbox, progress=progress)
+    """Write a simulated mall's daily exports into the inbox (the warehouse is not touched).
+
+    `days` writes only those days of the window; with `respond` the mall answers the
+    audience exports in the outbox (simulator/activation.py): the demo's closed loop."""
+    activations = read_activations(settings.outbox) if respond else None
+    return simulate(config, inbox or settings.inbox, progress=progress, days=days, activations=activations)
 
 
 def ingest(settings: Settings, systems: list[str] | None = None, command: str = "mallcrm ingest") -> IngestReport:
@@ -166,6 +179,41 @@ def publish(settings: Settings) -> Publication:
     """Both publications, as the demo and the daily run write them."""
     with write_lock(settings, "mallcrm publish"):
         return Publication(publish_bi_copy(settings), publish_role_files(settings))
+
+
+def audiences_build(
+    settings: Settings,
+    run_date: date | None = None,
+    names: list[str] | None = None,
+    command: str = "mallcrm audiences build",
+) -> list[RunSummary]:
+    """Build every due audience: definition (dbt model) -> gates -> holdout -> ledger."""
+    with write_lock(settings, command):
+        return build_audiences(settings, run_date, names)
+
+
+def audiences_export(
+    settings: Settings,
+    run_date: date | None = None,
+    contacts: bool = False,
+    names: list[str] | None = None,
+    command: str = "mallcrm audiences export",
+) -> list[ExportSummary]:
+    """Check every gate again and write the built audiences' files into the outbox
+    (ExportRefused when a run fails a check; the others are exported)."""
+    with write_lock(settings, command):
+        return export_audiences(settings, run_date, contacts, names)
+
+
+def audiences_deliver(settings: Settings, run_dates: list[date]) -> list[DeliveryReport]:
+    """Load the exports of `run_dates` into the PostgreSQL table a marketing tool reads
+    (dlt; re-delivering replaces, never duplicates). Reads the outbox only: no lock."""
+    reports = []
+    for run_date in sorted(set(run_dates)):
+        manifest = export_dir(settings, run_date) / "manifest.json"
+        if manifest.exists():
+            reports.append(deliver(settings, manifest))
+    return reports
 
 
 def purge(

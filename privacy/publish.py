@@ -268,15 +268,16 @@ def _relation_exists(con, schema: str, table: str) -> bool:
     )
 
 
-def consenting_members_sql(con, policy: dict) -> str:
+def consenting_members_sql(con, policy: dict, scopes: list[str] | None = None) -> str:
     """SQL for the golden member ids whose marketing consent is active now.
 
     The latest event per golden member and marketing scope among every consent event the
     warehouse holds (not cut at the analytics as-of date), granted in at least one
-    marketing scope, minus the data-subject withdrawals of `privacy.marketing_optouts`
-    (by the member id recorded and its golden member). No consent data = nobody.
-    The marketing role file and its quality check (quality/runner.py) both use it."""
-    scopes = marketing_scopes(policy)
+    marketing scope (or one of `scopes`), minus the data-subject withdrawals of
+    `privacy.marketing_optouts` (by the member id recorded and its golden member). No
+    consent data = nobody. The marketing role file, its quality check (quality/runner.py)
+    and the consent gate of every audience export (activation/gates.py) use it."""
+    scopes = marketing_scopes(policy) if scopes is None else sorted(scopes)
     if scopes and _relation_exists(con, *CONSENTS) and _relation_exists(con, *IDENTITY_MAP):
         consents, ids = ".".join(CONSENTS), ".".join(IDENTITY_MAP)
         sql = f"""

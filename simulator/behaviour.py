@@ -65,6 +65,7 @@ class Latent:
     last_complaint_day: np.ndarray  # (mutable)
     store_weight: np.ndarray  # member x store preference (rows sum to 1 over open stores)
     uplift: np.ndarray  # current extra-rate multiplier (campaign treatment), mutable
+    activation_uplift: np.ndarray  # the same for exported audiences (simulator/activation.py), mutable
     deadline: np.ndarray  # day an at-risk member leaves at the latest (mutable)
 
     @property
@@ -129,6 +130,7 @@ def build_latent(config: SimulationConfig, members: Members, stores: Stores) -> 
         last_complaint_day=np.full(n, -NEVER, dtype=np.int64),
         store_weight=weight,
         uplift=np.zeros(n),
+        activation_uplift=np.zeros(n),
         deadline=np.full(n, NEVER, dtype=np.int64),
     )
 
@@ -222,7 +224,7 @@ def purchases_today(
     lam = latent.rate * factor * eligible * np.where(latent.at_risk, DISENGAGED, 1.0)
     base = np.minimum(rng.poisson(lam), 3)
     base = np.minimum(base, latent.remaining)
-    extra = np.minimum(rng.poisson(lam * latent.uplift), 2)
+    extra = np.minimum(rng.poisson(lam * (latent.uplift + latent.activation_uplift)), 2)
     latent.remaining -= base
     dropped = eligible & (latent.remaining <= 0)
     latent.alive &= ~dropped

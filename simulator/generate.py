@@ -24,6 +24,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from . import writers
+from .activation import Activation
 from .config import SimulationConfig
 from .contract import entities, load_contract, relpath
 from .dirty import DirtyPlan
@@ -53,21 +54,34 @@ class GenerationReport:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
 
 
-def generate(config: SimulationConfig, inbox: Path, progress: bool = True) -> GenerationReport:
-    """Simulate `config.days` business days and write their export files into `inbox`."""
+def generate(
+    config: SimulationConfig,
+    inbox: Path,
+    progress: bool = True,
+    days: range | None = None,
+    activations: list[Activation] | None = None,
+) -> GenerationReport:
+    """Simulate `config.days` business days and write their export files into `inbox`.
+
+    `days` (indexes of the window) limits which days are written: the mall is always
+    simulated from its first day, so a later part of the window written in a second
+    call continues the first exactly. `activations` are the warehouse's audience exports
+    the mall responds to (simulator/activation.py)."""
     started = time.perf_counter()
     inbox = Path(inbox)
     contract = entities(load_contract())
-    world = World(config)
+    world = World(config, activations)
+    written = days if days is not None else range(config.days)
     report = GenerationReport(config=config.to_dict(), inbox=str(inbox))
     for key in contract:
         report.totals[key] = 0
     dirty = DirtyPlan(config, set(world.members.card_no)) if config.dirty else None
 
-    days = range(config.days)
-    for idx in tqdm(days, desc="simulating days", unit="day", disable=not progress):
+    for idx in tqdm(range(min(config.days, written.stop)), desc="simulating days", unit="day", disable=not progress):
         day = world.day(idx)
         produced = world.step(day)
+        if idx not in written:
+            continue
         for key, entity in contract.items():
             if key not in produced:
                 if key in EVENT_DRIVEN or key[0] == "reference":

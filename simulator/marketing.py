@@ -22,6 +22,7 @@ from datetime import date, timedelta
 import numpy as np
 
 from . import names
+from .activation import Activation, ActivationResponder
 from .behaviour import UPLIFT, Latent, revive
 from .config import SimulationConfig
 from .frames import Day, Rows
@@ -133,9 +134,12 @@ def plan_campaigns(config: SimulationConfig) -> list[Campaign]:
 
 
 class Marketing:
-    def __init__(self, config: SimulationConfig, members: Members):
+    def __init__(self, config: SimulationConfig, members: Members, activations: list[Activation] | None = None):
         self.config = config
         self.members = members
+        self.responder = (
+            ActivationResponder(activations, members, config.seed, config.start_date) if activations else None
+        )
         self.campaigns = plan_campaigns(config)
         self.rng = stream(config.seed, "marketing")
         self.holder_coupon = np.full(members.n, -1, dtype=np.int64)
@@ -247,6 +251,9 @@ class Marketing:
                 expired = self.holder_coupon[c.treatment]
                 mine = np.array([self.coupon_campaign[i] == c.number if i >= 0 else False for i in expired], dtype=bool)
                 self.holder_coupon[c.treatment[mine]] = -1
+
+        if self.responder is not None:
+            self.responder.start_of_day(day, latent, self.campaign_rows, self.assignment_rows)
 
     def redeemed(
         self, coupon_idx: np.ndarray, member_idx: np.ndarray, at: np.ndarray, txn_ids: np.ndarray, store_ids: np.ndarray

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from . import behaviour, calendar, sales
+from .activation import Activation
 from .behaviour import NEVER
 from .config import SimulationConfig
 from .feedback import Feedback
@@ -51,7 +52,7 @@ ANONYMOUS_SHARE = 0.40  # share of receipts without a member
 
 
 class World:
-    def __init__(self, config: SimulationConfig):
+    def __init__(self, config: SimulationConfig, activations: list[Activation] | None = None):
         self.config = config
         start = config.start_date
         self.last_day = config.days - 1
@@ -114,7 +115,7 @@ class World:
 
         self.tiers = Tiers(m, history, config.days)  # keeps `history` as its rolling window
         del history
-        self.marketing = Marketing(config, m)
+        self.marketing = Marketing(config, m, activations)
         self.feedback = Feedback(
             m,
             self.store_ids,

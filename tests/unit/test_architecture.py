@@ -19,8 +19,8 @@ from mallcrm.core.settings import PROJECT_ROOT
 LAYERS: list[set[str]] = [
     {"mallcrm"},  # mallcrm.core: settings, warehouse, write lock, dbt runner, export contract
     {"simulator", "privacy"},  # the demo mall; policy, tokens, masking, erasure, audit
-    {"spark"},  # the Spark engine: local cluster, masking UDF, metastore, cross-engine comparison
-    {"ingestion", "ml", "quality"},  # dlt sources; models; data contracts
+    {"spark", "postgres"},  # Spark engine: local cluster, masking UDF, metastore; the local PostgreSQL server
+    {"ingestion", "ml", "quality", "activation"},  # dlt sources; models; data contracts; audiences
     {"pipeline"},  # pipeline.steps: one function per pipeline step
     {"orchestration"},  # Dagster wiring
     {"bench", "dashboard"},  # benchmark harness; dashboards

@@ -54,6 +54,7 @@ MODEL_NAME_PATTERNS = {
     "intermediate": r"int_{folder}__[a-z0-9_]+",
     "marts": r"(fct|dim|mart)_[a-z0-9_]+",
     "ml": r"ml_[a-z0-9_]+",
+    "audiences": r"aud_[a-z0-9_]+",  # generated from audiences/*.yml (activation/render.py)
     "metrics": r"(?!)",  # semantic-layer helpers only: metricflow_time_spine (an exception)
 }
 

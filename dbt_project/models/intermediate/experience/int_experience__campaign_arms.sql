@@ -99,7 +99,12 @@ effects as (
         case when arm = 'treatment' then campaign_cost_amount else 0 end as cost_amount,
         (conversion_rate - control_conversion_rate) * member_count as incremental_conversions,
         (revenue_per_member - control_revenue_per_member) * member_count as incremental_revenue,
-        (margin_per_member - control_margin_per_member) * member_count as incremental_margin
+        (margin_per_member - control_margin_per_member) * member_count as incremental_margin,
+        -- half-width of the 95% (normal approximation) interval of the conversion uplift
+        1.96 * sqrt(
+            conversion_rate * (1 - conversion_rate) / member_count
+            + control_conversion_rate * (1 - control_conversion_rate) / nullif(control_member_count, 0)
+        ) as conversion_uplift_margin
 
     from compared
 
@@ -142,6 +147,12 @@ final as (
         cast(control_revenue_variance as {{ double_type() }}) as control_revenue_variance,
         cast(control_margin_per_member as {{ double_type() }}) as control_margin_per_member,
         cast(conversion_rate - control_conversion_rate as {{ double_type() }}) as conversion_uplift,
+        cast(
+            conversion_rate - control_conversion_rate - conversion_uplift_margin as {{ double_type() }}
+        ) as conversion_uplift_ci_low,
+        cast(
+            conversion_rate - control_conversion_rate + conversion_uplift_margin as {{ double_type() }}
+        ) as conversion_uplift_ci_high,
         cast(incremental_conversions as {{ double_type() }}) as incremental_conversions,
         cast(incremental_revenue as {{ double_type() }}) as incremental_revenue_amount,
         cast(incremental_margin as {{ double_type() }}) as incremental_margin_amount,

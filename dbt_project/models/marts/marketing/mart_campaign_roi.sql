@@ -52,6 +52,8 @@ final as (
         arms.control_revenue_variance,
         arms.control_margin_per_member,
         arms.conversion_uplift,
+        arms.conversion_uplift_ci_low,
+        arms.conversion_uplift_ci_high,
         arms.incremental_conversions,
         arms.incremental_revenue_amount,
         arms.incremental_margin_amount,
