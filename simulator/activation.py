@@ -151,4 +151,4 @@ class ActivationResponder:
                     revive(self.rng, latent, self.members, t, revive_share)
             if day.idx == end + 1:
                 uplift, _ = TRUE_EFFECTS.get(a.audience, DEFAULT_EFFECT)
-                latent.activation_uplift[t] -= uplift
+                latent.activation_uplift[t] = np.maximum(latent.activation_uplift[t] - uplift, 0.0)

@@ -48,6 +48,7 @@ def settings_for(root: Path, **overrides) -> Settings:
         dlt_dir=warehouse.parent / ".dlt",
         models_dir=root / "models",
         dagster_home=root / "dagster_home",
+        outbox=root / "outbox",
         **overrides,
     )
 
