@@ -142,15 +142,27 @@ def lifecycle(wh: Warehouse, filters: Filters) -> list:
     ]
 
 
+FP_GROWTH = "FP-Growth"  # rule_source of the ML rules (basket_rules.sql); else the SQL pair counts
+
+
+def _rule_label(items: pd.Series) -> pd.Series:
+    """Rule side "a,b" -> "a + b": several items as one node or bar label."""
+    return items.astype(str).str.replace(",", " + ", regex=False)
+
+
 def basket(wh: Warehouse, filters: Filters) -> list:
     rules = wh.run("basket_rules", filters)
     if rules.empty:
-        return [_empty("No category pairs above the support threshold yet.")]
+        return [_empty("No association rules yet: run `mallcrm ml train` and `mallcrm ml score`.")]
+    fp_growth = bool((rules.rule_source == FP_GROWTH).any())
+    category = rules[rules.rule_level == "category"]
+    products = rules[rules.rule_level == "sku"]
     # one link per category pair, in its stronger direction (lift is symmetric)
-    pairs = rules.assign(pair=[frozenset(p) for p in zip(rules.antecedent, rules.consequent, strict=True)])
-    top = pairs.sort_values("confidence", ascending=False).drop_duplicates("pair")
-    top = top.sort_values(["lift", "pair_basket_count"], ascending=False).head(25)
-    labels = sorted(set(top.antecedent) | set(top.consequent))
+    pairs = category.assign(pair=[frozenset(p) for p in zip(category.antecedent, category.consequent, strict=True)])
+    top = pairs.sort_values("confidence", ascending=False, kind="stable").drop_duplicates("pair")
+    top = top.sort_values(["lift", "rule_basket_count"], ascending=False, kind="stable").head(25)
+    sources, targets = _rule_label(top.antecedent_label), _rule_label(top.consequent_label)
+    labels = sorted(set(sources) | set(targets))
     # antecedents on the left, consequents on the right: one node per side
     left = {c: i for i, c in enumerate(labels)}
     right = {c: i + len(labels) for i, c in enumerate(labels)}
@@ -158,26 +170,52 @@ def basket(wh: Warehouse, filters: Filters) -> list:
         go.Sankey(
             node={"label": labels + labels, "pad": 12},
             link={
-                "source": [left[c] for c in top.antecedent],
-                "target": [right[c] for c in top.consequent],
-                "value": list(top.pair_basket_count),
-                "customdata": list(top.lift.round(2)),
-                "hovertemplate": "%{source.label} → %{target.label}<br>baskets %{value}<br>lift %{customdata}",
+                "source": [left[c] for c in sources],
+                "target": [right[c] for c in targets],
+                "value": list(top.rule_basket_count),
+                "customdata": top[["support", "confidence", "lift"]].round(4).to_numpy().tolist(),
+                "hovertemplate": "%{source.label} → %{target.label}<br>baskets %{value}<br>support %{customdata[0]}"
+                "<br>confidence %{customdata[1]}<br>lift %{customdata[2]}<extra></extra>",
             },
         )
     )
-    sankey.update_layout(title="Cross-category rules (top 25 pairs by lift): bought → also bought")
-    return [
+    how = "FP-Growth" if fp_growth else "SQL pair counts, until the first ML run"
+    sankey.update_layout(title=f"Cross-category rules (top 25 pairs by lift, {how}): bought → also bought")
+    components = [
         html.Div(
             [
                 _kpi("rules", "Rules 关联规则", _num(len(rules))),
                 _kpi("max-lift", "Highest lift 最高提升度", _num(rules.lift.max(), 2)),
+                _kpi("baskets", "Baskets mined 购物篮数", _num(category.total_basket_count.max())),
+                _kpi(
+                    "model",
+                    "Rules from 规则来源",
+                    f"{FP_GROWTH} {rules.model_version.dropna().iloc[0]}" if fp_growth else "SQL pairs",
+                ),
             ],
             className="kpis",
         ),
         _graph("basket-sankey", sankey),
-        _table("basket_rules", rules),
     ]
+    if not products.empty:
+        shown = products.sort_values(["lift", "rule_basket_count"], ascending=False, kind="stable").head(15)
+        rule = _rule_label(shown.antecedent_label) + " → " + _rule_label(shown.consequent_label)
+        # product names repeat across SKUs: a bar per rule, so repeated labels show the SKUs
+        repeated = rule.duplicated(keep=False)
+        rule = rule.where(~repeated, rule + " [" + shown.antecedent + " → " + shown.consequent + "]")
+        shown = shown.assign(rule=rule).iloc[::-1]
+        bars = px.bar(
+            shown,
+            x="lift",
+            y="rule",
+            orientation="h",
+            hover_data={"support": ":.4f", "confidence": ":.3f", "rule_basket_count": True},
+            title="Product rules (same receipt, top 15 by lift): bought → also bought",
+        )
+        bars.update_layout(yaxis_title=None)
+        components.append(_graph("basket-products", bars))
+    components.append(_table("basket_rules", rules))
+    return components
 
 
 def traffic(wh: Warehouse, filters: Filters) -> list:

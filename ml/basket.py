@@ -6,6 +6,12 @@ scipy.sparse from integer codes (no per-row Python) as a sparse boolean DataFram
 mined with mlxtend's FP-Growth tree straight from its CSR matrix (`fpgrowth_sparse`:
 mlxtend's own `fpgrowth` densifies the matrix once). Above `ml.sampling.MAX_BASKETS`
 baskets the warehouse reader draws a seeded sample (`ml.behaviour.load_basket_sample`).
+
+Every basket counts in the denominator N, one-item baskets included: they cannot
+produce a rule, but support(X) = baskets containing X / all baskets, and confidence and
+lift are ratios of those supports, so leaving them out would overstate support and
+confidence (and misstate lift). One-item baskets cost the miner almost nothing: they
+enter the FP-tree once per item, with their count.
 """
 
 from __future__ import annotations
@@ -25,13 +31,15 @@ MAX_LEN = 3
 
 
 def basket_matrix(
-    pairs: pd.DataFrame, basket_col: str = "basket_id", item_col: str = "item", min_items: int = 2
+    pairs: pd.DataFrame, basket_col: str = "basket_id", item_col: str = "item", min_items: int = 1
 ) -> pd.DataFrame:
-    """Sparse boolean basket x item DataFrame; baskets with fewer than `min_items`
-    distinct items are dropped (they cannot support a rule)."""
+    """Sparse boolean basket x item DataFrame, one row per basket. Every basket is kept by
+    default: one-item baskets cannot support a rule but count in the support denominator.
+    `min_items` > 1 drops the baskets with fewer distinct items."""
     pairs = pairs[[basket_col, item_col]].dropna().drop_duplicates()
-    sizes = pairs.groupby(basket_col)[item_col].transform("size")
-    pairs = pairs[sizes >= min_items]
+    if min_items > 1:
+        sizes = pairs.groupby(basket_col)[item_col].transform("size")
+        pairs = pairs[sizes >= min_items]
     baskets, basket_codes = np.unique(pairs[basket_col].astype(str).to_numpy(), return_inverse=True)
     items, item_codes = np.unique(pairs[item_col].astype(str).to_numpy(), return_inverse=True)
     m = sparse.csr_matrix(
@@ -62,21 +70,52 @@ def fpgrowth_sparse(onehot: pd.DataFrame, min_support: float, max_len: int | Non
     indices = item_support[items].argsort()
     rank = {item: i for i, item in enumerate(items[indices])}
     itemsets.eliminate_zeros()
-    tree = fpc.FPTree(rank)
-    for i in range(n):
-        nonnull = itemsets.indices[itemsets.indptr[i] : itemsets.indptr[i + 1]]
-        itemset = [item for item in nonnull if item in rank]
-        itemset.sort(key=rank.get, reverse=True)
-        tree.insert_itemset(itemset)
+    tree = _fp_tree(itemsets, rank, np.isin(np.arange(itemsets.shape[1]), items))
     minsup = math.ceil(min_support * n)
     generator = fpg_step(tree, minsup, colname_map, max_len, 0)
     return fpc.generate_itemsets(generator, None, None, min_support, n, colname_map)
 
 
+def _fp_tree(itemsets: sparse.csr_matrix, rank: dict, frequent: np.ndarray) -> fpc.FPTree:
+    """mlxtend's FP-tree of the baskets (rows), frequent items only, built in the same
+    shape and node order as inserting every row in turn, with Python touching only the
+    rows of 2+ frequent items: rows of one frequent item (one-item baskets, mostly) are
+    counted per item with numpy and inserted once, at the row where the item first
+    occurs alone, with their total count; rows with none only count at the root."""
+    n = itemsets.shape[0]
+    row_of = np.repeat(np.arange(n), np.diff(itemsets.indptr))
+    hit = frequent[itemsets.indices]
+    per_row = np.bincount(row_of[hit], minlength=n)
+    lone_rows = np.nonzero(per_row == 1)[0]
+    lone = hit & (per_row[row_of] == 1)  # the one frequent item of such a row
+    lone_item = np.full(n, -1)
+    lone_item[row_of[lone]] = itemsets.indices[lone]
+    lone_counts = np.bincount(lone_item[lone_rows], minlength=itemsets.shape[1])
+    _, first = np.unique(lone_item[lone_rows], return_index=True)
+    first_lone = np.zeros(n, dtype=bool)
+    first_lone[lone_rows[first]] = True
+    tree = fpc.FPTree(rank)
+    for i in np.nonzero((per_row >= 2) | first_lone)[0]:
+        if first_lone[i]:
+            item = int(lone_item[i])
+            tree.insert_itemset([item], int(lone_counts[item]))
+            continue
+        nonnull = itemsets.indices[itemsets.indptr[i] : itemsets.indptr[i + 1]]
+        itemset = [item for item in nonnull if item in rank]
+        itemset.sort(key=rank.get, reverse=True)
+        tree.insert_itemset(itemset)
+    empty = int((per_row == 0).sum())
+    if empty:
+        tree.insert_itemset([], empty)
+    return tree
+
+
 def mine_rules(
     onehot: pd.DataFrame, min_baskets: int = MIN_BASKETS, min_confidence: float = MIN_CONFIDENCE, max_len: int = MAX_LEN
 ) -> tuple[pd.DataFrame, dict]:
-    """Association rules (antecedents, consequents as sorted comma-joined strings)."""
+    """Association rules (antecedents, consequents as sorted comma-joined strings).
+    Supports are fractions of all `len(onehot)` baskets, one-item baskets included;
+    `baskets` is the number of baskets holding the whole rule."""
     n = len(onehot)
     columns = [
         "antecedents",
@@ -90,6 +129,7 @@ def mine_rules(
     ]
     stats = {
         "baskets": int(n),
+        "multi_item_baskets": int((np.diff(_csr(onehot).indptr) >= 2).sum()) if n else 0,
         "items": int(onehot.shape[1]),
         "min_support": float("nan"),
         "frequent_itemsets": 0,
@@ -100,6 +140,8 @@ def mine_rules(
         return pd.DataFrame(columns=columns), stats
     min_support = max(min_baskets / n, 1e-6)
     stats["min_support"] = float(min_support)
+    if min_support > 1.0:  # fewer baskets than an itemset needs: nothing is frequent
+        return pd.DataFrame(columns=columns), stats
     itemsets = fpgrowth_sparse(onehot, min_support=min_support, max_len=max_len)
     stats["frequent_itemsets"] = int(len(itemsets))
     if itemsets.empty or (itemsets["itemsets"].map(len) > 1).sum() == 0:

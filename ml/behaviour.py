@@ -150,18 +150,17 @@ def load_basket_sample(
     settings: Settings, level: str, start, end, max_baskets: int | None = None
 ) -> tuple[pd.DataFrame, dict]:
     """`load_basket_pairs`, or above `max_baskets` (default `ml.sampling.MAX_BASKETS`)
-    baskets with 2+ items (the only ones that can support a rule) the pairs of a seeded
-    sample of `max_baskets` of them, drawn in DuckDB; with the sample's description
-    (`ml.sampling.describe`)."""
+    baskets the pairs of a seeded sample of `max_baskets` of them, drawn in DuckDB among
+    all baskets (one-item baskets count in the rules' support denominator, so the sample
+    keeps them in proportion); with the sample's description (`ml.sampling.describe`)."""
     max_baskets = sampling.MAX_BASKETS if max_baskets is None else int(max_baskets)
     params = [pd.Timestamp(start).date(), pd.Timestamp(end).date()]
-    multi = f"select basket_id from ({_basket_query(level)}) group by basket_id having count(*) >= 2"
-    total = int(_sql(settings, f"select count(*) as n from ({multi})", params)["n"][0])
+    total = int(_sql(settings, f"select count(distinct basket_id) as n from ({_basket_query(level)})", params)["n"][0])
     if total <= max_baskets:
         pairs = _sql(settings, _basket_query(level), params)
         return pairs, sampling.describe("baskets", total, total, max_baskets)
     query = f"""with pairs as ({_basket_query(level)}),
-                     picked as (select basket_id from pairs group by basket_id having count(*) >= 2
+                     picked as (select basket_id from pairs group by basket_id
                                 order by {sampling.hash_order_sql("basket_id")}, basket_id limit {int(max_baskets)})
                 select basket_id, item from pairs where basket_id in (select basket_id from picked)"""
     pairs = _sql(settings, query, params)

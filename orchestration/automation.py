@@ -9,12 +9,13 @@ import dagster as dg
 
 from mallcrm.core.inbox import InboxLog, inbox_state
 from mallcrm.core.settings import Settings
+from orchestration.activation import GROUP as ACTIVATION_GROUP
 from orchestration.ml import GROUP as ML_GROUP
 
 refresh_job = dg.define_asset_job(
     "refresh_warehouse",
-    # Training and scoring run on their own schedules (orchestration/ml.py).
-    selection=dg.AssetSelection.all() - dg.AssetSelection.groups(ML_GROUP),
+    # Training, scoring and activation run on their own schedules (orchestration/ml.py, activation.py).
+    selection=dg.AssetSelection.all() - dg.AssetSelection.groups(ML_GROUP, ACTIVATION_GROUP),
     description="Load new exports with dlt, then build and test the dbt project.",
 )
 

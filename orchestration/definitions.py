@@ -16,6 +16,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from mallcrm.core.settings import Settings, export_environment, load_settings
+from orchestration.activation import build_activation_definitions
 from orchestration.automation import build_daily_schedule, build_inbox_sensor, refresh_job
 from orchestration.ingestion import build_ingestion_assets
 from orchestration.ml import build_ml_definitions
@@ -54,6 +55,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         warehouse,
         build_ml_definitions(settings, writer),
         build_privacy_definitions(settings, writer),
+        build_activation_definitions(settings, writer),
         build_quality_definitions(settings, set(warehouse.resolve_all_asset_keys())),
     )
 

@@ -46,8 +46,9 @@ class ModelNotPromoted(RuntimeError):
     """A model version that failed its gate was asked to be promoted."""
 
 
-# dbt selections the steps use: member 360 reads the ML scores as a dbt source.
-AFTER_SCORING = "mart_member_360+"
+# dbt selections the steps use: member 360, the basket-rule and recommendation marts (and
+# what reads them: the audiences) read the ML scores as a dbt source.
+AFTER_SCORING = "source:ml_scores+"
 
 
 def generate(

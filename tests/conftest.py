@@ -7,6 +7,7 @@ child process) get those settings as environment variables (`cli_env`)."""
 from __future__ import annotations
 
 import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -17,6 +18,7 @@ import pytest
 
 from mallcrm.core.settings import Settings, load_settings, settings_environment
 from pipeline import steps
+from postgres import server
 from simulator.config import SimulationConfig
 from spark import cluster
 
@@ -159,3 +161,27 @@ def spark_built_mall(spark_cluster, small_mall_exports, tmp_path_factory):
     assert not steps.ingest(settings).needs_attention
     daily = steps.build(settings, quiet=True)
     yield settings, first, daily
+
+
+# The test session's PostgreSQL server (audience delivery), apart from a developer's (5433).
+POSTGRES_TEST_PORT = 5491
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory) -> Iterator[Settings]:
+    """A local server for the session. Run as root, PostgreSQL runs as the `postgres` OS
+    user, which cannot enter pytest's own temporary folder (/tmp/pytest-of-root is 0700):
+    the cluster gets a folder of its own that it can reach (0711), removed at the end."""
+    base = Path(tempfile.mkdtemp(prefix="mallcrm-pg-test-"))
+    base.chmod(0o711)
+    settings = replace(
+        settings_for(tmp_path_factory.mktemp("postgres")), postgres_port=POSTGRES_TEST_PORT, postgres_dir=base / "pg"
+    )
+    try:
+        server.up(settings)
+        yield settings
+    finally:
+        try:
+            server.down(settings)
+        finally:
+            shutil.rmtree(base, ignore_errors=True)

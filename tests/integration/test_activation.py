@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from dataclasses import replace
 from datetime import date, timedelta
 
 import duckdb
@@ -15,8 +16,10 @@ import pytest
 
 from activation import gates
 from activation.build import build_audiences
+from activation.delivery import delivered_exports
 from activation.export import ContactsNotAllowed, ExportRefused, export_audiences, srm_p_value
 from activation.spec import load_audiences, load_rules
+from orchestration.activation import build_activation_definitions
 from pipeline import steps
 from privacy import audit, suppression
 from simulator.config import SimulationConfig
@@ -287,3 +290,27 @@ def test_an_erasure_removes_the_member_from_the_ledger(mall_copy):
     member, _ = _treated_member(settings, "dormant_reactivation")
     _request(settings, "REQ-T3", "erasure", member)
     assert not _sql(settings, "select 1 from activation.assignments where member_id = ?", [member])
+
+
+def test_the_dagster_job_builds_gates_exports_and_delivers(mall_copy, postgres_server):
+    settings = replace(
+        mall_copy, postgres_port=postgres_server.postgres_port, postgres_dir=postgres_server.postgres_dir
+    )
+    _sql(settings, "delete from activation.runs where status <> 'exported'")  # only the job's own runs
+    defs = build_activation_definitions(settings)
+    result = defs.get_job_def("activation_daily").execute_in_process()
+    assert result.success
+    checks = [e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    assert {c.event_specific_data.check_name for c in checks} == {
+        f"audience_gate_{g}" for g in gates.GATES
+    }
+    assert all(c.event_specific_data.passed for c in checks)
+    exported = _sql(
+        settings,
+        "select run_id, treatment from activation.runs "
+        "where status = 'exported' and run_date = (select max(run_date) from activation.runs)",
+    )
+    assert exported
+    delivered = {e["run_id"]: e["rows"] for e in delivered_exports(settings)}
+    for run_id, treatment in exported:
+        assert delivered[run_id] == treatment

@@ -27,9 +27,16 @@ def test_definitions_load_and_validate(defs):
     dg.Definitions.validate_loadable(defs)
     repo = defs.get_repository_def()
     assert repo.get_job("refresh_warehouse")
-    schedules = {"daily_refresh", "ml_weekly_training", "ml_daily_scoring", "privacy_daily_schedule"}
+    schedules = {
+        "daily_refresh",
+        "ml_weekly_training",
+        "ml_daily_scoring",
+        "privacy_daily_schedule",
+        "activation_daily_schedule",
+    }
     assert {s.name for s in repo.schedule_defs} == schedules
-    assert {j.name for j in repo.get_all_jobs()} >= {"refresh_warehouse", "ml_train", "ml_score", "privacy_daily"}
+    jobs = {"refresh_warehouse", "ml_train", "ml_score", "privacy_daily", "activation_daily"}
+    assert {j.name for j in repo.get_all_jobs()} >= jobs
     assert {s.name for s in repo.sensor_defs} == {"new_exports_in_inbox"}
 
 

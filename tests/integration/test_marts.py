@@ -47,7 +47,14 @@ def test_every_mart_is_built_and_non_empty(built_mall):
         "mart_basket_pairs",
     }
     assert expected <= set(marts)
-    assert {name for name, rows in marts.items() if rows == 0} == set()
+    # fed only by the ML score tables: built, but empty until the first `mallcrm ml score`
+    ml_fed = {"mart_basket_rules", "mart_member_recommendations"}
+    assert ml_fed <= set(marts)
+    # fed only by the activation ledger: empty until the first `mallcrm audiences build`
+    # (tests/integration/test_activation.py fills them)
+    ledger_fed = {"mart_audience_runs", "mart_audience_overlaps", "mart_channel_consent_coverage"}
+    assert ledger_fed <= set(marts)
+    assert {name for name, rows in marts.items() if rows == 0} <= ml_fed | ledger_fed
     assert "main" not in table_counts(settings), "a model left objects in the default schema"
 
 

@@ -8,6 +8,7 @@ import dataclasses
 import json
 import shutil
 
+import duckdb
 import pandas as pd
 import pytest
 
@@ -186,3 +187,33 @@ def test_behavioural_models_train_score_and_write_back(ml_mall):
     assert recs.groupby("member_id")["rank"].max().le(10).all() and not recs.duplicated(["member_id", "sku"]).any()
     # already-bought products are never recommended
     assert recs.merge(bought, on=["member_id", "sku"]).empty
+
+    # The activation marts read the score tables back (built empty before any ML run):
+    # every rule and recommendation reaches marts.mart_basket_rules and
+    # marts.mart_member_recommendations, and the role files per the policy.
+    assert run_dbt(["build", "--select", "source:ml_scores+"], settings, quiet=True)
+    con = connect(settings)
+    try:
+        mart_rules = con.sql("select * from marts.mart_basket_rules").df()
+        mart_recs = con.sql("select * from marts.mart_member_recommendations").df()
+    finally:
+        con.close()
+    assert len(mart_rules) == len(rules) > 0 and len(mart_recs) == len(recs) > 0
+    assert mart_rules["support"].between(0, 1).all() and mart_rules["confidence"].between(0, 1).all()
+    assert (mart_rules["lift"] > 1).all()
+    assert (mart_rules["total_basket_count"] >= mart_rules["rule_basket_count"]).all()
+    assert set(mart_rules["model_version"]) == set(rules["model_version"])
+    assert mart_recs["product_name"].notna().all() and set(mart_recs["sku"]) == set(recs["sku"])
+
+    from privacy.publish import publish_role_files
+
+    files = publish_role_files(settings)
+    assert files["management_bi"].tables["marts.mart_basket_rules"] == len(rules)
+    for role in ("management_bi", "marketing", "data_science", "compliance"):
+        con = duckdb.connect(str(files[role].path), read_only=True)
+        try:
+            query = "select column_name from information_schema.columns where table_name = ?"
+            columns = {r[0] for r in con.execute(query, ["mart_member_recommendations"]).fetchall()}
+        finally:
+            con.close()
+        assert columns and ("member_id" in columns) == (role != "management_bi"), role

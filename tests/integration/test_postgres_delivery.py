@@ -9,9 +9,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import shutil
-import tempfile
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,32 +18,10 @@ import pytest
 from activation import delivery
 from mallcrm.core.settings import Settings
 from postgres import server
-from tests.conftest import settings_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
-POSTGRES_TEST_PORT = 5491
 FIELDS = ["run_id", "audience", "channel", "member_id", "top_products"]
-
-
-@pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory) -> Iterator[Settings]:
-    """A local server for the session. Run as root, PostgreSQL runs as the `postgres` OS
-    user, which cannot enter pytest's own temporary folder (/tmp/pytest-of-root is 0700):
-    the cluster gets a folder of its own that it can reach (0711), removed at the end."""
-    base = Path(tempfile.mkdtemp(prefix="mallcrm-pg-test-"))
-    base.chmod(0o711)
-    settings = replace(
-        settings_for(tmp_path_factory.mktemp("postgres")), postgres_port=POSTGRES_TEST_PORT, postgres_dir=base / "pg"
-    )
-    try:
-        server.up(settings)
-        yield settings
-    finally:
-        try:
-            server.down(settings)
-        finally:
-            shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture
