@@ -301,9 +301,7 @@ def test_the_dagster_job_builds_gates_exports_and_delivers(mall_copy, postgres_s
     result = defs.get_job_def("activation_daily").execute_in_process()
     assert result.success
     checks = [e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
-    assert {c.event_specific_data.check_name for c in checks} == {
-        f"audience_gate_{g}" for g in gates.GATES
-    }
+    assert {c.event_specific_data.check_name for c in checks} == {f"audience_gate_{g}" for g in gates.GATES}
     assert all(c.event_specific_data.passed for c in checks)
     exported = _sql(
         settings,
