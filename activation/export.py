@@ -119,7 +119,7 @@ def srm_p_value(treatment: int, control: int, holdout_share: float) -> float:
     return float(stats.chisquare([treatment, control], expected).pvalue)
 
 
-def _copy(con, query: str, path: Path, options: str) -> str:
+def copy_atomically(con, query: str, path: Path, options: str) -> str:
     """COPY a query to `path` atomically; returns the file's sha256."""
     temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     con.execute(f"copy ({query}) to '{temp}' ({options})")
@@ -153,17 +153,17 @@ def _write_files(con, settings, audience, run_id, run_date, fields, contact) -> 
     files = {
         "csv": (
             f"{stem}.csv",
-            _copy(
+            copy_atomically(
                 con,
                 f"select {_formula_safe(fields)} from ({treatment})",
                 folder / f"{stem}.csv",
                 "format csv, header true",
             ),
         ),
-        "jsonl": (f"{stem}.jsonl", _copy(con, treatment, folder / f"{stem}.jsonl", "format json")),
+        "jsonl": (f"{stem}.jsonl", copy_atomically(con, treatment, folder / f"{stem}.jsonl", "format json")),
         "holdout": (
             f"{audience.name}__holdout.csv",
-            _copy(
+            copy_atomically(
                 con,
                 f"select run_id, campaign_id, member_id, arm from ({members}) where arm = 'control' order by member_id",
                 folder / f"{audience.name}__holdout.csv",

@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from activation import outbox
 from activation.build import RunSummary, build_audiences
 from activation.delivery import DeliveryReport, deliver
 from activation.export import ExportSummary, export_audiences, export_dir
@@ -228,6 +229,14 @@ def purge(
         )
         if not dry_run and rebuild:
             _remove_from_spark(settings)
+        before = outbox.export_folders(settings)
+        expired = outbox.purge_expired(settings, as_of, dry_run=dry_run)
+        result.tables["outbox: audience export folders"] = {
+            "expiry": "delete",
+            "expired": len(expired),
+            "rows_before": len(before),
+            "rows_after": len(before) - len(expired),
+        }
         return result
 
 
@@ -236,6 +245,7 @@ def process_requests(settings: Settings) -> tuple[list[dict[str, Any]], list[str
     with write_lock(settings, "mallcrm privacy requests --process"):
         outcome = privacy_requests.process_inbox(settings)
         _remove_from_spark(settings)
+        outbox.redact_erased(settings)  # the erased leave the outbox's export files too
         return outcome
 
 

@@ -18,6 +18,7 @@ from activation import gates
 from activation.build import build_audiences
 from activation.delivery import delivered_exports
 from activation.export import ContactsNotAllowed, ExportRefused, export_audiences, srm_p_value
+from activation.outbox import purge_expired, retention_days
 from activation.spec import load_audiences, load_rules
 from orchestration.activation import build_activation_definitions
 from pipeline import steps
@@ -285,11 +286,35 @@ def test_contacts_in_clear_are_refused_unless_the_policy_grants_them(mall_copy):
     assert not (settings.outbox / "audiences").exists()
 
 
-def test_an_erasure_removes_the_member_from_the_ledger(mall_copy):
+def test_an_erasure_removes_the_member_from_the_ledger_and_the_outbox(mall_copy):
     settings = mall_copy
+    run_date = _sql(settings, "select max(as_of_date) from marts.mart_member_360")[0][0]
+    build_audiences(settings, run_date, ["dormant_reactivation"])
+    export_audiences(settings, run_date, names=["dormant_reactivation"])
     member, _ = _treated_member(settings, "dormant_reactivation")
+    folder = settings.outbox / "audiences" / run_date.isoformat()
+    assert member in (folder / "dormant_reactivation__app_push.jsonl").read_text()
     _request(settings, "REQ-T3", "erasure", member)
     assert not _sql(settings, "select 1 from activation.assignments where member_id = ?", [member])
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (entry,) = [e for e in manifest["exports"] if e["audience"] == "dormant_reactivation"]
+    for kind, name in entry["files"].items():
+        text = (folder / name).read_text()
+        assert member not in text
+        assert hashlib.sha256(text.encode()).hexdigest() == entry["sha256"][kind]
+    assert len((folder / entry["files"]["jsonl"]).read_text().splitlines()) == entry["rows"]
+
+
+def test_export_folders_past_their_retention_are_purged(mall_copy):
+    settings = mall_copy
+    run_date = _sql(settings, "select max(as_of_date) from marts.mart_member_360")[0][0]
+    build_audiences(settings, run_date, ["dormant_reactivation"])
+    export_audiences(settings, run_date, names=["dormant_reactivation"])
+    folder = settings.outbox / "audiences" / run_date.isoformat()
+    assert purge_expired(settings, run_date + timedelta(days=retention_days())) == []
+    assert folder.exists()
+    assert purge_expired(settings, run_date + timedelta(days=retention_days() + 1)) == [run_date.isoformat()]
+    assert not folder.exists()
 
 
 def test_the_dagster_job_builds_gates_exports_and_delivers(mall_copy, postgres_server):
