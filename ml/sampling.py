@@ -29,7 +29,7 @@ SEED = 18  # one seed for every sample (the issue's number); change it to draw a
 #   churn training rows (3 cutoffs x active members)    5,605 / 53,276
 #   CLV customers (BG/NBD fit at the score cutoff)     ~2,500 / ~23,000
 # so S=1 and S=10 train on everything (their results do not change); S=200 samples.
-MAX_BASKETS = 500_000  # FP-Growth: baskets (with 2+ distinct items) per mining run
+MAX_BASKETS = 500_000  # FP-Growth: baskets (one-item baskets included: they count in N) per mining run
 MAX_RECOMMEND_MEMBERS = 200_000  # item CF: members whose histories fit the item similarities
 MAX_SEGMENT_MEMBERS = 100_000  # K-means: members the clusters are fitted on (all are scored)
 MAX_TRAIN_ROWS = 200_000  # churn and the CLV challenger: labelled feature rows per fit
