@@ -29,7 +29,7 @@ from activation import ledger
 from activation.gates import GATES, GateContext, apply_gates, check_gates_declared
 from activation.spec import CADENCES, Audience, load_audiences, load_rules
 from mallcrm.core.settings import Settings
-from mallcrm.core.warehouse import connect
+from mallcrm.core.warehouse import connect, relation_exists
 from privacy.policy import load_policy
 from privacy.publish import consenting_members_sql
 
@@ -90,11 +90,7 @@ def _due(con, audience: Audience, run_date: date) -> tuple[bool, str | None]:
 def _build_one(con, settings: Settings, audience: Audience, run_date: date, rules) -> RunSummary:
     run_id = audience.run_id(run_date)
     relation = f"audiences.{audience.model}"
-    schema, name = relation.split(".")
-    present = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, name]
-    ).fetchone()[0]
-    if not present:
+    if not relation_exists(con, relation):
         raise AudienceNotBuilt(f"{relation} does not exist: run `mallcrm build` (the audience models are dbt models)")
     con.execute("begin")
     try:

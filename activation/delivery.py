@@ -22,7 +22,6 @@ external one of MALLCRM_POSTGRES_DSN.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ import pyarrow.json as pa_json
 from psycopg2 import sql
 from psycopg2.extensions import parse_dsn
 
+from mallcrm.core.files import sha256_of
 from mallcrm.core.settings import Settings, export_environment
 from postgres.server import dsn as postgres_dsn
 
@@ -122,14 +122,6 @@ class DeliveryReport:
         return "\n".join(lines)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def read_manifest(manifest_path: Path) -> dict:
     try:
         manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
@@ -174,7 +166,7 @@ def _verify_files(export: dict, folder: Path) -> None:
             raise ExportRefused(f"no sha256 recorded for {kind} file {path}")
         if not path.is_file():
             raise ExportRefused(f"{kind} file {path} is missing")
-        actual = _sha256(path)
+        actual = sha256_of(path)
         if actual != str(expected).lower():
             raise ExportRefused(
                 f"{kind} file {path} does not match its manifest: sha256 {actual}, expected {expected} "

@@ -25,7 +25,6 @@ same checksums; the audit entry is not written twice).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -38,7 +37,7 @@ from activation import ledger
 from activation.build import payload_sql
 from activation.gates import GATES, GateContext, count_violations
 from activation.spec import ActivationRules, Audience, load_audiences, load_rules
-from mallcrm.core.files import write_atomically
+from mallcrm.core.files import sha256_of, write_atomically
 from mallcrm.core.settings import Settings
 from mallcrm.core.warehouse import connect
 from privacy import audit
@@ -123,8 +122,8 @@ def copy_atomically(con, query: str, path: Path, options: str) -> str:
     """COPY a query to `path` atomically; returns the file's sha256."""
     temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     con.execute(f"copy ({query}) to '{temp}' ({options})")
+    digest = sha256_of(temp)
     with open(temp, "rb") as fh:
-        digest = hashlib.file_digest(fh, "sha256").hexdigest()
         os.fsync(fh.fileno())
     os.replace(temp, path)
     return digest
@@ -207,6 +206,31 @@ def _check(con, settings, audience, run, rules, policy, contact) -> dict[str, in
     violations["holdout_balance"] = int(srm_p_value(treatment, control, audience.holdout_share) < SRM_P_VALUE)
     violations["fields"] = fields_violations(rules, audience, file_fields(rules, audience, contact), policy)
     return violations
+
+
+def pending_violations(settings: Settings) -> dict[str, dict[str, int]]:
+    """For every gate, the built (not yet exported) runs whose members break it now:
+    {gate: {run_id: violations}}. What Dagster's blocking checks report before the export."""
+    audiences = {a.name: a for a in load_audiences()}
+    rules = load_rules()
+    out: dict[str, dict[str, int]] = {gate: {} for gate in GATES}
+    con = connect(settings)
+    try:
+        ledger.ensure_tables(con)
+        runs = con.execute("select run_id, audience, run_date from activation.runs where status = 'built'").fetchall()
+        for run_id, name, run_date in runs:
+            con.execute(
+                "create or replace temp table _members as "
+                "select member_id from activation.assignments where run_id = ?",
+                [run_id],
+            )
+            found = count_violations(con, "_members", GateContext(settings, audiences[name], run_date, rules))
+            for gate, count in found.items():
+                if count:
+                    out[gate][run_id] = count
+    finally:
+        con.close()
+    return out
 
 
 def export_audiences(

@@ -19,8 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-import duckdb
-
 from activation.spec import ActivationRules, Audience
 from mallcrm.core.settings import Settings
 from privacy import tokens
@@ -40,15 +38,6 @@ class GateContext:
     audience: Audience
     run_date: date
     rules: ActivationRules
-
-
-def _exists(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
-    schema, name = relation.split(".")
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, name]
-        ).fetchone()[0]
-    )
 
 
 def consent_violators(con, candidates: str, ctx: GateContext) -> str:

@@ -22,7 +22,7 @@ from pathlib import Path
 from activation.export import copy_atomically
 from mallcrm.core.files import write_atomically
 from mallcrm.core.settings import Settings
-from mallcrm.core.warehouse import connect
+from mallcrm.core.warehouse import connect, relation_exists
 from privacy import audit
 from privacy.policy import load_policy
 
@@ -42,11 +42,7 @@ def redact_erased(settings: Settings) -> int:
     removed_total = 0
     con = connect(settings)
     try:
-        present = con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = 'activation' and table_name = 'assignments'"
-        ).fetchone()[0]
-        if not present:
+        if not relation_exists(con, "activation.assignments"):
             return 0
         for manifest_path in _manifests(settings):
             manifest = json.loads(manifest_path.read_text(encoding="utf-8"))

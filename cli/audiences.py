@@ -26,7 +26,7 @@ from cli import exit_codes
 from cli.common import settings as load_cli_settings
 from cli.common import writing
 from mallcrm.core.settings import Settings
-from mallcrm.core.warehouse import connect
+from mallcrm.core.warehouse import connect, relation_exists
 from pipeline import steps
 from postgres import server as postgres_server
 
@@ -71,11 +71,7 @@ def uplift_lines(settings: Settings) -> list[str]:
     """The measured uplift of every activation the marketing system has reported back."""
     con = connect(settings)
     try:
-        present = con.execute(
-            "select count(*) from information_schema.tables where table_schema = 'marts' "
-            "and table_name = 'mart_audience_runs'"
-        ).fetchone()[0]
-        if not present:
+        if not relation_exists(con, "marts.mart_audience_runs"):
             return []
         rows = con.execute(
             """

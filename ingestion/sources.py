@@ -26,7 +26,6 @@ name or folder fits no export of the contract is never read and is listed as unm
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -39,7 +38,7 @@ from dlt.extract.source import DltSource
 
 from ingestion.parsing import FileOutcome, batches, count_lines, parse_batch
 from mallcrm.core.contract import ExportFormat, InboxFile, load_contract
-from mallcrm.core.files import write_atomically
+from mallcrm.core.files import sha256_of, write_atomically
 from mallcrm.core.inbox import InboxLog, incomplete_reason, scan_inbox
 from mallcrm.core.settings import Settings
 from mallcrm.core.warehouse import connect
@@ -95,14 +94,6 @@ def load_time(seen: Seen) -> datetime:
     if last is not None and now <= last < now + timedelta(minutes=1):
         return last + timedelta(seconds=1)
     return now
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def already_ingested(settings: Settings, dataset: str) -> Seen:

@@ -15,12 +15,11 @@ from datetime import date
 
 import dagster as dg
 
-from activation.export import ExportRefused
-from activation.gates import GATES, GateContext, count_violations
+from activation.export import ExportRefused, pending_violations
+from activation.gates import GATES
 from activation.ledger import TABLES
-from activation.spec import load_audiences, load_rules
+from activation.spec import load_audiences
 from mallcrm.core.settings import Settings
-from mallcrm.core.warehouse import connect
 from orchestration.resources import WRITER, warehouse_writer
 from pipeline import steps
 from postgres import server as postgres_server
@@ -41,29 +40,11 @@ def _gate_check(settings: Settings, gate: str) -> dg.AssetChecksDefinition:
         "(privacy/policy.yml activation.gates), checked as of now.",
     )
     def gate_check() -> dg.AssetCheckResult:
-        audiences = {a.name: a for a in load_audiences()}
-        rules = load_rules()
-        con = connect(settings)
-        try:
-            runs = con.execute(
-                "select run_id, audience, run_date from activation.runs where status = 'built'"
-            ).fetchall()
-            violations = {}
-            for run_id, name, run_date in runs:
-                con.execute(
-                    "create or replace temp table _members as "
-                    "select member_id from activation.assignments where run_id = ?",
-                    [run_id],
-                )
-                found = count_violations(con, "_members", GateContext(settings, audiences[name], run_date, rules))
-                if found[gate]:
-                    violations[run_id] = found[gate]
-        finally:
-            con.close()
+        violations = pending_violations(settings)[gate]
         return dg.AssetCheckResult(
             passed=not violations,
             severity=dg.AssetCheckSeverity.ERROR,
-            metadata={"runs_checked": len(runs), "violations": dg.MetadataValue.json(violations)},
+            metadata={"violations": dg.MetadataValue.json(violations)},
         )
 
     return gate_check

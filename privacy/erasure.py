@@ -53,7 +53,7 @@ import duckdb
 import pandas as pd
 
 from mallcrm.core.settings import Settings
-from mallcrm.core.warehouse import connect
+from mallcrm.core.warehouse import connect, relation_exists
 from privacy import audit, journal, patterns
 from privacy.bi_copy import bi_copy_path, publish_bi_copy
 from privacy.policy import load_policy
@@ -139,12 +139,7 @@ class Person:
 
 
 def _table_exists(con, qualified: str) -> bool:
-    schema, table = qualified.split(".")
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
-        ).fetchall()[0][0]
-    )
+    return relation_exists(con, qualified)
 
 
 def resolve_person(con: duckdb.DuckDBPyConnection, identifiers: dict[str, set[str]]) -> Person:

@@ -109,7 +109,7 @@ from pathlib import Path
 from typing import Any
 
 from mallcrm.core.settings import Settings
-from mallcrm.core.warehouse import connect
+from mallcrm.core.warehouse import connect, relation_exists
 from privacy.audit import record
 from privacy.policy import PRIVILEGED_ROLES, load_policy, role_methods
 
@@ -259,13 +259,7 @@ def store_scope(policy: dict, role: str) -> dict | None:
 
 
 def _relation_exists(con, schema: str, table: str) -> bool:
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_catalog = current_database() and table_schema = ? and table_name = ?",
-            [schema, table],
-        ).fetchone()[0]
-    )
+    return relation_exists(con, f"{schema}.{table}")
 
 
 def consenting_members_sql(con, policy: dict, scopes: list[str] | None = None) -> str:

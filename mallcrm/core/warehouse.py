@@ -24,3 +24,15 @@ def connect(settings: Settings, path: Path | None = None) -> duckdb.DuckDBPyConn
     con.execute(f"set memory_limit = '{settings.duckdb_memory_limit}'")
     con.execute(f"set threads = {int(settings.duckdb_threads)}")
     return con
+
+
+def relation_exists(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
+    """Does the table or view `schema.name` exist in the connection's current database?"""
+    schema, name = relation.split(".")
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_catalog = current_database() and table_schema = ? and table_name = ?",
+            [schema, name],
+        ).fetchone()[0]
+    )
