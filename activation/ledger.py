@@ -24,6 +24,7 @@ from __future__ import annotations
 import duckdb
 
 from mallcrm.core.settings import Settings
+from mallcrm.core.warehouse import connect, relation_exists
 from spark.lake import write_table
 
 SCHEMA = "activation"
@@ -88,3 +89,16 @@ def publish_to_lake(settings: Settings, con: duckdb.DuckDBPyConnection) -> None:
         return
     for table in TABLES:
         write_table(settings, f"{SCHEMA}.{table}", con.sql(f"select * from {SCHEMA}.{table}").to_arrow_table())
+
+
+def republish(settings: Settings) -> None:
+    """Engine spark: write the ledger to the lake again (after an erasure or a purge
+    removed rows from it in the warehouse file)."""
+    if settings.engine != "spark":
+        return
+    con = connect(settings)
+    try:
+        if relation_exists(con, f"{SCHEMA}.runs"):
+            publish_to_lake(settings, con)
+    finally:
+        con.close()

@@ -32,7 +32,7 @@ from privacy.publish import role_file_path, store_scope
 @click.option("--port", default=8050, show_default=True, type=click.IntRange(1024, 65535))
 def dashboard(db_path: Path | None, role: str | None, store: str | None, port: int) -> None:
     """Serve the mall's dashboards on http://127.0.0.1:PORT (lifecycle, basket, traffic, campaigns,
-    RFM, loyalty, NPS and complaints)."""
+    audiences, RFM, loyalty, NPS and complaints)."""
 
     settings = load_cli_settings()
     if db_path and (role or store):

@@ -312,6 +312,171 @@ def campaigns(wh: Warehouse, filters: Filters) -> list:
     ]
 
 
+# the gates of docs/activation.md in their order: mart_audience_runs column -> label
+AUDIENCE_GATES = {
+    "excluded_consent_count": "no consent 未同意",
+    "excluded_minor_count": "minor 未成年",
+    "excluded_erased_count": "erased 已删除",
+    "excluded_open_complaint_count": "open complaint 未结投诉",
+    "excluded_frequency_cap_count": "members capped 频次上限",
+}
+NO_AUDIENCE = (
+    "No audience has been exported yet 尚未导出营销人群: run `mallcrm audiences build` and "
+    "`mallcrm audiences export` (`make demo` does both), then `mallcrm publish-roles`."
+)
+
+
+def _overlap_heatmap(overlaps: pd.DataFrame, audiences: list[str], run_date) -> go.Figure:
+    """A symmetric audience x audience matrix of the Jaccard index, shared members as text."""
+    index = {a: i for i, a in enumerate(audiences)}
+    jaccard = [[None] * len(audiences) for _ in audiences]
+    shared = [[""] * len(audiences) for _ in audiences]
+    for row in overlaps.itertuples():
+        i, j = index[row.audience], index[row.other_audience]
+        jaccard[i][j] = jaccard[j][i] = row.jaccard_index
+        shared[i][j] = shared[j][i] = f"{row.shared_member_count:,}"
+    figure = go.Figure(
+        go.Heatmap(
+            z=jaccard,
+            x=audiences,
+            y=audiences,
+            text=shared,
+            texttemplate="%{text}",
+            colorscale="Blues",
+            colorbar={"title": "Jaccard"},
+            hovertemplate="%{y} ∩ %{x}<br>shared members %{text}<br>Jaccard %{z:.3f}<extra></extra>",
+        )
+    )
+    figure.update_layout(title=f"Audience overlaps on {run_date:%Y-%m-%d}: shared members (colour: Jaccard index)")
+    return figure
+
+
+def _uplift_chart(measured: pd.DataFrame) -> go.Figure:
+    """Conversion uplift (treatment - control) per measured run with its 95% interval."""
+    repeated = measured.audience.duplicated().any()  # an audience measured on several run dates
+    label = measured.audience + (" " + measured.run_date.dt.strftime("%Y-%m-%d") if repeated else "")
+    significant = measured.is_conversion_significant.fillna(False).astype(bool)
+    figure = go.Figure()
+    for flag, name, color in ((True, "p < 0.05", "#1a7f37"), (False, "n.s.", "#7b8794")):
+        rows = measured[significant == flag]
+        if rows.empty:
+            continue
+        figure.add_trace(
+            go.Scatter(
+                x=label[significant == flag],
+                y=rows.conversion_uplift,
+                mode="markers",
+                name=name,
+                showlegend=True,
+                marker={"size": 11, "color": color, "symbol": "diamond" if flag else "circle"},
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": rows.conversion_uplift_ci_high - rows.conversion_uplift,
+                    "arrayminus": rows.conversion_uplift - rows.conversion_uplift_ci_low,
+                },
+                customdata=rows[["conversion_uplift_ci_low", "conversion_uplift_ci_high", "conversion_p_value"]],
+                hovertemplate="%{x}<br>uplift %{y:.1%}<br>95% interval %{customdata[0]:.1%} to %{customdata[1]:.1%}"
+                "<br>p = %{customdata[2]:.3f}<extra></extra>",
+            )
+        )
+    figure.add_hline(y=0, line_dash="dot", line_color="#52606d")
+    figure.update_layout(
+        title="Conversion uplift of past activations (treatment − control), 95% interval",
+        yaxis_tickformat=".0%",
+        yaxis_title="conversion uplift 转化提升",
+        legend_title="significance",
+    )
+    return figure
+
+
+def audiences(wh: Warehouse, filters: Filters) -> list:
+    runs = wh.run("audience_runs", filters)
+    if runs.empty:
+        if wh.run("audience_runs").empty:
+            return [_empty(NO_AUDIENCE)]
+        return [_empty("No audience runs in the selected dates.")]
+    overlaps = wh.run("audience_overlaps", filters)
+    coverage = wh.run("channel_consent_coverage", filters)
+    latest_date = runs.run_date.max()
+    runs = runs.assign(
+        members=runs.treatment_count + runs.control_count,
+        run_day=runs.run_date.dt.strftime("%Y-%m-%d"),
+    )
+    excluded = runs.groupby("audience", as_index=False)[list(AUDIENCE_GATES)].sum()
+    excluded = excluded.rename(columns=AUDIENCE_GATES).melt(id_vars="audience", var_name="gate", value_name="members")
+    measured = runs[runs.is_measured.fillna(False).astype(bool)]
+    sizes = px.bar(
+        runs,
+        x="run_day",
+        y="members",
+        color="audience",
+        barmode="group",
+        hover_data=["audience_label", "treatment_count", "control_count", "candidate_count", "status"],
+        title="Audience size per run (treatment 实验组 + control 对照组)",
+    )
+    sizes.update_layout(xaxis_title="run date", xaxis_type="category", yaxis_title="members")
+    gates = px.bar(
+        excluded,
+        x="audience",
+        y="members",
+        color="gate",
+        category_orders={"gate": list(AUDIENCE_GATES.values())},
+        title="Members excluded per gate (selected run dates)",
+    )
+    gates.update_layout(barmode="stack", xaxis_title=None, legend_title="gate 门禁")
+    components = [
+        html.Div(
+            [
+                _kpi("audience-runs", "Audience runs 人群批次", _num(len(runs))),
+                _kpi("contacted", "Members contacted 触达会员", _num(runs.treatment_count.sum())),
+                _kpi("held-out", "Held out 对照组", _num(runs.control_count.sum())),
+                _kpi("excluded", "Excluded by gates 门禁排除", _num(runs[list(AUDIENCE_GATES)].to_numpy().sum())),
+                _kpi(
+                    "significant",
+                    "Significant uplifts 显著提升",
+                    f"{int(measured.is_conversion_significant.fillna(False).sum())} / {len(measured)} measured",
+                ),
+            ],
+            className="kpis",
+        ),
+        _graph("audience-sizes", sizes),
+    ]
+    latest_overlaps = overlaps[overlaps.run_date == overlaps.run_date.max()] if not overlaps.empty else overlaps
+    if not latest_overlaps.empty:
+        overlap_date = latest_overlaps.run_date.iloc[0]
+        names = set(latest_overlaps.audience) | set(latest_overlaps.other_audience)
+        names |= set(runs[runs.run_date == overlap_date].audience)
+        components.append(_graph("audience-overlaps", _overlap_heatmap(latest_overlaps, sorted(names), overlap_date)))
+    else:
+        components.append(html.P(f"No two audiences shared a member on {latest_date:%Y-%m-%d}.", className="note"))
+    if not coverage.empty:
+        coverage_date = coverage.run_date.max()
+        latest_coverage = coverage[coverage.run_date == coverage_date].sort_values("consent_coverage_rate")
+        consent = px.bar(
+            latest_coverage,
+            x="channel",
+            y="consent_coverage_rate",
+            text_auto=".0%",
+            hover_data=["consent_scopes", "consenting_member_count", "active_adult_member_count"],
+            title=f"Consent coverage per channel 渠道同意覆盖率 ({coverage_date:%Y-%m-%d}, active adult members)",
+        )
+        consent.update_layout(yaxis_tickformat=".0%", yaxis_range=[0, 1], yaxis_title="consenting share")
+        components.append(_graph("consent-coverage", consent))
+    components.append(_graph("audience-exclusions", gates))
+    if not measured.empty:
+        components.append(_graph("audience-uplift", _uplift_chart(measured)))
+    else:
+        components.append(
+            html.P(
+                "No activation measured yet: the uplift shows once the marketing system reports a campaign back.",
+                className="note",
+            )
+        )
+    components.append(_table("audience_runs", runs.drop(columns=["members", "run_day"])))
+    return components
+
+
 def rfm(wh: Warehouse, filters: Filters) -> list:
     segments = wh.run("rfm_segments", filters)
     migration = wh.run("rfm_migration", filters)
@@ -497,6 +662,13 @@ PAGES: tuple[Page, ...] = (
     Page("/basket", "Product association", "商品关联", ("basket_rules",), basket),
     Page("/traffic", "Foot traffic", "客流热力", ("traffic_heatmap", "zone_dwell", "traffic_conversion"), traffic),
     Page("/campaigns", "Campaign ROI", "营销ROI", ("campaign_roi",), campaigns),
+    Page(
+        "/audiences",
+        "Audiences",
+        "营销人群",
+        ("audience_runs", "audience_overlaps", "channel_consent_coverage"),
+        audiences,
+    ),
     Page("/rfm", "RFM segments", "RFM客群", ("rfm_segments", "rfm_migration", "behaviour_segments"), rfm),
     Page("/loyalty", "Loyalty", "会员忠诚度", ("loyalty_tiers", "points_liability"), loyalty),
     Page("/nps", "NPS and complaints", "NPS与投诉", ("nps_monthly", "nps_by_segment", "complaint_sla"), nps),

@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from activation import outbox
+from activation import ledger, outbox
 from activation.build import RunSummary, build_audiences
 from activation.delivery import DeliveryReport, deliver
 from activation.export import ExportSummary, export_audiences, export_dir
@@ -258,9 +258,9 @@ def _remove_from_spark(settings: Settings) -> None:
 
     The raw tables of the warehouse file are the ledger the privacy operations act on
     (privacy/erasure.py, privacy/retention.py). Here the lake is synced with them: each
-    load that lost rows is rewritten (ingestion/lake.py); the ML score tables are written
-    to the lake again from the warehouse's; then everything on Spark is rebuilt in full and
-    the BI copy and role files republished from it. A marker file makes this crash-safe:
+    load that lost rows is rewritten (ingestion/lake.py); the ML score tables and the
+    activation ledger are written to the lake again from the warehouse's; then everything
+    on Spark is rebuilt in full and the BI copy and role files republished from it. A marker file makes this crash-safe:
     written before the sync and removed after the rebuild, so a run killed in between is
     finished by the next privacy command even when the lake is already in line."""
     if settings.engine != "spark":
@@ -271,6 +271,7 @@ def _remove_from_spark(settings: Settings) -> None:
         return
     write_atomically(marker, "the lake lost rows; Spark's tables are rebuilt from it\n")
     republish_scores(settings)
+    ledger.republish(settings)
     rebuilt = run_dbt(["build", "--full-refresh"], settings, quiet=True)
     if not rebuilt:
         raise RuntimeError(f"rebuilding Spark after a privacy operation failed: {rebuilt.failed[:5]}; run it again")

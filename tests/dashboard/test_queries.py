@@ -13,6 +13,10 @@ from dashboard.queries import QUERY_DIR, Filters, Query, Warehouse, filtered_sql
 
 QUERIES = load_queries()
 EVIDENCE_PAGES = QUERY_DIR.parents[1] / "pages"
+# the small mall exports no audience: these are empty on it (tests/dashboard/test_audiences_page.py)
+ACTIVATION_QUERIES = {"audience_runs", "audience_overlaps", "channel_consent_coverage"}
+MALL_QUERIES = sorted(set(QUERIES) - ACTIVATION_QUERIES)
+MALL_PAGES = [p for p in PAGES if not set(p.queries) & ACTIVATION_QUERIES]
 
 
 def test_every_query_file_declares_its_filters():
@@ -37,7 +41,7 @@ def test_filters_are_bound_as_parameters_never_formatted_into_sql():
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("name", sorted(QUERIES))
+@pytest.mark.parametrize("name", MALL_QUERIES)
 def test_query_returns_rows_on_the_bi_copy(bi_copy, name):
     frame = Warehouse(bi_copy).run(name)
     assert len(frame) > 0, f"{name}.sql returned no rows on the small mall's BI copy"
@@ -73,7 +77,7 @@ def test_the_dashboard_opens_the_file_read_only(bi_copy):
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("page", PAGES, ids=[p.path for p in PAGES])
+@pytest.mark.parametrize("page", MALL_PAGES, ids=[p.path for p in MALL_PAGES])
 def test_page_renders_charts_with_data(bi_copy, page):
     """Each page's components read only columns its queries return (a missing one raises here)."""
     components = page.render(Warehouse(bi_copy), Filters())
@@ -180,14 +184,14 @@ def test_the_bi_copy_holds_only_what_management_bi_may_see(built_mall, bi_copy, 
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("name", sorted(QUERIES))
+@pytest.mark.parametrize("name", MALL_QUERIES)
 def test_query_returns_rows_on_the_management_bi_role_file(management_bi_file, name):
     frame = Warehouse(management_bi_file).run(name)
     assert len(frame) > 0, f"{name}.sql returned no rows on the management_bi role file"
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("page", PAGES, ids=[p.path for p in PAGES])
+@pytest.mark.parametrize("page", MALL_PAGES, ids=[p.path for p in MALL_PAGES])
 def test_page_renders_on_the_management_bi_role_file(management_bi_file, page):
     text = repr(page.render(Warehouse(management_bi_file), Filters()))
     assert "dashboard-error" not in text and "empty-note" not in text

@@ -1,0 +1,12 @@
+-- Audience overlaps (人群重叠): per run date, every pair of audiences and the eligible members they share, with the Jaccard index.
+-- dashboard-filters: date=run_date
+select
+    run_date,
+    audience,
+    other_audience,
+    shared_member_count,
+    audience_member_count,
+    other_audience_member_count,
+    jaccard_index
+from marts.mart_audience_overlaps
+order by run_date, audience, other_audience
