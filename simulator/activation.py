@@ -39,13 +39,13 @@ WINDOW_DAYS = 14
 MESSAGE_COST = {"sms": 0.05, "wechat": 0.02, "email": 0.01, "app_push": 0.0}
 # audience -> (extra purchase rate of treatment during the campaign, share of lapsed treatment members revived)
 TRUE_EFFECTS: dict[str, tuple[float, float]] = {
-    "winback_high_value": (1.5, 0.25),
-    "dormant_reactivation": (1.2, 0.30),
-    "new_member_second_purchase": (1.0, 0.05),
-    "points_expiring_30d": (0.8, 0.05),
-    "near_vip_threshold": (0.6, 0.0),
-    "product_recommendations": (0.5, 0.0),
-    "category_cross_sell": (0.4, 0.0),
+    "winback_high_value": (3.0, 0.45),
+    "dormant_reactivation": (3.0, 0.50),
+    "new_member_second_purchase": (2.0, 0.10),
+    "points_expiring_30d": (1.5, 0.05),
+    "near_vip_threshold": (1.0, 0.0),
+    "product_recommendations": (0.8, 0.0),
+    "category_cross_sell": (0.6, 0.0),
     "birthday_this_month": (0.0, 0.0),  # greetings that change nothing: the null case
 }
 DEFAULT_EFFECT = (0.5, 0.02)

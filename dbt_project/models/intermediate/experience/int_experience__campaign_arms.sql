@@ -73,10 +73,38 @@ with_campaign as (
 
 ),
 
+-- Wilson score interval (95%, z = 1.96, z^2 = 3.8416) of each arm's conversion rate:
+-- the building block of Newcombe's interval for the uplift below, which holds for small
+-- arms and rates near 0 or 1, where the normal approximation does not.
+bounded as (
+
+    select
+        *,
+        (
+            conversion_rate + 3.8416 / (2 * member_count)
+            - 1.96 * sqrt(
+                conversion_rate * (1 - conversion_rate) / member_count
+                + 3.8416 / (4.0 * member_count * member_count)
+            )
+        ) / (1 + 3.8416 / member_count) as conversion_rate_low,
+        (
+            conversion_rate + 3.8416 / (2 * member_count)
+            + 1.96 * sqrt(
+                conversion_rate * (1 - conversion_rate) / member_count
+                + 3.8416 / (4.0 * member_count * member_count)
+            )
+        ) / (1 + 3.8416 / member_count) as conversion_rate_high
+
+    from with_campaign
+
+),
+
 compared as (
 
     select
         treatment_or_control.*,
+        control.conversion_rate_low as control_conversion_rate_low,
+        control.conversion_rate_high as control_conversion_rate_high,
         control.member_count as control_member_count,
         control.converted_count as control_converted_count,
         control.conversion_rate as control_conversion_rate,
@@ -84,8 +112,8 @@ compared as (
         control.revenue_variance as control_revenue_variance,
         control.margin_per_member as control_margin_per_member
 
-    from with_campaign as treatment_or_control
-    left join with_campaign as control
+    from bounded as treatment_or_control
+    left join bounded as control
         on treatment_or_control.campaign_id = control.campaign_id
         and treatment_or_control.arm = 'treatment'
         and control.arm = 'control'
@@ -100,11 +128,17 @@ effects as (
         (conversion_rate - control_conversion_rate) * member_count as incremental_conversions,
         (revenue_per_member - control_revenue_per_member) * member_count as incremental_revenue,
         (margin_per_member - control_margin_per_member) * member_count as incremental_margin,
-        -- half-width of the 95% (normal approximation) interval of the conversion uplift
-        1.96 * sqrt(
-            conversion_rate * (1 - conversion_rate) / member_count
-            + control_conversion_rate * (1 - control_conversion_rate) / nullif(control_member_count, 0)
-        ) as conversion_uplift_margin
+        -- Newcombe's hybrid score interval (method 10) of the uplift, from the arms' Wilson bounds
+        sqrt(
+            (conversion_rate - conversion_rate_low) * (conversion_rate - conversion_rate_low)
+            + (control_conversion_rate_high - control_conversion_rate)
+            * (control_conversion_rate_high - control_conversion_rate)
+        ) as conversion_uplift_below,
+        sqrt(
+            (conversion_rate_high - conversion_rate) * (conversion_rate_high - conversion_rate)
+            + (control_conversion_rate - control_conversion_rate_low)
+            * (control_conversion_rate - control_conversion_rate_low)
+        ) as conversion_uplift_above
 
     from compared
 
@@ -148,10 +182,10 @@ final as (
         cast(control_margin_per_member as {{ double_type() }}) as control_margin_per_member,
         cast(conversion_rate - control_conversion_rate as {{ double_type() }}) as conversion_uplift,
         cast(
-            conversion_rate - control_conversion_rate - conversion_uplift_margin as {{ double_type() }}
+            conversion_rate - control_conversion_rate - conversion_uplift_below as {{ double_type() }}
         ) as conversion_uplift_ci_low,
         cast(
-            conversion_rate - control_conversion_rate + conversion_uplift_margin as {{ double_type() }}
+            conversion_rate - control_conversion_rate + conversion_uplift_above as {{ double_type() }}
         ) as conversion_uplift_ci_high,
         cast(incremental_conversions as {{ double_type() }}) as incremental_conversions,
         cast(incremental_revenue as {{ double_type() }}) as incremental_revenue_amount,
