@@ -122,6 +122,7 @@ def copy_atomically(con, query: str, path: Path, options: str) -> str:
     """COPY a query to `path` atomically; returns the file's sha256."""
     temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     con.execute(f"copy ({query}) to '{temp}' ({options})")
+    os.chmod(temp, 0o640)  # member ids: the owner and the group that runs the channel export only
     digest = sha256_of(temp)
     with open(temp, "rb") as fh:
         os.fsync(fh.fileno())

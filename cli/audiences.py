@@ -150,10 +150,13 @@ def export(run_date, names, contacts, deliver) -> None:
     click.echo(f"files and manifest: {settings.outbox / 'audiences'}")
     if deliver:
         dates = [date.fromisoformat(s.run_id.split("@")[1]) for s in summaries if s.status == "exported"]
-        if dates:
-            postgres_server.up(settings)
-        for report in steps.audiences_deliver(settings, dates):
-            click.echo(report.describe())
+        try:
+            if dates:
+                postgres_server.up(settings)
+            for report in steps.audiences_deliver(settings, dates):
+                click.echo(report.describe())
+        except postgres_server.PostgresServerError as error:
+            raise click.ClickException(f"not delivered: {error}") from None
     if refused is not None:
         click.secho(str(refused), fg="red", err=True)
         sys.exit(exit_codes.FAILED)

@@ -213,13 +213,15 @@ def _demo_activation(settings: Settings, config: SimulationConfig) -> bool:
         click.secho(str(error), fg="red")
     echo_exports(exported)
     dates = [date.fromisoformat(s.run_id.split("@")[1]) for s in exported if s.status == "exported"]
-    if dates:
+    if dates and (settings.postgres_dsn or postgres_server.binaries_installed()):
         try:
             postgres_server.up(settings)
             for report in steps.audiences_deliver(settings, dates):
                 click.echo(report.describe())
         except postgres_server.PostgresServerError as error:
-            click.echo(f"not delivered to PostgreSQL ({error}); `make postgres-deps` installs the server")
+            click.echo(f"not delivered to PostgreSQL: {error}")
+    elif dates:
+        click.echo("not delivered to PostgreSQL: no server here (`make postgres-deps` installs Debian's)")
     last = config.start_date + timedelta(days=config.days - 1)
     if config.days > RESPONSE_DAYS and not any(settings.inbox.rglob(f"*_{last:%Y%m%d}.*")):
         click.echo(f"the mall answers: its last {RESPONSE_DAYS} days, with the exported campaigns ...")

@@ -95,6 +95,9 @@ def build_activation_definitions(settings: Settings, writer: dg.ResourceDefiniti
             raise dg.Failure(str(error)) from None
         dates = [date.fromisoformat(s.run_id.split("@")[1]) for s in summaries]
         delivered = 0
+        if dates and not settings.postgres_dsn and not postgres_server.binaries_installed():
+            context.log.warning("not delivered: no PostgreSQL here (set MALLCRM_POSTGRES_DSN or `make postgres-deps`)")
+            dates = []
         if dates:
             postgres_server.up(settings)
             reports = steps.audiences_deliver(settings, dates)

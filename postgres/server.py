@@ -149,6 +149,15 @@ def server_binaries(candidates: list[Path] | None = None) -> Path:
     )
 
 
+def binaries_installed() -> bool:
+    """Can a local server run here (the binaries are installed)?"""
+    try:
+        server_binaries()
+    except PostgresServerError:
+        return False
+    return True
+
+
 # --- running as the server's OS user -------------------------------------------------------
 
 
