@@ -264,6 +264,11 @@ def export_audiences(
                 raise ExportRefused(
                     f"run {run_id}: audience {name} is no longer in audiences/; rebuild or remove the run"
                 )
+            if audience.version != version:
+                raise ExportRefused(
+                    f"run {run_id} was built from definition version {version}, but audiences/{name}.yml is now "
+                    f"{audience.version}: run `mallcrm build` and `mallcrm audiences build` again before exporting"
+                )
             contact = contact_column(rules, audience, policy)[1] if contacts else None
             violations = _check(con, settings, audience, (run_id, rdate, treatment, control), rules, policy, contact)
             now = datetime.now(UTC)

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from activation import ledger
 from activation.gates import GATES
 from mallcrm.core.settings import Settings
-from mallcrm.core.warehouse import connect
+from mallcrm.core.warehouse import connect, relation_exists
 
 
 def latest_runs(settings: Settings) -> list[dict]:
     """Per audience, its newest run: counts, status and the members each gate excluded."""
+    if not settings.warehouse.exists():
+        return []
     con = connect(settings)
     try:
-        ledger.ensure_tables(con)
+        if not relation_exists(con, "activation.runs"):
+            return []
         gates = ", ".join(
             f"coalesce(sum(g.excluded) filter (where g.gate = '{gate}'), 0) as excluded_{gate}" for gate in GATES
         )

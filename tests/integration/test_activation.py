@@ -20,6 +20,7 @@ from activation.delivery import delivered_exports
 from activation.export import ContactsNotAllowed, ExportRefused, export_audiences, srm_p_value
 from activation.outbox import purge_expired, retention_days
 from activation.spec import load_audiences, load_rules
+from activation.status import latest_runs
 from orchestration.activation import build_activation_definitions
 from pipeline import steps
 from privacy import audit, suppression
@@ -337,3 +338,18 @@ def test_the_dagster_job_builds_gates_exports_and_delivers(mall_copy, postgres_s
     delivered = {e["run_id"]: e["rows"] for e in delivered_exports(settings)}
     for run_id, treatment in exported:
         assert delivered[run_id] == treatment
+
+
+def test_a_run_built_from_an_older_definition_is_not_exported(mall_copy):
+    settings = mall_copy
+    run_date = _sql(settings, "select max(as_of_date) from marts.mart_member_360")[0][0]
+    build_audiences(settings, run_date, ["dormant_reactivation"])
+    _sql(settings, "update activation.runs set definition_version = 'older' where status = 'built'")
+    with pytest.raises(ExportRefused, match="definition version older"):
+        export_audiences(settings, run_date, names=["dormant_reactivation"])
+    assert not (settings.outbox / "audiences").exists()
+
+
+def test_status_never_creates_a_warehouse(tmp_path):
+    settings = settings_for(tmp_path)
+    assert latest_runs(settings) == [] and not settings.warehouse.exists()
