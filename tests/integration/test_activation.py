@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 
 import duckdb
+import psycopg2
 import pytest
 
 from activation import gates
@@ -23,6 +24,7 @@ from activation.spec import load_audiences, load_rules
 from activation.status import latest_runs
 from orchestration.activation import build_activation_definitions
 from pipeline import steps
+from postgres import server
 from privacy import audit, suppression
 from simulator.config import SimulationConfig
 from tests.conftest import settings_for
@@ -324,6 +326,15 @@ def test_the_dagster_job_builds_gates_exports_and_delivers(mall_copy, postgres_s
     )
     _sql(settings, "delete from activation.runs where status <> 'exported'")  # only the job's own runs
     defs = build_activation_definitions(settings)
+    try:
+        _the_job_delivers_every_exported_run(settings, defs)
+    finally:  # the session's server is shared: leave its delivery schema as the other tests expect it
+        with psycopg2.connect(server.dsn(settings)) as conn, conn.cursor() as cur:
+            cur.execute("drop schema if exists mallcrm_activation cascade")
+            cur.execute("drop schema if exists mallcrm_activation_staging cascade")
+
+
+def _the_job_delivers_every_exported_run(settings, defs):
     result = defs.get_job_def("activation_daily").execute_in_process()
     assert result.success
     checks = [e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
