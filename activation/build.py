@@ -65,7 +65,7 @@ def campaign_id(audience: Audience, run_date: date) -> str:
 
 
 def current_run_date(con: duckdb.DuckDBPyConnection) -> date:
-    row = con.execute(f"select max(as_of_date) from {MEMBER_360}").fetchone()
+    row = con.execute(f"select max(as_of_date) from {MEMBER_360}").fetchall()[0]
     if row is None or row[0] is None:
         raise AudienceNotBuilt(f"{MEMBER_360} is empty or missing: build the warehouse first (`mallcrm build`)")
     return row[0]
@@ -73,9 +73,8 @@ def current_run_date(con: duckdb.DuckDBPyConnection) -> date:
 
 def _due(con, audience: Audience, run_date: date) -> tuple[bool, str | None]:
     """(due?, status of an existing run of the same date)."""
-    existing = con.execute(
-        "select status from activation.runs where run_id = ?", [audience.run_id(run_date)]
-    ).fetchone()
+    rows = con.execute("select status from activation.runs where run_id = ?", [audience.run_id(run_date)]).fetchall()
+    existing = rows[0] if rows else None
     if existing and existing[0] == "exported":
         return False, "exported"
     since = run_date - timedelta(days=CADENCES[audience.cadence] - 1)
@@ -83,7 +82,7 @@ def _due(con, audience: Audience, run_date: date) -> tuple[bool, str | None]:
         "select count(*) from activation.runs where audience = ? and status = 'exported' "
         "and run_date between ? and ? and run_date < ?",
         [audience.name, since, run_date, run_date],
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     return recent == 0, existing[0] if existing else None
 
 
@@ -97,7 +96,7 @@ def _build_one(con, settings: Settings, audience: Audience, run_date: date, rule
         for table in ("assignments", "gate_results", "runs"):
             con.execute(f"delete from activation.{table} where run_id = ?", [run_id])
         con.execute(f"create or replace temp table _candidates as select distinct member_id from {relation}")
-        candidates = con.execute("select count(*) from _candidates").fetchone()[0]
+        candidates = con.execute("select count(*) from _candidates").fetchall()[0][0]
         excluded = apply_gates(con, "_candidates", GateContext(settings, audience, run_date, rules))
         cid = campaign_id(audience, run_date)
         con.execute(

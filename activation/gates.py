@@ -134,7 +134,7 @@ def apply_gates(con, candidates: str, ctx: GateContext) -> dict[str, int]:
         con.execute(f"create or replace temp table _violators as {violators(con, candidates, ctx)}")
         excluded[name] = con.execute(
             f"select count(*) from {candidates} where member_id in (select member_id from _violators)"
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         con.execute(f"delete from {candidates} where member_id in (select member_id from _violators)")
     return excluded
 
@@ -145,5 +145,5 @@ def count_violations(con, members: str, ctx: GateContext) -> dict[str, int]:
     for name, violators in GATES.items():
         out[name] = con.execute(
             f"select count(*) from {members} where member_id in ({violators(con, members, ctx)})"
-        ).fetchone()[0]
+        ).fetchall()[0][0]
     return out

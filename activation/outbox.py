@@ -57,8 +57,8 @@ def redact_erased(settings: Settings) -> int:
                         f"select f.* from {reader} as f where f.member_id in "
                         f"(select member_id from activation.assignments where run_id = '{entry['run_id']}')"
                     )
-                    total = con.execute(f"select count(*) from {reader}").fetchone()[0]
-                    kept = con.execute(f"select count(*) from ({keep})").fetchone()[0]
+                    total = con.execute(f"select count(*) from {reader}").fetchall()[0][0]
+                    kept = con.execute(f"select count(*) from ({keep})").fetchall()[0][0]
                     if kept == total:
                         continue
                     entry["sha256"][kind] = copy_atomically(

@@ -34,5 +34,5 @@ def relation_exists(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
             "select count(*) from information_schema.tables "
             "where table_catalog = current_database() and table_schema = ? and table_name = ?",
             [schema, name],
-        ).fetchone()[0]
+        ).fetchall()[0][0]  # fetchall: duckdb 2 refuses other work while a result is unfinished
     )
