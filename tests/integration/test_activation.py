@@ -364,3 +364,36 @@ def test_a_run_built_from_an_older_definition_is_not_exported(mall_copy):
 def test_status_never_creates_a_warehouse(tmp_path):
     settings = settings_for(tmp_path)
     assert latest_runs(settings) == [] and not settings.warehouse.exists()
+
+
+def test_the_holdout_balance_is_tested_on_the_members_new_to_the_audience(mall_copy):
+    """A persistent holdout keeps a member's arm, so a re-run's returning members are
+    selected by their earlier arm (contacted members who came back leave a reactivation
+    audience, held-out ones stay): their split drifts by design. The check guards the
+    hash on the new members, and refuses a split that is off there."""
+    settings = mall_copy
+    run_date = _sql(settings, "select max(as_of_date) from marts.mart_member_360")[0][0]
+    run_id = f"dormant_reactivation@{run_date}"
+    returning = (
+        "member_id in (select member_id from activation.assignments "
+        "where audience = 'dormant_reactivation' and run_date < ?)"
+    )
+    build_audiences(settings, run_date, ["dormant_reactivation"])
+    _sql(
+        settings,
+        f"update activation.assignments set arm = 'treatment' where run_id = ? and not {returning}",
+        [run_id, run_date],
+    )
+    with pytest.raises(ExportRefused, match="holdout_balance 1"):
+        export_audiences(settings, run_date, names=["dormant_reactivation"])
+    build_audiences(settings, run_date, ["dormant_reactivation"])
+    moved = _sql(
+        settings, f"select count(*) from activation.assignments where run_id = ? and {returning}", [run_id, run_date]
+    )
+    assert moved[0][0] > 20
+    _sql(
+        settings,
+        f"update activation.assignments set arm = 'control' where run_id = ? and {returning}",
+        [run_id, run_date],
+    )
+    assert [s.status for s in export_audiences(settings, run_date, names=["dormant_reactivation"])] == ["exported"]
