@@ -21,10 +21,9 @@ from datetime import date, timedelta
 
 from activation.spec import ActivationRules, Audience
 from mallcrm.core.settings import Settings
-from privacy import tokens
 from privacy.policy import load_policy
 from privacy.publish import consenting_members_sql
-from privacy.suppression import load_matchers
+from privacy.suppression import is_listed, load_matchers
 
 MINORS = "marts.dim_member"
 MEMBER_360 = "marts.mart_member_360"
@@ -62,12 +61,7 @@ def erased_violators(con, candidates: str, ctx: GateContext) -> str:
     if not matchers:
         return f"select member_id from {candidates} where false"
     ids = [r[0] for r in con.execute(f"select distinct member_id from {candidates}").fetchall()]
-    listed = [
-        member_id
-        for member_id in ids
-        for key, listed in matchers
-        if tokens.token(member_id, "member_id", key) in listed
-    ]
+    listed = [member_id for member_id in ids if is_listed(member_id, "member_id", matchers)]
     con.execute("create or replace temp table _suppressed_ids (member_id varchar)")
     if listed:
         con.executemany("insert into _suppressed_ids values (?)", [[m] for m in listed])

@@ -231,7 +231,8 @@ def identifier_columns(system: str, entity: str, policy: dict | None = None) -> 
     return out
 
 
-def _listed(value: str, pii_type: str, matchers: list[Matcher]) -> bool:
+def is_listed(value: str, pii_type: str, matchers: list[Matcher]) -> bool:
+    """Does `value` (of `pii_type`) tokenize to an entry of the list under any of its keys?"""
     return any(token(value, pii_type, key) in listed for key, listed in matchers)
 
 
@@ -242,7 +243,7 @@ def _suppressed_mask(table: pa.Table, columns: dict[str, str], matchers: list[Ma
             continue
         values = pc.cast(table.column(column), pa.string())
         distinct = [v for v in pc.unique(values).to_pylist() if v is not None]
-        hits = [v for v in distinct if _listed(v, pii_type, matchers)]
+        hits = [v for v in distinct if is_listed(v, pii_type, matchers)]
         if hits:
             mask = pc.or_(mask, pc.fill_null(pc.is_in(values, value_set=pa.array(hits, pa.string())), False))
     return mask
@@ -255,7 +256,7 @@ def _raw_line_hits(records: list[str | None], matchers: list[Matcher]) -> list[b
         hit = False
         for candidate in set(_CANDIDATES.findall(record or "")):
             for pii_type in IDENTIFIER_TYPES:
-                if normalize(candidate, pii_type) and _listed(candidate, pii_type, matchers):
+                if normalize(candidate, pii_type) and is_listed(candidate, pii_type, matchers):
                     hit = True
                     break
             if hit:
