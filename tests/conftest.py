@@ -6,6 +6,7 @@ child process) get those settings as environment variables (`cli_env`)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -100,7 +101,8 @@ def built_mall(tmp_path_factory, small_mall_exports):
 
 # The test session's Spark cluster: Thrift server on 10300, master on 10301, its UIs on
 # 10302-10304 (spark.cluster), apart from a developer's cluster (MALLCRM_SPARK_PORT, 10000).
-SPARK_TEST_PORT = 10300
+# MALLCRM_TEST_SPARK_PORT / MALLCRM_TEST_POSTGRES_PORT move them, so two test runs can share a machine.
+SPARK_TEST_PORT = int(os.environ.get("MALLCRM_TEST_SPARK_PORT", "10300"))
 
 
 @pytest.fixture(scope="session")
@@ -164,7 +166,7 @@ def spark_built_mall(spark_cluster, small_mall_exports, tmp_path_factory):
 
 
 # The test session's PostgreSQL server (audience delivery), apart from a developer's (5433).
-POSTGRES_TEST_PORT = 5491
+POSTGRES_TEST_PORT = int(os.environ.get("MALLCRM_TEST_POSTGRES_PORT", "5491"))
 
 
 @pytest.fixture(scope="session")
