@@ -5,8 +5,9 @@ so they cannot open the warehouse file written by DuckDB 2. This writes the mana
 role's output (privacy/publish.py: only the `marts` schema, only the columns and rows
 privacy/policy.yml lets management_bi see: no member ids, names, contacts or minors)
 into a separate file in storage version v1.4.0, whole or not at all: it is built beside
-the target and renamed into place. It is what the dashboards and the Evidence project
-read; no role-free copy of the marts is written anywhere.
+the target and renamed into place, with the dbt docs as comments and the metric views
+(semantic/). It is what the dashboards and the Evidence project read; no role-free copy
+of the marts is written anywhere.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from mallcrm.core.warehouse import connect
 from privacy.audit import record
 from privacy.policy import load_policy
 from privacy.publish import write_role_file
+from semantic.layer import load_semantic_layer
 
 BI_STORAGE_VERSION = "v1.4.0"
 BI_SCHEMAS = ("marts",)
@@ -46,9 +48,10 @@ def publish_bi_copy(settings: Settings) -> BiCopy:
     building = target.with_suffix(".building")
     for leftover in (building, Path(f"{building}.wal")):
         leftover.unlink(missing_ok=True)
+    semantic = load_semantic_layer(settings)
     con = connect(settings)
     try:
-        tables = write_role_file(con, policy, BI_ROLE, building, storage_version=BI_STORAGE_VERSION)
+        tables = write_role_file(con, policy, BI_ROLE, building, storage_version=BI_STORAGE_VERSION, semantic=semantic)
     finally:
         con.close()
     os.replace(building, target)

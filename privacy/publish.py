@@ -94,7 +94,10 @@ between two renames). A reader with a file of the old generation open keeps read
 after the deletion (an unlinked file lives on while open).
 
 `write_role_file` writes one role's (or one store's) file; privacy/bi_copy.py uses it to
-write the management_bi role's marts into the BI copy in DuckDB 1.4 storage.
+write the management_bi role's marts into the BI copy in DuckDB 1.4 storage. Every file
+carries the dbt docs as table and column comments and the metric views (schema `metrics`,
+semantic/) over the rows and columns the role sees, so a BI tool reads the role's metrics
+with their definitions.
 """
 
 from __future__ import annotations
@@ -112,6 +115,7 @@ from mallcrm.core.settings import Settings
 from mallcrm.core.warehouse import connect, relation_exists
 from privacy.audit import record
 from privacy.policy import PRIVILEGED_ROLES, load_policy, role_methods
+from semantic.layer import SemanticLayer, load_semantic_layer
 
 SCHEMA = "marts"
 MARKETING_ROLE = "marketing"
@@ -360,8 +364,10 @@ def write_role_file(
     consenting_sql: str | None = None,
     store: str | None = None,
     storage_version: str | None = None,
+    semantic: SemanticLayer | None = None,
 ) -> dict[str, int]:
-    """Write one role's marts (one store's, for a store-scoped role) into a new file `path`."""
+    """Write one role's marts (one store's, for a store-scoped role) into a new file `path`,
+    with `semantic`'s comments and metric views on what it holds."""
     marts = _mart_tables(con) if marts is None else marts
     if consenting_sql is None:
         consenting_sql = consenting_members_sql(con, policy)
@@ -371,6 +377,7 @@ def write_role_file(
     options = f" (storage_version {_lit(storage_version)})" if storage_version else ""
     con.execute(f"attach {_lit(str(path))} as role_out{options}")
     tables: dict[str, int] = {}
+    written: dict[str, list[str]] = {}
     try:
         con.execute(f"create schema role_out.{SCHEMA}")
         for table, columns in marts.items():
@@ -394,6 +401,9 @@ def write_role_file(
             tables[f"{SCHEMA}.{table}"] = con.execute(f"select count(*) from role_out.{SCHEMA}.{_q(table)}").fetchone()[
                 0
             ]
+            written[f"{SCHEMA}.{table}"] = kept
+        if semantic is not None:
+            semantic.apply(con, "duckdb", written, catalog="role_out")
     finally:
         con.execute("detach role_out")
     return tables
@@ -470,8 +480,9 @@ def publish_role_files(settings: Settings, policy: dict[str, Any] | None = None)
     try:
         marts = _mart_tables(con)
         consenting_sql = consenting_members_sql(con, policy)
+        semantic = load_semantic_layer(settings)
         for role in roles:
-            common = {"marts": marts, "consenting_sql": consenting_sql}
+            common = {"marts": marts, "consenting_sql": consenting_sql, "semantic": semantic}
             if store_scope(policy, role) is None:
                 results[role] = write_role_file(con, policy, role, generation / f"{role}.duckdb", **common)
                 continue

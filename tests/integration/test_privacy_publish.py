@@ -178,7 +178,7 @@ def test_one_file_per_declared_role_with_only_marts(built_mall, published, polic
                         "where table_catalog = current_database()"
                     ).fetchall()
                 }
-                assert schemas == {"marts"}, role
+                assert schemas == {"marts", "metrics"}, role  # metrics: the metric views (semantic/)
                 tables = columns_by_table(con)
                 assert set(expected_tables) == {f"marts.{t}" for t in tables}
                 assert set(tables) <= set(warehouse_columns)

@@ -153,7 +153,12 @@ def test_publications_hold_spark_marts(spark_mall):
     assert published.bi_copy.tables["marts.fct_transactions"] == transactions > 100
     bi = duckdb.connect(str(published.bi_copy.path), read_only=True)
     try:
-        kinds = {r[0] for r in bi.execute("select table_type from information_schema.tables").fetchall()}
+        kinds = {
+            r[0]
+            for r in bi.execute(
+                "select table_type from information_schema.tables where table_schema = 'marts'"
+            ).fetchall()
+        }
         scored = bi.execute("select count(churn_probability) from marts.mart_member_360").fetchone()[0]
     finally:
         bi.close()

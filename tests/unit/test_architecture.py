@@ -18,9 +18,10 @@ from mallcrm.core.settings import PROJECT_ROOT
 # Bottom to top. A package may import packages of lower layers only (or itself).
 LAYERS: list[set[str]] = [
     {"mallcrm"},  # mallcrm.core: settings, warehouse, write lock, dbt runner, export contract
+    {"semantic"},  # metric views and dbt docs as comments, for every copy BI tools read
     {"simulator", "privacy"},  # the demo mall; policy, tokens, masking, erasure, audit
     {"spark", "postgres"},  # Spark engine: local cluster, masking UDF, metastore; the local PostgreSQL server
-    {"ingestion", "ml", "quality", "activation"},  # dlt sources; models; data contracts; audiences
+    {"ingestion", "ml", "quality", "activation", "serving"},  # dlt sources; models; contracts; audiences; PostgreSQL
     {"pipeline"},  # pipeline.steps: one function per pipeline step
     {"orchestration"},  # Dagster wiring
     {"bench", "dashboard"},  # benchmark harness; dashboards
