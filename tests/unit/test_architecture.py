@@ -21,7 +21,8 @@ LAYERS: list[set[str]] = [
     {"semantic"},  # metric views and dbt docs as comments, for every copy BI tools read
     {"simulator", "privacy"},  # the demo mall; policy, tokens, masking, erasure, audit
     {"spark", "postgres"},  # Spark engine: local cluster, masking UDF, metastore; the local PostgreSQL server
-    {"ingestion", "ml", "quality", "activation", "serving"},  # dlt sources; models; contracts; audiences; PostgreSQL
+    # dlt sources; models; contracts; audiences; PostgreSQL serving; experiment design
+    {"ingestion", "ml", "quality", "activation", "serving", "experiments"},
     {"pipeline"},  # pipeline.steps: one function per pipeline step
     {"orchestration"},  # Dagster wiring
     {"bench", "dashboard"},  # benchmark harness; dashboards
