@@ -8,7 +8,10 @@
       var `campaign_new_customer_min_history_days` (default 30) days before the
       campaign, a first purchase in the window may just be the first one on record,
       and is_new_customer is NULL (unknown);
-    - coupons of this campaign issued to and redeemed by the member.
+    - coupons of this campaign issued to and redeemed by the member;
+    - pre-period net revenue: the member's receipts in the var `cuped_pre_period_days`
+      (default 90) days before the window, the covariate of the CUPED estimate
+      (mart_campaign_cuped).
 
     Purchases are the person's: the assigned member id is resolved to its golden member
     (int_member__identity_map) and receipts are read from fct_transactions, so campaign
@@ -17,6 +20,7 @@
     keyed by the assigned member id, as the marketing system issues them.
 -#}
 {%- set min_history_days = var('campaign_new_customer_min_history_days') %}
+{%- set pre_period_days = var('cuped_pre_period_days') %}
 
 with
 
@@ -126,6 +130,22 @@ window_purchases as (
 
 ),
 
+pre_period_purchases as (
+
+    select
+        assigned.assignment_id,
+        sum(receipts.net_revenue_amount) as net_revenue_amount
+
+    from assigned
+    inner join receipts
+        on assigned.golden_member_id = receipts.member_id
+        and {{ dbt.dateadd('day', -1 * pre_period_days, 'assigned.start_date') }}
+        <= receipts.business_date
+        and assigned.start_date > receipts.business_date
+    group by assigned.assignment_id
+
+),
+
 coupons as (
 
     select
@@ -170,11 +190,14 @@ final as (
                 )
         end as is_new_customer,
         cast(coalesce(coupons.coupons_issued, 0) as {{ dbt.type_int() }}) as coupons_issued,
-        cast(coalesce(coupons.coupons_redeemed, 0) as {{ dbt.type_int() }}) as coupons_redeemed
+        cast(coalesce(coupons.coupons_redeemed, 0) as {{ dbt.type_int() }}) as coupons_redeemed,
+        {{ cast_amount('coalesce(pre_period_purchases.net_revenue_amount, 0)') }}
+            as pre_period_net_revenue_amount
 
     from assigned
     cross join history
     left join window_purchases on assigned.assignment_id = window_purchases.assignment_id
+    left join pre_period_purchases on assigned.assignment_id = pre_period_purchases.assignment_id
     left join first_purchases on assigned.golden_member_id = first_purchases.member_id
     left join coupons
         on assigned.campaign_id = coupons.campaign_id
