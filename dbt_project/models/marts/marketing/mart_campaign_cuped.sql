@@ -6,7 +6,7 @@
     in the var `cuped_pre_period_days` days before the window, X (a covariate the
     campaign cannot have moved):
 
-        theta_arm = cov(Y, X) / var(X)             (within each arm)
+        theta_arm = covariance(Y, X) / variance(X)  (within each arm)
         Y_cuped   = Y - theta_arm * (X - mean(X))  (mean over both arms)
 
     The uplift (treatment mean - control mean) keeps its expectation; its variance
@@ -16,7 +16,7 @@
     on the demo's campaigns (variance "reductions" down to -10%), while a per-arm theta
     is each arm's least-squares fit and never adds variance. Both estimates carry a
     Welch standard error and a 95% normal interval; variance_reduction is
-    1 - var(CUPED uplift) / var(plain uplift).
+    1 - variance(CUPED uplift) / variance(plain uplift).
 -#}
 
 with
