@@ -80,20 +80,8 @@ bounded as (
 
     select
         *,
-        (
-            conversion_rate + 3.8416 / (2 * member_count)
-            - 1.96 * sqrt(
-                conversion_rate * (1 - conversion_rate) / member_count
-                + 3.8416 / (4.0 * member_count * member_count)
-            )
-        ) / (1 + 3.8416 / member_count) as conversion_rate_low,
-        (
-            conversion_rate + 3.8416 / (2 * member_count)
-            + 1.96 * sqrt(
-                conversion_rate * (1 - conversion_rate) / member_count
-                + 3.8416 / (4.0 * member_count * member_count)
-            )
-        ) / (1 + 3.8416 / member_count) as conversion_rate_high
+        {{ wilson_bound('conversion_rate', 'member_count', 'low') }} as conversion_rate_low,
+        {{ wilson_bound('conversion_rate', 'member_count', 'high') }} as conversion_rate_high
 
     from with_campaign
 
@@ -129,16 +117,14 @@ effects as (
         (revenue_per_member - control_revenue_per_member) * member_count as incremental_revenue,
         (margin_per_member - control_margin_per_member) * member_count as incremental_margin,
         -- Newcombe's hybrid score interval (method 10) of the uplift, from the arms' Wilson bounds
-        sqrt(
-            (conversion_rate - conversion_rate_low) * (conversion_rate - conversion_rate_low)
-            + (control_conversion_rate_high - control_conversion_rate)
-            * (control_conversion_rate_high - control_conversion_rate)
-        ) as conversion_uplift_below,
-        sqrt(
-            (conversion_rate_high - conversion_rate) * (conversion_rate_high - conversion_rate)
-            + (control_conversion_rate - control_conversion_rate_low)
-            * (control_conversion_rate - control_conversion_rate_low)
-        ) as conversion_uplift_above
+        {{ newcombe_margin(
+            'conversion_rate', 'conversion_rate_low', 'conversion_rate_high',
+            'control_conversion_rate', 'control_conversion_rate_low', 'control_conversion_rate_high', 'below'
+        ) }} as conversion_uplift_below,
+        {{ newcombe_margin(
+            'conversion_rate', 'conversion_rate_low', 'conversion_rate_high',
+            'control_conversion_rate', 'control_conversion_rate_low', 'control_conversion_rate_high', 'above'
+        ) }} as conversion_uplift_above
 
     from compared
 
