@@ -11,16 +11,16 @@ export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export RUNTIME__DLTHUB_TELEMETRY := false
 
-.PHONY: help venv demo test test-fast dev lint clean generate ingest build docs dashboard browser-deps spark-deps spark-up spark-down postgres-deps postgres-up postgres-down reports-data bench
+.PHONY: help venv demo test test-fast dev lint clean generate ingest build docs dashboard browser-deps spark-deps spark-up spark-down postgres-deps postgres-up postgres-down pg-up pg-down reports-data bench
 
 help:
 	@echo "make demo   - generate a demo mall, load it, build the warehouse, print what was built"
 	@echo "make test   - run the test suite (unit, dbt, integration)"
-	@echo "make dev    - start the Dagster UI on http://127.0.0.1:3000"
-	@echo "make dashboard - serve the management dashboards on http://127.0.0.1:8050"
+	@echo "make dev    - start the Dagster UI on http://127.0.0.1:3000 (another port: make dev PORT=3001)"
+	@echo "make dashboard - serve the management dashboards on http://127.0.0.1:8050 (make dashboard PORT=8051)"
 	@echo "make bench  - time every stage at scale S (default 1) beside DuckDB: docs/performance.md"
 	@echo "make spark-up / spark-down - a local Spark cluster (master, 2 workers, Thrift server): docs/scale-out.md"
-	@echo "make postgres-up / postgres-down - the local PostgreSQL server audiences are delivered to (127.0.0.1:5433)"
+	@echo "make postgres-up / postgres-down (or pg-up / pg-down) - the local PostgreSQL server audiences are delivered to (127.0.0.1:5433)"
 	@echo "make lint   - ruff check, ruff format --check, sqlfluff (dbt templater) on the dbt models"
 	@echo "make clean  - remove generated data, warehouse and .venv"
 
@@ -49,11 +49,12 @@ test: venv spark-deps postgres-deps lint
 test-fast: venv
 	$(BIN)/python -m pytest -m "not integration"
 
+# PORT=N moves the Dagster UI (default 3000) or the dashboards (default 8050).
 dev: venv
-	$(BIN)/mallcrm dev
+	$(BIN)/mallcrm dev $(if $(PORT),--port $(PORT))
 
 dashboard: venv
-	$(BIN)/mallcrm dashboard
+	$(BIN)/mallcrm dashboard $(if $(PORT),--port $(PORT))
 
 # Debian's Chromium for the browser tests (Playwright drives it; nothing downloads a browser)
 # and a CJK font so screenshots show the Chinese labels.
@@ -85,6 +86,9 @@ postgres-up: venv postgres-deps
 
 postgres-down: venv
 	$(BIN)/python -m postgres.server down
+
+pg-up: postgres-up
+pg-down: postgres-down
 
 # The Evidence project reads the BI copy from its source folder (see reports/README.md).
 reports-data:

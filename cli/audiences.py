@@ -83,11 +83,17 @@ def uplift_lines(settings: Settings) -> list[str]:
         con.close()
     out = ["measured activations (treatment vs control conversion, uplift with 95% interval):"] if rows else []
     for run_id, treated, control, uplift, low, high, p_value, srm in rows:
+        # an arm without members (a tiny audience's empty holdout) leaves its figures unknown
+        p_text = "n/a" if p_value is None else f"{p_value:.3g}"
         out.append(
-            f"  {run_id:<42} {treated:6.1%} vs {control:6.1%}  uplift {uplift:+6.1%} [{low:+6.1%}, {high:+6.1%}]"
-            f"  p={p_value:.3g}{'  SAMPLE RATIO MISMATCH' if srm else ''}"
+            f"  {run_id:<42} {_rate(treated)} vs {_rate(control)}  uplift {_rate(uplift, '+')} "
+            f"[{_rate(low, '+')}, {_rate(high, '+')}]  p={p_text}{'  SAMPLE RATIO MISMATCH' if srm else ''}"
         )
     return out
+
+
+def _rate(value: float | None, sign: str = "") -> str:
+    return f"{'n/a':>6}" if value is None else f"{value:{sign}6.1%}"
 
 
 def echo_exports(summaries: list[ExportSummary]) -> None:

@@ -1,17 +1,23 @@
-"""What every `mallcrm` sub-command shares: the settings and the handling of a busy or
-unwritable warehouse (exit codes in cli.exit_codes)."""
+"""What every `mallcrm` sub-command shares: the settings, the handling of a busy,
+unwritable or missing warehouse (exit codes in cli.exit_codes) and progress bars."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sys
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 import click
 import duckdb
+from tqdm import tqdm
 
 from cli import exit_codes
-from mallcrm.core.lock import WarehouseBusy
+from mallcrm.core.lock import WarehouseBusy, lock_path, write_lock
 from mallcrm.core.settings import Settings, SettingsError, load_settings
+from mallcrm.core.warehouse import WarehouseMissing, require_warehouse
+
+T = TypeVar("T")
 
 
 class BusyError(click.ClickException):
@@ -20,6 +26,21 @@ class BusyError(click.ClickException):
 
 class StorageError(click.ClickException):
     exit_code = exit_codes.STORAGE
+
+
+class NoWarehouseError(click.ClickException):
+    exit_code = exit_codes.NO_WAREHOUSE
+
+
+def on_terminal() -> bool:
+    """Progress bars go to stderr, and only on a terminal: logs and tests stay clean."""
+    return sys.stderr.isatty()
+
+
+def progress(items: Iterable[T], desc: str, unit: str = "step") -> Iterable[T]:
+    """`items`, with a bar on stderr while they are worked through (on a terminal only)."""
+    items = list(items)
+    return tqdm(items, desc=desc, unit=unit, disable=not on_terminal(), file=sys.stderr, leave=False)
 
 
 def settings() -> Settings:
@@ -43,14 +64,23 @@ def _storage_error(error: BaseException) -> BaseException | None:
 
 
 @contextmanager
-def writing(settings: Settings, command: str) -> Iterator[None]:
+def writing(settings: Settings, command: str, creates: bool = False) -> Iterator[None]:
     """Turn a busy warehouse into exit 75 and a full or read-only disk into exit 74, each
     with one sentence naming the warehouse; every step is idempotent, so the operator
-    fixes the cause and runs the command again."""
+    fixes the cause and runs the command again. Only a command that `creates` the
+    warehouse (ingest, demo) runs without one; the others exit 66, creating nothing, or
+    75 when a writer holds the lock (it may be creating the warehouse right now)."""
     try:
+        if not creates and not settings.warehouse.exists():
+            if lock_path(settings.warehouse).exists():  # probe: never creates the lock file
+                with write_lock(settings, f"mallcrm {command}"):
+                    pass
+            require_warehouse(settings)
         yield
     except WarehouseBusy as error:
         raise BusyError(str(error)) from None
+    except WarehouseMissing:  # a FileNotFoundError, but not a storage problem: exit 66 (cli.main)
+        raise
     except Exception as error:
         cause = _storage_error(error)
         if cause is None:

@@ -15,8 +15,9 @@ import click
 import pandas as pd
 
 from cli import exit_codes
+from cli.common import progress, writing
 from cli.common import settings as load_cli_settings
-from cli.common import writing
+from mallcrm.core.lock import write_lock
 from ml.clv import fit_clv
 from ml.models import MODEL_NAMES, MODELS
 from pipeline import steps
@@ -70,11 +71,20 @@ def clv_command(transactions_file: Path, calibration_end: str, output: Path, hor
     "--model", "models", multiple=True, type=click.Choice(MODEL_NAMES), help="Only these models (default: all)."
 )
 @click.option("--no-promote", is_flag=True, help="Register the new versions without promoting them.")
-def train_command(models: tuple[str, ...], no_promote: bool) -> None:
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Retrain even a model whose data, settings and code are those of its promoted (or newest) version.",
+)
+def train_command(models: tuple[str, ...], no_promote: bool, force: bool) -> None:
     """Train on the warehouse's features; promote each model that passes its gate (exit 4 if one fails it)."""
     settings = load_cli_settings()
-    with writing(settings, "ml train"):
-        results = steps.train(settings, list(models) or None, promote=not no_promote)
+    with writing(settings, "ml train"), write_lock(settings, "mallcrm ml train"):  # one lock for every model
+        results = [
+            result
+            for name in progress(models or MODEL_NAMES, "training", unit="model")
+            for result in steps.train(settings, [name], promote=not no_promote, force=force)
+        ]
     failed = False
     for result in results:
         state = "promoted" if result.promoted else "NOT promoted"
@@ -91,8 +101,12 @@ def train_command(models: tuple[str, ...], no_promote: bool) -> None:
 def score_command(models: tuple[str, ...]) -> None:
     """Score with the promoted models into ml_scores.* (exit 1 if a model has no promoted version)."""
     settings = load_cli_settings()
-    with writing(settings, "ml score"):
-        results = steps.score(settings, list(models) or None)
+    with writing(settings, "ml score"), write_lock(settings, "mallcrm ml score"):  # one lock for every model
+        results = [
+            result
+            for name in progress(models or MODEL_NAMES, "scoring", unit="model")
+            for result in steps.score(settings, [name])
+        ]
     missing = [r.model for r in results if r.model_version is None]
     for r in results:
         if r.model_version is not None:

@@ -23,12 +23,13 @@ import click
 from activation.export import ExportRefused
 from cli import exit_codes
 from cli.audiences import echo_exports, summary_lines, uplift_lines
+from cli.common import on_terminal, progress, writing
 from cli.common import settings as load_cli_settings
-from cli.common import writing
-from cli.summary import table_counts, warehouse_summary
+from cli.summary import layer_summary, table_counts, warehouse_listing
 from ingestion.docs import render_sources_doc
 from ingestion.pipeline import IngestReport
 from mallcrm.core.contract import load_contract
+from mallcrm.core.dbt import DbtResult, DbtUsageError, manifest_path, run_dbt
 from mallcrm.core.lock import write_lock
 from mallcrm.core.settings import PROJECT_ROOT, Settings, child_environment
 from ml.models import MODEL_NAMES
@@ -113,7 +114,7 @@ def _generate(
     respond: bool = False,
 ) -> None:
     started = time.perf_counter()
-    report = steps.generate(settings, config, inbox, progress=sys.stderr.isatty(), days=days, respond=respond)
+    report = steps.generate(settings, config, inbox, progress=on_terminal(), days=days, respond=respond)
     rows = sum(report.rows.values())
     click.echo(
         f"generated {len(report.files):,} files, {rows:,} rows into {inbox or settings.inbox} "
@@ -139,24 +140,52 @@ def ingest(systems) -> None:
     """Load new, complete inbox files with dlt; exits 3 when a file was refused or
     a file in the inbox fits no export of the contract (misnamed, unknown folder)."""
     settings = load_cli_settings()
-    with writing(settings, "ingest"):
+    with writing(settings, "ingest", creates=True):
         report = steps.ingest(settings, list(systems) or None)
     _echo_ingest(report)
     if report.needs_attention:
         sys.exit(exit_codes.REFUSED_INPUT)
 
 
-@click.command()
-@click.option("--select", default=None, help="dbt selection, e.g. 'staging'.")
+def _echo_dbt(result: DbtResult) -> None:
+    """dbt's counts, then each warned, failed or errored node by name with dbt's message."""
+    click.echo("dbt build: " + (result.summary() or "nothing ran"))
+    for line in result.problem_lines():
+        click.secho(f"  {line}", fg="yellow" if line.startswith("WARN") else "red")
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.option("--select", "-s", default=None, help="dbt selection, e.g. 'staging' or 'mart_member_360+'.")
+@click.option("--exclude", default=None, help="dbt selection to leave out.")
 @click.option("--full-refresh", is_flag=True, help="Rebuild incremental models from scratch.")
-def build(select, full_refresh) -> None:
-    """Build and test the dbt project."""
+@click.option("--vars", "dbt_vars", default=None, help="dbt variables as YAML, e.g. '{as_of_date: 2026-06-30}'.")
+@click.argument("dbt_extra", nargs=-1, type=click.UNPROCESSED, metavar="[-- DBT_ARGS...]")
+def build(select, exclude, full_refresh, dbt_vars, dbt_extra) -> None:
+    """Build and test the dbt project; `mallcrm build -- ARGS` passes ARGS on to `dbt build`.
+
+    On a terminal dbt runs quietly behind a progress bar, then every warned or failed
+    node is named; elsewhere (logs, CI) dbt prints its full log. A selection that
+    matches nothing exits 1."""
     settings = load_cli_settings()
-    args = (["--select", select] if select else []) + (["--full-refresh"] if full_refresh else [])
+    args = (
+        (["--select", select] if select else [])
+        + (["--exclude", exclude] if exclude else [])
+        + (["--full-refresh"] if full_refresh else [])
+        + (["--vars", dbt_vars] if dbt_vars else [])
+        + list(dbt_extra)
+    )
     with writing(settings, "build"):
-        result = steps.build(settings, args)
+        try:
+            result = steps.build(settings, args, quiet=on_terminal(), progress=on_terminal())
+        except DbtUsageError as error:
+            raise click.UsageError(str(error)) from None
+    _echo_dbt(result)
+    if result.success and not result.selected:
+        raise click.ClickException(
+            f"`dbt build {' '.join(args)}` selects no model, test, seed or snapshot: nothing was built"
+        )
     if not result.success:
-        raise click.ClickException("dbt build had failures (see the log above)")
+        raise click.ClickException("dbt build had failures (named above; dbt's log: dbt_project/logs/dbt.log)")
 
 
 @click.command()
@@ -170,7 +199,7 @@ def demo(members, stores, days) -> None:
     if settings.engine == "spark":  # the same steps, with the marts built on the cluster
         _require_spark(settings)
     config = SimulationConfig(members=members, stores=stores, days=days)
-    with writing(settings, "demo"), write_lock(settings, "mallcrm demo"):
+    with writing(settings, "demo", creates=True), write_lock(settings, "mallcrm demo"):
         has_exports = settings.inbox.exists() and any(p.is_file() for p in settings.inbox.rglob("*"))
         if not has_exports:  # the last RESPONSE_DAYS days are the mall's answer to the audiences
             _generate(settings, config, days=range(0, max(1, days - RESPONSE_DAYS)))
@@ -179,21 +208,33 @@ def demo(members, stores, days) -> None:
         click.echo("loading new exports with dlt ...")
         _echo_ingest(steps.ingest(settings))
         click.echo("building the dbt project (models, snapshots, data and unit tests) ...")
-        result = steps.build(settings, quiet=True)
-        click.echo("dbt build: " + result.summary())
+        result = steps.build(settings, quiet=True, progress=on_terminal())
+        _echo_dbt(result)
         ok = result.success and _demo_ml(settings)
         if ok:
             ok = _demo_activation(settings, config)
-        click.echo(warehouse_summary(settings))
+        click.echo(layer_summary(settings))
         if ok:
+            click.echo("publishing the BI copy and one file per role (privacy/policy.yml) ...")
             published = steps.publish(settings)
             click.echo(f"BI copy (management_bi role, DuckDB 1.4 storage, for BI tools): {published.bi_copy.path}")
             click.echo(f"role files ({', '.join(published.role_files)}): {settings.warehouse_dir / 'roles'}")
-            click.echo("audit log of publishes, purges and requests: `mallcrm privacy audit-verify`")
     click.echo(f"done in {time.perf_counter() - started:.0f}s")
-    click.echo("open the Dagster UI with `make dev` (http://127.0.0.1:3000)")
     if not ok:
-        raise click.ClickException("dbt build had failures (see the log above)")
+        raise click.ClickException("the demo stopped on a failure (named above)")
+    click.echo("next:")
+    for command, what in NEXT_COMMANDS:
+        click.echo(f"  {command:<30} {what}")
+
+
+# What a newcomer runs after the demo (README, "Other commands").
+NEXT_COMMANDS = (
+    ("make dashboard [PORT=8050]", "the management dashboards on http://127.0.0.1:8050"),
+    ("make dev [PORT=3000]", "the Dagster UI (assets, lineage, checks) on http://127.0.0.1:3000"),
+    ("mallcrm docs dbt --serve", "dbt's documentation of every model and column on http://127.0.0.1:8080"),
+    ("mallcrm status", "every table with its row count"),
+    ("mallcrm privacy audit-verify", "the audit log of publishes, purges and requests"),
+)
 
 
 # The demo holds back the window's last days and writes them after the audiences are
@@ -227,8 +268,8 @@ def _demo_activation(settings: Settings, config: SimulationConfig) -> bool:
         click.echo(f"the mall answers: its last {RESPONSE_DAYS} days, with the exported campaigns ...")
         _generate(settings, config, days=range(config.days - RESPONSE_DAYS, config.days), respond=True)
         _echo_ingest(steps.ingest(settings))
-        result = steps.build(settings, quiet=True)
-        click.echo("dbt build: " + result.summary())
+        result = steps.build(settings, quiet=True, progress=on_terminal())
+        _echo_dbt(result)
         if not result.success:
             return False
     for line in summary_lines(settings):
@@ -255,32 +296,62 @@ def _demo_ml(settings: Settings) -> bool:
     """Train and score every model, then rebuild member 360 so it shows the scores."""
     click.echo(f"training and scoring {', '.join(MODEL_NAMES)} ...")
     model_started = time.perf_counter()
-    for result in steps.train(settings):
+    # One model at a time behind a bar; the lines follow each bar, which they would garble.
+    trained = [r for name in progress(MODEL_NAMES, "training", unit="model") for r in steps.train(settings, [name])]
+    for result in trained:
         state = "promoted" if result.promoted else "not promoted"
         click.echo(f"  {result.version.model} {result.version.version}: {state} ({result.reason})")
-    for scored in steps.score(settings):
-        if scored.model_version is not None:
-            click.echo(f"  {scored.model}: {scored.rows:,} rows scored")
+    scored = [r for name in progress(MODEL_NAMES, "scoring", unit="model") for r in steps.score(settings, [name])]
+    for score in scored:
+        if score.model_version is not None:
+            click.echo(f"  {score.model}: {score.rows:,} rows scored")
     click.echo(f"  model time (train + score): {time.perf_counter() - model_started:.1f}s")
-    return steps.refresh_after_scoring(settings).success
+    refreshed = steps.refresh_after_scoring(settings, progress=on_terminal())
+    if not refreshed.success:
+        _echo_dbt(refreshed)
+    return refreshed.success
+
+
+def _dagster_home(settings: Settings) -> Path:
+    """DAGSTER_HOME, created, with the project's dagster.yaml linked into it (Dagster reads
+    its instance settings there only); an instance folder with its own dagster.yaml keeps it."""
+    home = settings.dagster_home.resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    instance_yaml = home / "dagster.yaml"
+    if instance_yaml.is_symlink() and not instance_yaml.exists():  # left dangling by a moved checkout
+        instance_yaml.unlink()
+    if not instance_yaml.exists():
+        instance_yaml.symlink_to(PROJECT_ROOT / "dagster.yaml")
+    return home
 
 
 @click.command()
-@click.option("--port", default=3000, show_default=True)
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=3000,
+    show_default=True,
+    envvar="PORT",
+    show_envvar=True,
+    help="Port of the Dagster UI.",
+)
 def dev(port) -> None:
-    """Start the Dagster UI on 127.0.0.1 (Ctrl-C stops it)."""
+    """Start the Dagster UI on 127.0.0.1 (Ctrl-C stops it).
+
+    Schedules and sensors start stopped: turn them on in the UI, or see MALLCRM_AUTOMATION
+    in docs/operations.md."""
     settings = load_cli_settings()
-    home = settings.dagster_home
-    home.mkdir(parents=True, exist_ok=True)
-    instance_yaml = home / "dagster.yaml"
-    if not instance_yaml.exists():
-        instance_yaml.symlink_to(PROJECT_ROOT / "dagster.yaml")
-    # Run dagster in its own process group and forward signals to it: started from a
-    # shell in the background, `dagster dev` would otherwise ignore SIGTERM.
+    dg_executable = Path(sys.executable).parent / "dg"  # dagster-dg-cli, pinned in pyproject.toml
+    if not dg_executable.exists():
+        raise click.ClickException(f"{dg_executable} not found: install the pinned environment (make dev) first")
+    home = _dagster_home(settings)
+    # `dg dev` with the module as its target is `dagster dev` without its supersession
+    # warning. It runs in DAGSTER_HOME, not the project root: Dagster warns about a
+    # dagster.yaml in its working folder that is not the instance's; -d puts the project
+    # on the code server's import path. Its own process group, signals forwarded: started
+    # from a shell in the background, it would otherwise ignore SIGTERM.
     cmd = [
-        sys.executable,
-        "-m",
-        "dagster",
+        str(dg_executable),
         "dev",
         "-h",
         "127.0.0.1",
@@ -288,8 +359,11 @@ def dev(port) -> None:
         str(port),
         "-m",
         "orchestration.definitions",
+        "-d",
+        str(PROJECT_ROOT),
     ]
-    proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=child_environment(settings), start_new_session=True)
+    env = {**child_environment(settings), "DAGSTER_HOME": str(home)}  # resolved, as Dagster compares it
+    proc = subprocess.Popen(cmd, cwd=home, env=env, start_new_session=True)
 
     stop_requested: list[float] = []
 
@@ -347,10 +421,28 @@ def docs_sources(check) -> None:
     click.echo(f"wrote {path}")
 
 
+@docs.command("dbt")
+@click.option("--serve", is_flag=True, help="Then serve them on http://127.0.0.1:PORT (Ctrl-C stops).")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1024, 65535))
+def docs_dbt(serve, port) -> None:
+    """dbt's documentation of every model, column and test, with the warehouse's catalog:
+    one static HTML file (dbt docs generate --static), served with --serve."""
+    settings = load_cli_settings()
+    result = run_dbt(["docs", "generate", "--static"], settings, quiet=on_terminal(), progress=on_terminal())
+    if not result.success:
+        raise click.ClickException("dbt docs generate failed (dbt's log: dbt_project/logs/dbt.log)")
+    click.echo(f"wrote {manifest_path(settings).parent / 'static_index.html'} (one file: open it in a browser)")
+    if serve:
+        click.echo(f"dbt docs on http://127.0.0.1:{port}/ (Ctrl-C stops)")
+        run_dbt(["docs", "serve", "--host", "127.0.0.1", "--port", str(port), "--no-browser"], settings, quiet=True)
+
+
 @click.command()
-def status() -> None:
-    """Print the warehouse's tables and row counts as JSON."""
-    click.echo(json.dumps(table_counts(load_cli_settings()), indent=2))
+@click.option("--json", "as_json", is_flag=True, help="As JSON: {schema: {table: rows}}.")
+def status(as_json) -> None:
+    """Every table of the warehouse with its row count, per schema."""
+    settings = load_cli_settings()
+    click.echo(json.dumps(table_counts(settings), indent=2) if as_json else warehouse_listing(settings))
 
 
 COMMANDS = (generate, ingest, build, demo, dev, publish_bi, publish_roles, docs, status)

@@ -10,11 +10,13 @@ import click
 from cli import exit_codes
 from cli.common import settings as load_cli_settings
 from cli.common import writing
+from mallcrm.core.warehouse import require_warehouse
 from pipeline import steps
 from privacy.audit import KEY_ENV, chain_summary, check_anchor, log_path, seal, verify
 from privacy.report import write_report
 from privacy.requests import list_requests, read_inbox
 from privacy.suppression import KEY_VERSION, SuppressionKeyError, list_path, load_entries, load_matchers
+from serving import access_log
 
 
 @click.group()
@@ -24,7 +26,13 @@ def privacy() -> None:
 
 @privacy.command()
 @click.option("--dry-run", is_flag=True, help="Only count what would be purged.")
-@click.option("--as-of", "as_of", default=None, help="Purge as of this day (YYYY-MM-DD; default today).")
+@click.option(
+    "--as-of",
+    "as_of",
+    default=None,
+    help="Purge as of this day (YYYY-MM-DD; default: the warehouse's as-of day, MALLCRM_QUALITY_AS_OF, else the "
+    "day after the latest business day loaded).",
+)
 @click.option("--no-rebuild", is_flag=True, help="Do not rebuild the dbt tables afterwards.")
 def purge(dry_run, as_of, no_rebuild) -> None:
     """Apply the policy's retention periods to every table (counts go to the audit log)."""
@@ -151,7 +159,9 @@ def suppression_check() -> None:
 def report() -> None:
     """Write the compliance report (HTML and Markdown)."""
 
-    html_path, md_path = write_report(load_cli_settings())
+    settings = load_cli_settings()
+    require_warehouse(settings)  # before the report's audit entry: nothing is written without a warehouse
+    html_path, md_path = write_report(settings, access_log=access_log.markdown(access_log.summarize(settings)))
     click.echo(f"wrote {html_path}\nwrote {md_path}")
 
 

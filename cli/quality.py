@@ -9,14 +9,28 @@ import click
 import duckdb
 
 from cli.common import settings as load_cli_settings
+from mallcrm.core.warehouse import require_warehouse
 from quality.health import health_report, unfinished_privacy_jobs
-from quality.runner import run_checks
+from quality.runner import contract_paths, run_checks
 
 
 def _table(rows: list[tuple], header: tuple) -> str:
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
     lines = ["  ".join(str(x).ljust(w) for x, w in zip(r, widths, strict=True)) for r in [header, *rows]]
     return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])
+
+
+def _check_datasets(ctx, param, datasets: tuple[str, ...]) -> tuple[str, ...]:
+    """An unknown dataset is a usage error listing the known ones (of its schema when the
+    schema is known): a typo must not pass as "0 checks on 0 tables"."""
+    known = sorted(path.stem for _, path in contract_paths())
+    for dataset in datasets:
+        if dataset not in known:
+            same_schema = [k for k in known if k.split(".")[0] == dataset.split(".")[0]]
+            raise click.BadParameter(
+                f"no data contract for {dataset!r}; the contracts are: {', '.join(same_schema or known)}"
+            )
+    return datasets
 
 
 @click.command()
@@ -27,11 +41,18 @@ def _table(rows: list[tuple], header: tuple) -> str:
     type=click.Choice(["raw", "staging", "masked", "marts"]),
     help="Only these layers (default: all).",
 )
-@click.option("--dataset", "datasets", multiple=True, help="Only these tables, e.g. raw_pos.transactions.")
+@click.option(
+    "--dataset",
+    "datasets",
+    multiple=True,
+    callback=_check_datasets,
+    help="Only these tables, e.g. raw_pos.transactions.",
+)
 @click.option("--all", "show_all", is_flag=True, help="List passing checks too.")
 def check(layers, datasets, show_all) -> None:
     """Verify the Soda data contracts (quality/contracts/); exit 1 when a check fails."""
     settings = load_cli_settings()
+    require_warehouse(settings)
     try:
         results = run_checks(settings, list(layers) or None, list(datasets) or None)
     except FileNotFoundError as exc:

@@ -33,18 +33,12 @@ body { font-family: -apple-system, 'Segoe UI', 'Noto Sans CJK SC', sans-serif; m
 .kpi-label { font-size: 12px; color: #52606d; } .kpi-value { font-size: 22px; font-weight: 600; }
 .table-head { display: flex; justify-content: space-between; margin-top: 12px; }
 .dashboard-error { background: #fde8e8; color: #9b1c1c; padding: 12px; white-space: pre-wrap; }
+.kpi-change { font-size: 12px; color: #52606d; }
+.period { font-size: 12px; color: #52606d; margin-bottom: 6px; }
+.filter-note { background: #fff4e5; color: #8a4b00; border-left: 3px solid #f0a030; padding: 4px 8px;
+  font-size: 12px; margin: 8px 0 2px; }
+.source { font-size: 12px; color: #52606d; }
 """
-
-
-def _bounds(wh: Warehouse) -> tuple[date | None, date | None]:
-    try:
-        rows = wh.options(
-            "select min(business_date) from marts.fct_transactions union all "
-            "select max(business_date) from marts.fct_transactions"
-        )
-    except Exception:  # a role file without the fact table: no bounds, the picker stays open
-        return None, None
-    return (rows[0], rows[1]) if len(rows) == 2 else (None, None)
 
 
 def _store_options(wh: Warehouse) -> list[dict]:
@@ -57,9 +51,11 @@ def download_csv(wh: Warehouse, query: str, filters: Filters) -> dict:
     return csv_download(wh.run(query, filters), f"{query}.csv")
 
 
-def create_app(db_path: Path) -> dash.Dash:
+def create_app(db_path: Path, source: str | None = None) -> dash.Dash:
+    """The app over one DuckDB file; `source` says on the page what the file is (which
+    role's output), so nobody mistakes a role's view for the whole warehouse."""
     wh = Warehouse(db_path)
-    start, end = _bounds(wh)
+    start, end = wh.bounds
     try:
         segments = wh.options("select distinct rfm_segment from marts.mart_rfm_monthly order by 1")
     except Exception:  # a role file without the RFM mart (a store's file): no segment filter values
@@ -96,7 +92,11 @@ def create_app(db_path: Path) -> dash.Dash:
                     dcc.Dropdown(
                         id="filter-segment", options=segments, placeholder="All segments 全部客群", className="filter"
                     ),
-                    html.Span(f"data: {db_path.name} (read-only)", style={"fontSize": "12px", "color": "#52606d"}),
+                    html.Span(
+                        f"data 数据: {source or db_path.name} ({db_path.name}, read-only 只读)",
+                        id="data-source",
+                        className="source",
+                    ),
                 ],
                 className="filters",
             ),
@@ -106,9 +106,13 @@ def create_app(db_path: Path) -> dash.Dash:
     )
 
     def current_filters(start_date, end_date, store, segment) -> Filters:
+        """The chosen filters; a date range that reaches the data's first or last day is
+        open on that side (so "every day" is no date filter at all)."""
+        first = date.fromisoformat(start_date[:10]) if start_date else None
+        last = date.fromisoformat(end_date[:10]) if end_date else None
         return Filters(
-            start=date.fromisoformat(start_date[:10]) if start_date else None,
-            end=date.fromisoformat(end_date[:10]) if end_date else None,
+            start=first if first and (start is None or first > start) else None,
+            end=last if last and (end is None or last < end) else None,
             store=store or None,
             segment=segment or None,
         )
@@ -130,7 +134,9 @@ def create_app(db_path: Path) -> dash.Dash:
         except Exception as error:  # shown on the page, never a blank screen
             traceback.print_exc()
             body = [html.Div(f"This dashboard failed: {error}", className="dashboard-error")]
-        return [html.H2(f"{page.title} · {page.title_zh}"), *body], nav
+        # data-filters says which filters this render shows (the browser tests wait for it)
+        shown = f"{start_date}|{end_date}|{store or ''}|{segment or ''}"
+        return [html.H2(f"{page.title} · {page.title_zh}", **{"data-filters": shown}), *body], nav
 
     @app.callback(
         Output({"type": "download", "query": MATCH}, "data"),

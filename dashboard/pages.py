@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 from dash import dash_table, dcc, html
 
-from dashboard.queries import Filters, Warehouse
+from dashboard.labels import format_axis, format_change, format_value, label, labels, table_column
+from dashboard.queries import FILTER_NAMES, Filters, Query, Warehouse, ignored_filters
 
 
 @dataclass(frozen=True)
@@ -28,19 +30,71 @@ class Page:
     render: Callable[[Warehouse, Filters], list]
 
 
-def _kpi(name: str, label: str, value: str) -> html.Div:
+@dataclass(frozen=True)
+class Card:
+    """A KPI card: `value` of the filters, formatted as `column` (labels.py)."""
+
+    name: str  # the tile's id is kpi-<name>
+    text: str
+    column: str
+    value: Callable[[Filters], object]
+
+
+def _source(wh: Warehouse, name: str) -> Query:
+    """A query file, or a metric view named "metrics.<metric>"."""
+    return wh.metric_source(name.removeprefix("metrics.")) if name.startswith("metrics.") else wh.queries[name]
+
+
+def _notes(wh: Warehouse, filters: Filters, sources: tuple[str, ...]) -> list[html.Div]:
+    """One visible note per active filter that some source of the block ignores."""
+    ignored = ignored_filters([_source(wh, name) for name in sources], filters)
+    return [
+        html.Div(
+            f"not filtered by {FILTER_NAMES[kind][0]} 未按{FILTER_NAMES[kind][1]}筛选: {reason}",
+            className="filter-note",
+            **{"data-filter": kind},
+        )
+        for kind, reason in ignored.items()
+    ]
+
+
+def _block(wh: Warehouse, filters: Filters, sources: tuple[str, ...], *children) -> html.Div:
+    """A chart, table or row of cards with what it reads (`data-sources`, which the tests
+    check) and a note for each active filter it ignores."""
     return html.Div(
-        [html.Div(label, className="kpi-label"), html.Div(value, id=f"kpi-{name}", className="kpi-value")],
-        className="kpi",
+        [*_notes(wh, filters, sources), *children], className="block", **{"data-sources": " ".join(sources)}
     )
 
 
-def _pct(value) -> str:
-    return "—" if value is None or pd.isna(value) else f"{value:.1%}"
+def _kpi(name: str, text: str, value: str, change: str | None = None) -> html.Div:
+    parts = [html.Div(text, className="kpi-label"), html.Div(value, id=f"kpi-{name}", className="kpi-value")]
+    if change is not None:
+        parts.append(html.Div(change, id=f"kpi-{name}-change", className="kpi-change"))
+    return html.Div(parts, className="kpi")
 
 
-def _num(value, digits: int = 0) -> str:
-    return "—" if value is None or pd.isna(value) else f"{value:,.{digits}f}"
+def _cards(wh: Warehouse, filters: Filters, sources: tuple[str, ...], cards: list[Card]) -> html.Div:
+    """KPI cards for the selected period, each with its change against the period of equal
+    length just before (when the sources honour the date range and the data reach back)."""
+    compares = all("date" in _source(wh, name).filters for name in sources)
+    period, previous = filters.period(wh.bounds), filters.previous(wh.bounds) if compares else None
+    tiles = []
+    for card in cards:
+        current = card.value(filters)
+        change = None
+        if previous:
+            change = "vs previous 较上期 " + format_change(card.column, current, card.value(previous))
+        tiles.append(_kpi(card.name, card.text, format_value(card.column, current), change))
+    children = [html.Div(tiles, className="kpis")]
+    if compares and period:
+        days = (period[1] - period[0]).days + 1
+        text = f"Period 期间 {period[0]:%Y-%m-%d} – {period[1]:%Y-%m-%d} ({days} days 天)"
+        if previous:
+            text += f", compared with 对比上期 {previous.start:%Y-%m-%d} – {previous.end:%Y-%m-%d}"
+        else:
+            text += ", no earlier period of equal length in the data 无上期数据 (narrow the dates to compare)"
+        children.append(html.Div(text, className="period"))
+    return _block(wh, filters, sources, *children)
 
 
 def _graph(name: str, figure: go.Figure) -> dcc.Graph:
@@ -48,38 +102,61 @@ def _graph(name: str, figure: go.Figure) -> dcc.Graph:
     return dcc.Graph(id=f"graph-{name}", figure=figure, className="chart", config={"displaylogo": False})
 
 
+def _chart(wh: Warehouse, filters: Filters, sources: tuple[str, ...], name: str, figure: go.Figure) -> html.Div:
+    return _block(wh, filters, sources, _graph(name, figure))
+
+
+def _axes(figure: go.Figure, x: str | None = None, y: str | None = None, legend: str | None = None) -> go.Figure:
+    """Bilingual axis and legend titles and number formats from the label table."""
+    if x:
+        format_axis(figure, "x", x)
+    if y:
+        format_axis(figure, "y", y)
+    if legend:
+        figure.update_layout(legend_title_text=label(legend))
+    return figure
+
+
+def _long(frame: pd.DataFrame, keys: list[str], columns: list[str], name: str, value: str) -> pd.DataFrame:
+    """Wide to long with the measures named from the label table (legend entries), never
+    plotly's `variable` / `value`."""
+    out = frame.melt(id_vars=keys, value_vars=columns, var_name=name, value_name=value)
+    out[name] = out[name].map(label)
+    return out
+
+
 def _display(frame: pd.DataFrame) -> pd.DataFrame:
-    """Dates as ISO days and ratios at 4 decimals, for reading (the CSV keeps full values)."""
+    """Dates as ISO days (numbers are formatted by the table's column formats)."""
     shown = frame.copy()
     for column in shown.columns:
         if pd.api.types.is_datetime64_any_dtype(shown[column]):
             shown[column] = shown[column].dt.strftime("%Y-%m-%d")
-        elif pd.api.types.is_float_dtype(shown[column]):
-            shown[column] = shown[column].round(4)
+        elif pd.api.types.is_bool_dtype(shown[column]):
+            shown[column] = shown[column].map({True: "yes 是", False: "no 否"})
     return shown
 
 
-def _table(query: str, frame: pd.DataFrame, rows: int = 12) -> html.Div:
+def _table(wh: Warehouse, filters: Filters, query: str, frame: pd.DataFrame, rows: int = 12) -> html.Div:
     shown = _display(frame.head(200))
-    return html.Div(
-        [
-            html.Div(
-                [
-                    html.Span(f"{query} ({len(frame):,} rows)", className="table-title"),
-                    html.Button("Download CSV", id={"type": "download-button", "query": query}, className="download"),
-                ],
-                className="table-head",
-            ),
-            dash_table.DataTable(
-                id=f"table-{query}",
-                data=shown.astype(object).where(shown.notna(), None).to_dict("records"),
-                columns=[{"name": c, "id": c} for c in shown.columns],
-                page_size=rows,
-                style_table={"overflowX": "auto"},
-                style_cell={"fontFamily": "inherit", "fontSize": 12, "padding": "4px"},
-            ),
-        ],
-        className="table-block",
+    return _block(
+        wh,
+        filters,
+        (query,),
+        html.Div(
+            [
+                html.Span(f"{query} ({len(frame):,} rows 行)", className="table-title"),
+                html.Button("Download CSV", id={"type": "download-button", "query": query}, className="download"),
+            ],
+            className="table-head",
+        ),
+        dash_table.DataTable(
+            id=f"table-{query}",
+            data=shown.astype(object).where(shown.notna(), None).to_dict("records"),
+            columns=[table_column(c) for c in shown.columns],
+            page_size=rows,
+            style_table={"overflowX": "auto"},
+            style_cell={"fontFamily": "inherit", "fontSize": 12, "padding": "4px"},
+        ),
     )
 
 
@@ -87,58 +164,138 @@ def _empty(message: str) -> html.Div:
     return html.Div(message, className="empty-note")
 
 
+def _latest(frame: pd.DataFrame, column: str, by: str = "snapshot_month"):
+    """`column` of the latest row (by `by`), None when there is none."""
+    return None if frame.empty else frame.sort_values(by).iloc[-1][column]
+
+
+# the lifecycle stages in funnel order (int_member__lifecycle_snapshots), with their names
+STAGES = {
+    "potential": "potential 潜在",
+    "new": "new 新客",
+    "active": "active 活跃",
+    "reactivated": "reactivated 回流",
+    "declining": "declining 衰退",
+    "dormant": "dormant 沉睡",
+    "churned": "churned 流失",
+}
+
+
 def lifecycle(wh: Warehouse, filters: Filters) -> list:
-    kpis = wh.run("lifecycle_kpis", filters)
-    stages = wh.run("lifecycle_stages", filters)
-    scores = wh.run("member_scores_by_stage", filters)
+    run = cache(wh.run)
+    kpis = run("lifecycle_kpis", filters)
+    stages = run("lifecycle_stages", filters)
+    scores = run("member_scores_by_stage", filters)
     if kpis.empty:
         return [_empty("No lifecycle snapshots in the selected dates.")]
-    latest = kpis.iloc[-1]
-    rates = kpis.melt(
-        id_vars="snapshot_month",
-        value_vars=["new_customer_conversion_rate", "dormant_reactivation_rate", "high_value_retention_rate"],
-        var_name="kpi",
-        value_name="rate",
+
+    def latest_stages(f: Filters) -> pd.DataFrame:
+        frame = run("lifecycle_stages", f)
+        return frame[frame.snapshot_month == frame.snapshot_month.max()]
+
+    def rate(column: str) -> Callable[[Filters], object]:
+        return lambda f: _latest(run("lifecycle_kpis", f), column)
+
+    latest_month = stages.snapshot_month.max()
+    latest = latest_stages(filters)
+    rates = _long(
+        kpis,
+        ["snapshot_month"],
+        ["new_customer_conversion_rate", "dormant_reactivation_rate", "high_value_retention_rate"],
+        "kpi",
+        "rate",
+    )
+    ordered = latest.set_index("lifecycle_stage").reindex(list(STAGES)).fillna(0).reset_index()
+    funnel = go.Figure(
+        go.Funnel(
+            y=[STAGES[s] for s in ordered.lifecycle_stage],
+            x=ordered.member_count,
+            textinfo="value+percent total",
+            texttemplate="%{value:,} (%{percentTotal:.1%})",
+        )
+    )
+    funnel.update_layout(title=f"Lifecycle funnel 生命周期漏斗 ({latest_month:%Y-%m}): members per stage, all stages")
+    funnel.update_yaxes(title_text=label("lifecycle_stage"))
+    area = px.area(
+        stages.assign(lifecycle_stage=stages.lifecycle_stage.map(STAGES)),
+        x="snapshot_month",
+        y="member_count",
+        color="lifecycle_stage",
+        category_orders={"lifecycle_stage": list(STAGES.values())},
+        labels=labels("snapshot_month", "member_count", "lifecycle_stage"),
+        title="Members by lifecycle stage 各阶段会员",
+    )
+    by_stage = scores.groupby("lifecycle_stage", as_index=False)[
+        ["member_count", "scored_member_count", "churn_probability_total", "predicted_clv_amount"]
+    ].sum()
+    by_stage["avg_churn_probability"] = by_stage.churn_probability_total / by_stage.scored_member_count.where(
+        by_stage.scored_member_count > 0
+    )
+    by_stage["lifecycle_stage"] = by_stage.lifecycle_stage.map(STAGES)
+    churn = px.bar(
+        by_stage,
+        x="lifecycle_stage",
+        y="avg_churn_probability",
+        hover_data={"scored_member_count": ":,", "predicted_clv_amount": ":,.0f"},
+        category_orders={"lifecycle_stage": list(STAGES.values())},
+        labels=labels("lifecycle_stage", "avg_churn_probability", "scored_member_count", "predicted_clv_amount"),
+        title="Mean churn probability by stage 各阶段平均流失概率 (ML scores; empty until scored)",
+    )
+    lines = px.line(
+        rates,
+        x="snapshot_month",
+        y="rate",
+        color="kpi",
+        markers=True,
+        labels=labels("snapshot_month", "rate", "kpi"),
+        title="Lifecycle KPIs by month 生命周期指标",
     )
     return [
-        html.Div(
+        _cards(
+            wh,
+            filters,
+            ("lifecycle_kpis", "lifecycle_stages"),
             [
-                _kpi("new-conversion", "New-customer conversion 新客转化", _pct(latest.new_customer_conversion_rate)),
-                _kpi("dormant-reactivation", "Dormant reactivation 沉睡唤醒", _pct(latest.dormant_reactivation_rate)),
-                _kpi("high-value-retention", "High-value retention 高价值留存", _pct(latest.high_value_retention_rate)),
-                _kpi(
+                Card(
+                    "new-conversion", "New-customer conversion 新客转化", "rate", rate("new_customer_conversion_rate")
+                ),
+                Card(
+                    "dormant-reactivation", "Dormant reactivation 沉睡唤醒", "rate", rate("dormant_reactivation_rate")
+                ),
+                Card(
+                    "high-value-retention", "High-value retention 高价值留存", "rate", rate("high_value_retention_rate")
+                ),
+                Card(
                     "members",
                     "Members in stages 会员数",
-                    _num(stages[stages.snapshot_month == latest.snapshot_month].member_count.sum()),
+                    "member_count",
+                    lambda f: latest_stages(f).member_count.sum(),
+                ),
+                Card(
+                    "reactivated",
+                    "Reactivated 回流会员",
+                    "member_count",
+                    lambda f: latest_stages(f).query("lifecycle_stage == 'reactivated'").member_count.sum(),
                 ),
             ],
-            className="kpis",
         ),
-        _graph(
-            "lifecycle-rates",
-            px.line(rates, x="snapshot_month", y="rate", color="kpi", markers=True, title="Lifecycle KPIs by month"),
-        ),
-        _graph(
+        _chart(wh, filters, ("lifecycle_stages",), "lifecycle-funnel", funnel),
+        _chart(wh, filters, ("lifecycle_kpis",), "lifecycle-rates", _axes(lines, "snapshot_month", "rate", "kpi")),
+        _chart(
+            wh,
+            filters,
+            ("lifecycle_stages",),
             "lifecycle-stages",
-            px.area(
-                stages,
-                x="snapshot_month",
-                y="member_count",
-                color="lifecycle_stage",
-                title="Members by lifecycle stage",
-            ),
+            _axes(area, "snapshot_month", "member_count", "lifecycle_stage"),
         ),
-        _graph(
+        _chart(
+            wh,
+            filters,
+            ("member_scores_by_stage",),
             "lifecycle-churn",
-            px.bar(
-                scores,
-                x="lifecycle_stage",
-                y="avg_churn_probability",
-                hover_data=["scored_member_count", "predicted_clv_amount"],
-                title="Mean churn probability by stage (ML scores; empty until scored)",
-            ),
+            _axes(churn, "lifecycle_stage", "avg_churn_probability"),
         ),
-        _table("lifecycle_kpis", kpis),
+        _table(wh, filters, "lifecycle_kpis", kpis),
     ]
 
 
@@ -162,40 +319,45 @@ def basket(wh: Warehouse, filters: Filters) -> list:
     top = pairs.sort_values("confidence", ascending=False, kind="stable").drop_duplicates("pair")
     top = top.sort_values(["lift", "rule_basket_count"], ascending=False, kind="stable").head(25)
     sources, targets = _rule_label(top.antecedent_label), _rule_label(top.consequent_label)
-    labels = sorted(set(sources) | set(targets))
+    nodes = sorted(set(sources) | set(targets))
     # antecedents on the left, consequents on the right: one node per side
-    left = {c: i for i, c in enumerate(labels)}
-    right = {c: i + len(labels) for i, c in enumerate(labels)}
+    left = {c: i for i, c in enumerate(nodes)}
+    right = {c: i + len(nodes) for i, c in enumerate(nodes)}
     sankey = go.Figure(
         go.Sankey(
-            node={"label": labels + labels, "pad": 12},
+            node={"label": nodes + nodes, "pad": 12},
             link={
                 "source": [left[c] for c in sources],
                 "target": [right[c] for c in targets],
                 "value": list(top.rule_basket_count),
-                "customdata": top[["support", "confidence", "lift"]].round(4).to_numpy().tolist(),
-                "hovertemplate": "%{source.label} → %{target.label}<br>baskets %{value}<br>support %{customdata[0]}"
-                "<br>confidence %{customdata[1]}<br>lift %{customdata[2]}<extra></extra>",
+                "customdata": top[["support", "confidence", "lift"]].to_numpy().tolist(),
+                "hovertemplate": "%{source.label} → %{target.label}<br>baskets 购物篮 %{value:,}"
+                "<br>support 支持度 %{customdata[0]:.2%}<br>confidence 置信度 %{customdata[1]:.1%}"
+                "<br>lift 提升度 %{customdata[2]:.2f}<extra></extra>",
             },
         )
     )
     how = "FP-Growth" if fp_growth else "SQL pair counts, until the first ML run"
-    sankey.update_layout(title=f"Cross-category rules (top 25 pairs by lift, {how}): bought → also bought")
+    sankey.update_layout(title=f"Cross-category rules 跨品类关联 (top 25 pairs by lift, {how}): bought → also bought")
+    model = f"{FP_GROWTH} {rules.model_version.dropna().iloc[0]}" if fp_growth else "SQL pairs"
     components = [
-        html.Div(
+        _cards(
+            wh,
+            filters,
+            ("basket_rules",),
             [
-                _kpi("rules", "Rules 关联规则", _num(len(rules))),
-                _kpi("max-lift", "Highest lift 最高提升度", _num(rules.lift.max(), 2)),
-                _kpi("baskets", "Baskets mined 购物篮数", _num(category.total_basket_count.max())),
-                _kpi(
-                    "model",
-                    "Rules from 规则来源",
-                    f"{FP_GROWTH} {rules.model_version.dropna().iloc[0]}" if fp_growth else "SQL pairs",
+                Card("rules", "Rules 关联规则", "rule_rank", lambda f: len(rules)),
+                Card("max-lift", "Highest lift 最高提升度", "lift", lambda f: rules.lift.max()),
+                Card(
+                    "baskets",
+                    "Baskets mined 购物篮数",
+                    "total_basket_count",
+                    lambda f: category.total_basket_count.max(),
                 ),
+                Card("model", "Rules from 规则来源", "rule_source", lambda f: model),
             ],
-            className="kpis",
         ),
-        _graph("basket-sankey", sankey),
+        _chart(wh, filters, ("basket_rules",), "basket-sankey", sankey),
     ]
     if not products.empty:
         shown = products.sort_values(["lift", "rule_basket_count"], ascending=False, kind="stable").head(15)
@@ -209,24 +371,38 @@ def basket(wh: Warehouse, filters: Filters) -> list:
             x="lift",
             y="rule",
             orientation="h",
-            hover_data={"support": ":.4f", "confidence": ":.3f", "rule_basket_count": True},
-            title="Product rules (same receipt, top 15 by lift): bought → also bought",
+            hover_data={"support": ":.2%", "confidence": ":.1%", "rule_basket_count": ":,"},
+            labels=labels("lift", "rule", "support", "confidence", "rule_basket_count"),
+            title="Product rules 商品关联规则 (same receipt, top 15 by lift): bought → also bought",
         )
-        bars.update_layout(yaxis_title=None)
-        components.append(_graph("basket-products", bars))
-    components.append(_table("basket_rules", rules))
+        _axes(bars, "lift", "rule")
+        components.append(_chart(wh, filters, ("basket_rules",), "basket-products", bars))
+    components.append(_table(wh, filters, "basket_rules", rules))
     return components
 
 
 def traffic(wh: Warehouse, filters: Filters) -> list:
-    heat = wh.run("traffic_heatmap", filters)
-    dwell = wh.run("zone_dwell", filters)
-    conversion = wh.run("traffic_conversion", filters)
+    run = cache(wh.run)
+    heat = run("traffic_heatmap", filters)
+    dwell = run("zone_dwell", filters)
+    conversion = run("traffic_conversion", filters)
+    transitions = run("zone_transitions", filters)
     if heat.empty:
         return [_empty("No people-counter data yet.")]
-    grid = heat.pivot_table(index="zone_name", columns="hour_of_day", values="avg_people_in_per_day", aggfunc="sum")
-    heatmap = go.Figure(go.Heatmap(z=grid.values, x=list(grid.columns), y=list(grid.index), colorscale="YlOrRd"))
-    heatmap.update_layout(title="People entering per day, zone x hour", xaxis_title="hour", yaxis_title="zone")
+    days = heat.business_date.nunique()
+    grid = heat.pivot_table(index="zone_name", columns="hour_of_day", values="people_in", aggfunc="sum") / days
+    heatmap = go.Figure(
+        go.Heatmap(
+            z=grid.values,
+            x=list(grid.columns),
+            y=list(grid.index),
+            colorscale="YlOrRd",
+            colorbar={"title": label("avg_people_in_per_day")},
+            hovertemplate="%{y} %{x}:00<br>" + label("avg_people_in_per_day") + " %{z:,.1f}<extra></extra>",
+        )
+    )
+    heatmap.update_layout(title=f"People entering per day, zone x hour 各区域分时客流 (mean of {days:,} days)")
+    _axes(heatmap, "hour_of_day", "zone_name")
     per_zone = dwell.groupby("zone_name", as_index=False).agg(
         dwell_minutes=("dwell_minutes", "sum"), visit_count=("visit_count", "sum")
     )
@@ -237,78 +413,151 @@ def traffic(wh: Warehouse, filters: Filters) -> list:
         visitor_count=("visitor_count", "sum"), transaction_count=("transaction_count", "sum")
     )
     daily["transactions_per_visitor"] = daily.transaction_count / daily.visitor_count.where(daily.visitor_count > 0)
-    visitors = conversion.visitor_count.sum()
+
+    def receipts_per_visitor(f: Filters):
+        frame = run("traffic_conversion", f)
+        visitors = frame.visitor_count.sum()
+        return frame.transaction_count.sum() / visitors if visitors else None
+
+    dwell_bars = px.bar(
+        per_zone,
+        x="zone_name",
+        y="avg_dwell_minutes_per_visit",
+        hover_data={"visit_count": ":,"},
+        labels=labels("zone_name", "avg_dwell_minutes_per_visit", "visit_count"),
+        title="Average dwell per visit by zone 各区域单次驻留(分钟)",
+    )
+    paths = transitions.groupby(["from_zone_name", "to_zone_name"], as_index=False).agg(
+        transition_count=("transition_count", "sum")
+    )
+    paths["path"] = paths.from_zone_name + " → " + paths.to_zone_name
+    path_bars = px.bar(
+        paths.nlargest(15, "transition_count").sort_values("transition_count"),
+        x="transition_count",
+        y="path",
+        orientation="h",
+        labels=labels("transition_count", "path"),
+        title="Top shopper paths between zones 主要客流动线 (Wi-Fi, moves in the selected days)",
+    )
+    receipts = px.line(
+        daily,
+        x="business_date",
+        y="transactions_per_visitor",
+        hover_data={"visitor_count": ":,", "transaction_count": ":,"},
+        labels=labels("business_date", "transactions_per_visitor", "visitor_count", "transaction_count"),
+        title="Receipts per store visitor by day 每日进店转化率",
+    )
     return [
-        html.Div(
+        _cards(
+            wh,
+            filters,
+            ("metrics.visitors", "metrics.net_revenue"),
             [
-                _kpi("visitors", "Store visitors 进店客流", _num(visitors)),
-                _kpi("transactions", "Receipts 成交笔数", _num(conversion.transaction_count.sum())),
-                _kpi(
-                    "conversion",
-                    "Conversion 转化率",
-                    _pct(conversion.transaction_count.sum() / visitors if visitors else None),
+                Card("mall-visitors", "Mall visitors 商场客流", "visitor_count", lambda f: wh.metric("visitors", f)),
+                Card(
+                    "net-revenue", "Net revenue 净销售额", "net_revenue_amount", lambda f: wh.metric("net_revenue", f)
                 ),
             ],
-            className="kpis",
         ),
-        _graph("traffic-heatmap", heatmap),
-        _graph(
-            "traffic-dwell",
-            px.bar(
-                per_zone,
-                x="zone_name",
-                y="avg_dwell_minutes_per_visit",
-                title="Average dwell per visit (minutes) by zone",
-            ),
+        _cards(
+            wh,
+            filters,
+            ("traffic_conversion",),
+            [
+                Card(
+                    "visitors",
+                    "Store visitors 进店客流",
+                    "visitor_count",
+                    lambda f: run("traffic_conversion", f).visitor_count.sum(),
+                ),
+                Card(
+                    "transactions",
+                    "Receipts 成交笔数",
+                    "transaction_count",
+                    lambda f: run("traffic_conversion", f).transaction_count.sum(),
+                ),
+                Card("conversion", "Conversion 转化率", "transactions_per_visitor", receipts_per_visitor),
+            ],
         ),
-        _graph(
+        _chart(wh, filters, ("traffic_heatmap",), "traffic-heatmap", heatmap),
+        _chart(
+            wh, filters, ("zone_dwell",), "traffic-dwell", _axes(dwell_bars, "zone_name", "avg_dwell_minutes_per_visit")
+        ),
+        _chart(wh, filters, ("zone_transitions",), "traffic-paths", _axes(path_bars, "transition_count", "path")),
+        _chart(
+            wh,
+            filters,
+            ("traffic_conversion",),
             "traffic-conversion",
-            px.line(daily, x="business_date", y="transactions_per_visitor", title="Receipts per store visitor by day"),
+            _axes(receipts, "business_date", "transactions_per_visitor"),
         ),
-        _table("traffic_conversion", conversion),
+        _table(wh, filters, "traffic_conversion", conversion),
     ]
 
 
 def campaigns(wh: Warehouse, filters: Filters) -> list:
-    roi = wh.run("campaign_roi", filters)
+    run = cache(wh.run)
+    roi = run("campaign_roi", filters)
     if roi.empty:
         return [_empty("No campaigns started in the selected dates.")]
     treatment = roi[roi.arm == "treatment"].copy()
     treatment["significant"] = treatment.is_revenue_significant.fillna(False).map({True: "p < 0.05", False: "n.s."})
+    roi_bars = px.bar(
+        treatment,
+        x="campaign_name",
+        y="roi",
+        color="significant",
+        hover_data={"revenue_p_value": ":.3f", "cost_amount": ":,.0f"},
+        labels=labels("campaign_name", "roi", "significant", "revenue_p_value", "cost_amount"),
+        title="ROI per campaign 各活动投资回报率 (treatment over control)",
+    )
+    amounts = px.bar(
+        _long(
+            treatment,
+            ["campaign_name"],
+            ["incremental_revenue_amount", "incremental_margin_amount"],
+            "measure",
+            "amount",
+        ),
+        x="campaign_name",
+        y="amount",
+        color="measure",
+        barmode="group",
+        labels=labels("campaign_name", "amount", "measure"),
+        title="Incremental revenue and margin 增量收入与毛利 (CNY)",
+    )
+    metric_cards = ("metrics.campaign_incremental_revenue", "metrics.campaign_cost", "metrics.campaign_roi")
     return [
-        html.Div(
+        _cards(
+            wh,
+            filters,
+            ("campaign_roi", *metric_cards),
             [
-                _kpi("campaigns", "Campaigns 活动数", _num(treatment.campaign_id.nunique())),
-                _kpi(
-                    "incremental-revenue",
-                    "Incremental revenue 增量收入 (CNY)",
-                    _num(treatment.incremental_revenue_amount.sum()),
+                Card(
+                    "campaigns",
+                    "Campaigns 活动数",
+                    "member_count",
+                    lambda f: run("campaign_roi", f).campaign_id.nunique(),
                 ),
-                _kpi("cost", "Cost 成本 (CNY)", _num(treatment.cost_amount.sum())),
+                Card(
+                    "incremental-revenue",
+                    "Incremental revenue 增量收入",
+                    "incremental_revenue_amount",
+                    lambda f: wh.metric("campaign_incremental_revenue", f),
+                ),
+                Card("cost", "Cost 成本", "cost_amount", lambda f: wh.metric("campaign_cost", f)),
+                Card("roi", "ROI 投资回报率", "roi", lambda f: wh.metric("campaign_roi", f)),
             ],
-            className="kpis",
         ),
-        _graph(
-            "campaign-roi",
-            px.bar(
-                treatment,
-                x="campaign_name",
-                y="roi",
-                color="significant",
-                title="ROI per campaign (treatment over control)",
-            ),
-        ),
-        _graph(
+        _chart(wh, filters, ("campaign_roi",), "campaign-roi", _axes(roi_bars, "campaign_name", "roi", "significant")),
+        _chart(
+            wh,
+            filters,
+            ("campaign_roi",),
             "campaign-incremental",
-            px.bar(
-                treatment,
-                x="campaign_name",
-                y=["incremental_revenue_amount", "incremental_margin_amount"],
-                barmode="group",
-                title="Incremental revenue and margin (CNY)",
-            ),
+            _axes(amounts, "campaign_name", "amount", "measure"),
         ),
-        _table("campaign_roi", roi),
+        _table(wh, filters, "campaign_roi", roi),
     ]
 
 
@@ -391,13 +640,14 @@ def _uplift_chart(measured: pd.DataFrame) -> go.Figure:
 
 
 def audiences(wh: Warehouse, filters: Filters) -> list:
-    runs = wh.run("audience_runs", filters)
+    run = cache(wh.run)
+    runs = run("audience_runs", filters)
     if runs.empty:
-        if wh.run("audience_runs").empty:
+        if run("audience_runs").empty:
             return [_empty(NO_AUDIENCE)]
         return [_empty("No audience runs in the selected dates.")]
-    overlaps = wh.run("audience_overlaps", filters)
-    coverage = wh.run("channel_consent_coverage", filters)
+    overlaps = run("audience_overlaps", filters)
+    coverage = run("channel_consent_coverage", filters)
     latest_date = runs.run_date.max()
     runs = runs.assign(
         members=runs.treatment_count + runs.control_count,
@@ -413,41 +663,81 @@ def audiences(wh: Warehouse, filters: Filters) -> list:
         color="audience",
         barmode="group",
         hover_data=["audience_label", "treatment_count", "control_count", "candidate_count", "status"],
+        labels=labels(
+            "run_day",
+            "members",
+            "audience",
+            "audience_label",
+            "treatment_count",
+            "control_count",
+            "candidate_count",
+            "status",
+        ),
         title="Audience size per run (treatment 实验组 + control 对照组)",
     )
-    sizes.update_layout(xaxis_title="run date", xaxis_type="category", yaxis_title="members")
+    _axes(sizes, "run_day", "members", "audience").update_layout(xaxis_type="category")
     gates = px.bar(
         excluded,
         x="audience",
         y="members",
         color="gate",
         category_orders={"gate": list(AUDIENCE_GATES.values())},
-        title="Members excluded per gate (selected run dates)",
+        labels=labels("audience", "gate", "members"),
+        title="Members excluded per gate 各门禁排除会员 (selected run dates)",
     )
-    gates.update_layout(barmode="stack", xaxis_title=None, legend_title="gate 门禁")
+    _axes(gates, "audience", "members", "gate").update_layout(barmode="stack")
+
+    def measured_runs(f: Filters) -> pd.DataFrame:
+        frame = run("audience_runs", f)
+        return frame[frame.is_measured.fillna(False).astype(bool)]
+
     components = [
-        html.Div(
+        _cards(
+            wh,
+            filters,
+            ("audience_runs",),
             [
-                _kpi("audience-runs", "Audience runs 人群批次", _num(len(runs))),
-                _kpi("contacted", "Members contacted 触达会员", _num(runs.treatment_count.sum())),
-                _kpi("held-out", "Held out 对照组", _num(runs.control_count.sum())),
-                _kpi("excluded", "Excluded by gates 门禁排除", _num(runs[list(AUDIENCE_GATES)].to_numpy().sum())),
-                _kpi(
+                Card(
+                    "audience-runs", "Audience runs 人群批次", "candidate_count", lambda f: len(run("audience_runs", f))
+                ),
+                Card(
+                    "contacted",
+                    "Members contacted 触达会员",
+                    "treatment_count",
+                    lambda f: run("audience_runs", f).treatment_count.sum(),
+                ),
+                Card(
+                    "held-out",
+                    "Held out 对照组",
+                    "control_count",
+                    lambda f: run("audience_runs", f).control_count.sum(),
+                ),
+                Card(
+                    "excluded",
+                    "Excluded by gates 门禁排除",
+                    "candidate_count",
+                    lambda f: run("audience_runs", f)[list(AUDIENCE_GATES)].to_numpy().sum(),
+                ),
+                Card(
                     "significant",
                     "Significant uplifts 显著提升",
-                    f"{int(measured.is_conversion_significant.fillna(False).sum())} / {len(measured)} measured",
+                    "status",
+                    lambda f: (
+                        f"{int(measured_runs(f).is_conversion_significant.fillna(False).sum())}"
+                        f" / {len(measured_runs(f))} measured"
+                    ),
                 ),
             ],
-            className="kpis",
         ),
-        _graph("audience-sizes", sizes),
+        _chart(wh, filters, ("audience_runs",), "audience-sizes", sizes),
     ]
     latest_overlaps = overlaps[overlaps.run_date == overlaps.run_date.max()] if not overlaps.empty else overlaps
     if not latest_overlaps.empty:
         overlap_date = latest_overlaps.run_date.iloc[0]
         names = set(latest_overlaps.audience) | set(latest_overlaps.other_audience)
         names |= set(runs[runs.run_date == overlap_date].audience)
-        components.append(_graph("audience-overlaps", _overlap_heatmap(latest_overlaps, sorted(names), overlap_date)))
+        heat = _overlap_heatmap(latest_overlaps, sorted(names), overlap_date)
+        components.append(_chart(wh, filters, ("audience_overlaps",), "audience-overlaps", heat))
     else:
         components.append(html.P(f"No two audiences shared a member on {latest_date:%Y-%m-%d}.", className="note"))
     if not coverage.empty:
@@ -459,13 +749,20 @@ def audiences(wh: Warehouse, filters: Filters) -> list:
             y="consent_coverage_rate",
             text_auto=".0%",
             hover_data=["consent_scopes", "consenting_member_count", "active_adult_member_count"],
+            labels=labels(
+                "channel",
+                "consent_coverage_rate",
+                "consent_scopes",
+                "consenting_member_count",
+                "active_adult_member_count",
+            ),
             title=f"Consent coverage per channel 渠道同意覆盖率 ({coverage_date:%Y-%m-%d}, active adult members)",
         )
-        consent.update_layout(yaxis_tickformat=".0%", yaxis_range=[0, 1], yaxis_title="consenting share")
-        components.append(_graph("consent-coverage", consent))
-    components.append(_graph("audience-exclusions", gates))
+        _axes(consent, "channel", "consent_coverage_rate").update_layout(yaxis_range=[0, 1])
+        components.append(_chart(wh, filters, ("channel_consent_coverage",), "consent-coverage", consent))
+    components.append(_chart(wh, filters, ("audience_runs",), "audience-exclusions", gates))
     if not measured.empty:
-        components.append(_graph("audience-uplift", _uplift_chart(measured)))
+        components.append(_chart(wh, filters, ("audience_runs",), "audience-uplift", _uplift_chart(measured)))
     else:
         components.append(
             html.P(
@@ -473,100 +770,155 @@ def audiences(wh: Warehouse, filters: Filters) -> list:
                 className="note",
             )
         )
-    components.append(_table("audience_runs", runs.drop(columns=["members", "run_day"])))
+    components.append(_table(wh, filters, "audience_runs", runs.drop(columns=["members", "run_day"])))
     return components
 
 
 def rfm(wh: Warehouse, filters: Filters) -> list:
-    segments = wh.run("rfm_segments", filters)
-    migration = wh.run("rfm_migration", filters)
-    behaviour = wh.run("behaviour_segments", filters)
+    run = cache(wh.run)
+    segments = run("rfm_segments", filters)
+    migration = run("rfm_migration", filters)
+    behaviour = run("behaviour_segments", filters)
     if segments.empty:
         return [_empty("No RFM snapshots in the selected dates.")]
+
+    def latest_scored(f: Filters) -> pd.DataFrame:
+        frame = run("rfm_segments", f)
+        return frame[frame.snapshot_month == frame.snapshot_month.max()]
+
     latest_month = segments.snapshot_month.max()
-    latest = segments[segments.snapshot_month == latest_month]
+    latest = latest_scored(filters)
     by_segment = latest.groupby("rfm_segment", as_index=False).member_count.sum().sort_values("member_count")
     by_class = latest.groupby("rfm_class_label", as_index=False).member_count.sum()
     moves = migration[migration.snapshot_month == migration.snapshot_month.max()] if not migration.empty else migration
     matrix = moves.pivot_table(index="from_segment", columns="to_segment", values="member_count", aggfunc="sum")
     migration_fig = go.Figure(
-        go.Heatmap(z=matrix.values, x=list(matrix.columns), y=list(matrix.index), colorscale="Blues")
+        go.Heatmap(
+            z=matrix.values,
+            x=list(matrix.columns),
+            y=list(matrix.index),
+            colorscale="Blues",
+            colorbar={"title": label("member_count")},
+            hovertemplate="%{y} → %{x}<br>" + label("member_count") + " %{z:,}<extra></extra>",
+        )
     )
-    migration_fig.update_layout(title="Segment migration, latest month (from → to)")
+    migration_fig.update_layout(title="Segment migration, latest month 客群迁移 (from → to)")
+    _axes(migration_fig, "to_segment", "from_segment")
+    groups = behaviour.groupby("behaviour_segment", as_index=False)[
+        ["member_count", "scored_member_count", "churn_probability_total", "predicted_clv_total"]
+    ].sum()
+    scored = groups.scored_member_count.where(groups.scored_member_count > 0)
+    groups["avg_churn_probability"] = groups.churn_probability_total / scored
+    groups["avg_predicted_clv"] = groups.predicted_clv_total / scored
+    segment_bars = px.bar(
+        by_segment,
+        x="member_count",
+        y="rfm_segment",
+        orientation="h",
+        labels=labels("member_count", "rfm_segment"),
+        title=f"Members per RFM segment 各RFM客群会员 ({latest_month:%Y-%m})",
+    )
+    behaviour_bars = px.bar(
+        groups.sort_values("member_count", ascending=False),
+        x="behaviour_segment",
+        y="member_count",
+        hover_data={"avg_churn_probability": ":.1%", "avg_predicted_clv": ":,.0f"},
+        labels=labels("behaviour_segment", "member_count", "avg_churn_probability", "avg_predicted_clv"),
+        title="Behavioural segments 行为客群 (K-means model)",
+    )
+    classes = px.pie(
+        by_class,
+        names="rfm_class_label",
+        values="member_count",
+        labels=labels("rfm_class_label", "member_count"),
+        title="8-class customer value RFM八类",
+    )
+    classes.update_layout(legend_title_text=label("rfm_class_label"))
     return [
-        html.Div(
+        _cards(
+            wh,
+            filters,
+            ("rfm_segments",),
             [
-                _kpi("rfm-members", "Members scored 已评分会员", _num(latest.member_count.sum())),
-                _kpi("rfm-segments", "Segments 客群数", _num(by_segment.rfm_segment.nunique())),
+                Card(
+                    "rfm-members",
+                    "Members scored 已评分会员",
+                    "member_count",
+                    lambda f: latest_scored(f).member_count.sum(),
+                ),
+                Card(
+                    "rfm-segments",
+                    "Segments 客群数",
+                    "member_count",
+                    lambda f: latest_scored(f).rfm_segment.nunique(),
+                ),
             ],
-            className="kpis",
         ),
-        _graph(
-            "rfm-segments",
-            px.bar(
-                by_segment,
-                x="member_count",
-                y="rfm_segment",
-                orientation="h",
-                title=f"Members per RFM segment ({latest_month:%Y-%m})",
-            ),
-        ),
-        _graph(
-            "rfm-classes",
-            px.pie(by_class, names="rfm_class_label", values="member_count", title="8-class customer value (RFM八类)"),
-        ),
-        _graph("rfm-migration", migration_fig),
-        _graph(
+        _chart(wh, filters, ("rfm_segments",), "rfm-segments", _axes(segment_bars, "member_count", "rfm_segment")),
+        _chart(wh, filters, ("rfm_segments",), "rfm-classes", classes),
+        _chart(wh, filters, ("rfm_migration",), "rfm-migration", migration_fig),
+        _chart(
+            wh,
+            filters,
+            ("behaviour_segments",),
             "behaviour-segments",
-            px.bar(
-                behaviour,
-                x="behaviour_segment",
-                y="member_count",
-                hover_data=["avg_churn_probability", "avg_predicted_clv"],
-                title="Behavioural segments (K-means model)",
-            ),
+            _axes(behaviour_bars, "behaviour_segment", "member_count"),
         ),
-        _table("rfm_segments", segments),
+        _table(wh, filters, "rfm_segments", segments),
     ]
 
 
 def loyalty(wh: Warehouse, filters: Filters) -> list:
-    tiers = wh.run("loyalty_tiers", filters)
-    points = wh.run("points_liability", filters)
+    run = cache(wh.run)
+    tiers = run("loyalty_tiers", filters)
+    points = run("points_liability", filters)
     if tiers.empty:
         return [_empty("No tier snapshots in the selected dates.")]
-    latest = points.iloc[-1] if not points.empty else None
+    tier_bars = px.bar(
+        tiers,
+        x="snapshot_month",
+        y="member_count",
+        color="tier",
+        hover_data={"member_share": ":.1%", "upgrades_in": ":,", "downgrades_in": ":,"},
+        labels=labels("snapshot_month", "member_count", "tier", "member_share", "upgrades_in", "downgrades_in"),
+        title="Members per tier by month 各等级会员",
+    )
+    flows = px.bar(
+        _long(points, ["snapshot_month"], ["points_earned", "points_redeemed", "points_expired"], "measure", "points"),
+        x="snapshot_month",
+        y="points",
+        color="measure",
+        barmode="group",
+        labels=labels("snapshot_month", "points", "measure"),
+        title="Points earned, redeemed and expired 积分获得、兑换与过期",
+    )
     return [
-        html.Div(
+        _cards(
+            wh,
+            filters,
+            ("points_liability",),
             [
-                _kpi(
+                Card(
                     "liability",
-                    "Points liability 积分负债 (CNY)",
-                    _num(None if latest is None else latest.outstanding_liability_amount),
+                    "Points liability 积分负债",
+                    "outstanding_liability_amount",
+                    lambda f: _latest(run("points_liability", f), "outstanding_liability_amount"),
                 ),
-                _kpi(
+                Card(
                     "outstanding-points",
                     "Outstanding points 未兑积分",
-                    _num(None if latest is None else latest.outstanding_points),
+                    "outstanding_points",
+                    lambda f: _latest(run("points_liability", f), "outstanding_points"),
                 ),
             ],
-            className="kpis",
         ),
-        _graph(
-            "loyalty-tiers",
-            px.bar(tiers, x="snapshot_month", y="member_count", color="tier", title="Members per tier by month"),
+        _chart(
+            wh, filters, ("loyalty_tiers",), "loyalty-tiers", _axes(tier_bars, "snapshot_month", "member_count", "tier")
         ),
-        _graph(
-            "loyalty-points",
-            px.bar(
-                points,
-                x="snapshot_month",
-                y=["points_earned", "points_redeemed", "points_expired"],
-                barmode="group",
-                title="Points earned, redeemed and expired",
-            ),
+        _chart(
+            wh, filters, ("points_liability",), "loyalty-points", _axes(flows, "snapshot_month", "points", "measure")
         ),
-        _table("points_liability", points),
+        _table(wh, filters, "points_liability", points),
     ]
 
 
@@ -579,14 +931,13 @@ def _weighted_nps(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 
 def nps(wh: Warehouse, filters: Filters) -> list:
-    monthly = wh.run("nps_monthly", filters)
-    by_segment = wh.run("nps_by_segment", filters)
-    sla = wh.run("complaint_sla", filters)
+    run = cache(wh.run)
+    monthly = run("nps_monthly", filters)
+    channels = run("nps_channels", filters)
+    by_segment = run("nps_by_segment", filters)
+    sla = run("complaint_sla", filters)
     level = "store" if filters.store else "mall"
     trend = monthly[monthly.breakdown == level]
-    channels = monthly[monthly.breakdown == "channel"]
-    responses = trend.nps_response_count.sum()
-    weighted = (trend.nps * trend.nps_response_count).sum() / responses if responses else None
     breach = sla.groupby("complaint_category", as_index=False)[["complaint_count", "breached_count"]].sum()
     breach["breach_rate"] = breach.breached_count / breach.complaint_count.where(breach.complaint_count > 0)
     figure = go.Figure()
@@ -596,7 +947,7 @@ def nps(wh: Warehouse, filters: Filters) -> list:
                 x=trend.month_start_date,
                 y=trend.nps,
                 mode="lines+markers",
-                name="NPS",
+                name=label("nps"),
                 error_y={
                     "type": "data",
                     "symmetric": False,
@@ -605,49 +956,156 @@ def nps(wh: Warehouse, filters: Filters) -> list:
                 },
             )
         )
-    figure.update_layout(title=f"NPS by month ({level}), 95% interval")
+    figure.update_layout(title=f"NPS by month 月度净推荐值 ({filters.store or 'mall 全场'}), 95% interval")
+    _axes(figure, "month_start_date", "nps")
     segment_fig = px.bar(
         _weighted_nps(by_segment, ["segment_type", "segment_value"]),
         x="segment_value",
         y="nps",
         color="segment_type",
-        title="NPS by segment over the selected months",
+        labels=labels("segment_value", "nps", "segment_type"),
+        title="NPS by segment over the selected months 分客群NPS",
+    )
+    channel_fig = px.bar(
+        _weighted_nps(channels, ["channel"]),
+        x="channel",
+        y="nps",
+        labels=labels("channel", "nps"),
+        title="NPS by survey channel over the selected months 分渠道NPS",
+    )
+    breach_fig = px.bar(
+        breach,
+        x="complaint_category",
+        y="breach_rate",
+        hover_data={"complaint_count": ":,", "breached_count": ":,"},
+        labels=labels("complaint_category", "breach_rate", "complaint_count", "breached_count"),
+        title="Complaint SLA breach rate by category 各类投诉超时率 (2 h resolution, 48 h follow-up)",
     )
     return [
-        html.Div(
+        _cards(
+            wh,
+            filters,
+            ("metrics.nps", "metrics.nps_responses", "metrics.csat_average"),
             [
-                _kpi("nps", "NPS 净推荐值", _num(weighted, 1)),
-                _kpi("responses", "Responses 样本量", _num(responses)),
-                _kpi("complaints", "Complaints 投诉", _num(sla.complaint_count.sum())),
-                _kpi(
+                Card("nps", "NPS 净推荐值", "nps", lambda f: wh.metric("nps", f)),
+                Card("responses", "Responses 样本量", "nps_response_count", lambda f: wh.metric("nps_responses", f)),
+                Card("csat", "CSAT 满意度", "csat_average", lambda f: wh.metric("csat_average", f)),
+            ],
+        ),
+        _cards(
+            wh,
+            filters,
+            ("metrics.complaints", "metrics.complaint_sla_breach_rate"),
+            [
+                Card("complaints", "Complaints 投诉", "complaint_count", lambda f: wh.metric("complaints", f)),
+                Card(
                     "breach-rate",
                     "SLA breach rate 超时率",
-                    _pct(sla.breached_count.sum() / sla.complaint_count.sum() if sla.complaint_count.sum() else None),
+                    "breach_rate",
+                    lambda f: wh.metric("complaint_sla_breach_rate", f),
                 ),
             ],
-            className="kpis",
         ),
-        _graph("nps-trend", figure),
-        _graph(
-            "nps-channels",
-            px.bar(
-                _weighted_nps(channels, ["breakdown_value"]),
-                x="breakdown_value",
-                y="nps",
-                title="NPS by survey channel over the selected months",
-            ),
+        _chart(wh, filters, ("nps_monthly",), "nps-trend", figure),
+        _chart(wh, filters, ("nps_channels",), "nps-channels", _axes(channel_fig, "channel", "nps")),
+        _chart(
+            wh, filters, ("nps_by_segment",), "nps-segments", _axes(segment_fig, "segment_value", "nps", "segment_type")
         ),
-        _graph("nps-segments", segment_fig),
-        _graph(
-            "complaint-sla",
-            px.bar(
-                breach,
-                x="complaint_category",
-                y="breach_rate",
-                title="Complaint SLA breach rate by category (2 h resolution, 48 h follow-up)",
-            ),
+        _chart(
+            wh, filters, ("complaint_sla",), "complaint-sla", _axes(breach_fig, "complaint_category", "breach_rate")
         ),
-        _table("complaint_sla", sla),
+        _table(wh, filters, "complaint_sla", sla),
+    ]
+
+
+def kpis(wh: Warehouse, filters: Filters) -> list:
+    run = cache(wh.run)
+    mall = run("mall_kpis", filters)
+    stores = run("store_kpis", filters)
+    if mall.empty:
+        return [_empty("No sales in the selected dates.")]
+    order_value = px.line(
+        mall,
+        x="month_start_date",
+        y="average_order_value",
+        hover_data={"items_per_receipt": ":.2f", "sale_receipt_count": ":,"},
+        labels=labels("month_start_date", "average_order_value", "items_per_receipt", "sale_receipt_count"),
+        title="Average order value by month 月度客单价 (hover: items per receipt 连带率)",
+    )
+    rates = px.line(
+        _long(mall, ["month_start_date"], ["repurchase_rate", "points_redemption_rate"], "measure", "rate"),
+        x="month_start_date",
+        y="rate",
+        color="measure",
+        labels=labels("month_start_date", "rate", "measure"),
+        title="Repurchase and points redemption rates by month 复购率与积分兑换率",
+    )
+    per_store = stores.groupby(["store_id", "store_category"], as_index=False).agg(
+        net_revenue_amount=("net_revenue_amount", "sum"), area_sqm=("area_sqm", "first")
+    )
+    density = per_store.groupby("store_category", as_index=False).agg(
+        net_revenue_amount=("net_revenue_amount", "sum"), area_sqm=("area_sqm", "sum")
+    )
+    density["net_revenue_per_sqm"] = density.net_revenue_amount / density.area_sqm.where(density.area_sqm > 0)
+    density_bars = px.bar(
+        density.sort_values("net_revenue_per_sqm", ascending=False),
+        x="store_category",
+        y="net_revenue_per_sqm",
+        hover_data={"net_revenue_amount": ":,.0f", "area_sqm": ":,.0f"},
+        labels=labels("store_category", "net_revenue_per_sqm", "net_revenue_amount", "area_sqm"),
+        title="Sales per square metre by category over the selected months 各业态坪效",
+    )
+    return [
+        _cards(
+            wh,
+            filters,
+            ("metrics.average_order_value", "metrics.items_per_receipt"),
+            [
+                Card(
+                    "aov",
+                    "Average order value 客单价",
+                    "average_order_value",
+                    lambda f: wh.metric("average_order_value", f),
+                ),
+                Card(
+                    "items-per-receipt",
+                    "Items per receipt 连带率",
+                    "items_per_receipt",
+                    lambda f: wh.metric("items_per_receipt", f),
+                ),
+            ],
+        ),
+        _cards(
+            wh,
+            filters,
+            ("metrics.points_redemption_rate", "metrics.complaint_first_response_breach_rate"),
+            [
+                Card(
+                    "redemption-rate",
+                    "Points redemption 积分兑换率",
+                    "points_redemption_rate",
+                    lambda f: wh.metric("points_redemption_rate", f),
+                ),
+                Card(
+                    "first-response",
+                    "First response over 30 min 首次响应超时率",
+                    "first_response_breach_rate",
+                    lambda f: wh.metric("complaint_first_response_breach_rate", f),
+                ),
+            ],
+        ),
+        _chart(
+            wh,
+            filters,
+            ("mall_kpis",),
+            "kpis-order-value",
+            _axes(order_value, "month_start_date", "average_order_value"),
+        ),
+        _chart(wh, filters, ("mall_kpis",), "kpis-rates", _axes(rates, "month_start_date", "rate", "measure")),
+        _chart(
+            wh, filters, ("store_kpis",), "kpis-density", _axes(density_bars, "store_category", "net_revenue_per_sqm")
+        ),
+        _table(wh, filters, "store_kpis", stores),
     ]
 
 
@@ -660,7 +1118,14 @@ PAGES: tuple[Page, ...] = (
         lifecycle,
     ),
     Page("/basket", "Product association", "商品关联", ("basket_rules",), basket),
-    Page("/traffic", "Foot traffic", "客流热力", ("traffic_heatmap", "zone_dwell", "traffic_conversion"), traffic),
+    Page(
+        "/traffic",
+        "Foot traffic",
+        "客流热力",
+        ("traffic_heatmap", "zone_dwell", "zone_transitions", "traffic_conversion"),
+        traffic,
+    ),
+    Page("/kpis", "Retail KPIs", "经营指标", ("mall_kpis", "store_kpis"), kpis),
     Page("/campaigns", "Campaign ROI", "营销ROI", ("campaign_roi",), campaigns),
     Page(
         "/audiences",
@@ -671,5 +1136,11 @@ PAGES: tuple[Page, ...] = (
     ),
     Page("/rfm", "RFM segments", "RFM客群", ("rfm_segments", "rfm_migration", "behaviour_segments"), rfm),
     Page("/loyalty", "Loyalty", "会员忠诚度", ("loyalty_tiers", "points_liability"), loyalty),
-    Page("/nps", "NPS and complaints", "NPS与投诉", ("nps_monthly", "nps_by_segment", "complaint_sla"), nps),
+    Page(
+        "/nps",
+        "NPS and complaints",
+        "NPS与投诉",
+        ("nps_monthly", "nps_channels", "nps_by_segment", "complaint_sla"),
+        nps,
+    ),
 )

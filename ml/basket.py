@@ -17,13 +17,19 @@ enter the FP-tree once per item, with their count.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
-from mlxtend.frequent_patterns import association_rules
-from mlxtend.frequent_patterns import fpcommon as fpc
-from mlxtend.frequent_patterns.fpgrowth import fpg_step
 from scipy import sparse
+
+# mlxtend's fpcommon runs warnings.simplefilter("always", DeprecationWarning) at import,
+# for the whole process: every deprecation notice of every library (Dagster's, at startup)
+# would print. The filter change stays inside this block.
+with warnings.catch_warnings():
+    from mlxtend.frequent_patterns import association_rules
+    from mlxtend.frequent_patterns import fpcommon as fpc
+    from mlxtend.frequent_patterns.fpgrowth import fpg_step
 
 MIN_BASKETS = 20  # an itemset must occur in at least this many baskets
 MIN_CONFIDENCE = 0.05

@@ -1,19 +1,21 @@
 """The one list of ML models: what each trains, scores and writes, and what it reads.
 
 The CLI (`mallcrm ml`), the Dagster assets (orchestration/ml.py), the demo and the bench
-all iterate `MODELS`; adding a model here adds it everywhere.
+all iterate `MODELS`; adding a model here adds it everywhere. `train_model` trains one,
+or skips it when its training fingerprint is unchanged (ml/registry.py).
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
 
 from mallcrm.core.settings import Settings
-from ml import behaviour, pipeline
-from ml.registry import Registry
+from ml import behaviour, pipeline, sampling
+from ml.registry import Registry, training_fingerprint
 
 Trainer = Callable[..., pipeline.TrainResult]  # (settings, registry, promote=...) -> TrainResult
 Scorer = Callable[[Settings, Registry], pd.DataFrame]
@@ -36,6 +38,17 @@ class ModelSpec:
     @property
     def score_relation(self) -> str:
         return f"{SCORES_SCHEMA}.{self.score_table}"
+
+    def training_settings(self) -> dict:
+        """The settings a training run uses: the trainer's own defaults (window, snapshots)
+        and the sampling caps and seed (ml/sampling.py); the rest is code (ml/)."""
+        defaults = {
+            name: p.default
+            for name, p in inspect.signature(self.train).parameters.items()
+            if p.default is not inspect.Parameter.empty and name not in ("registry", "promote")
+        }
+        caps = {name: getattr(sampling, name) for name in dir(sampling) if name == "SEED" or name.startswith("MAX_")}
+        return {"model": self.name, "trainer": f"{self.train.__module__}.{self.train.__qualname__}", **defaults, **caps}
 
 
 def _sample_metrics(m: dict) -> dict:
@@ -141,3 +154,26 @@ def get(name: str) -> ModelSpec:
         if spec.name == name:
             return spec
     raise KeyError(f"unknown model {name!r}; the models are: {', '.join(MODEL_NAMES)}")
+
+
+def train_model(
+    settings: Settings, registry: Registry, name: str, promote: bool = True, force: bool = False
+) -> pipeline.TrainResult:
+    """Train model `name` and record its fingerprint, unless the promoted (or newest)
+    version was trained on the same data with the same settings and code: then that
+    version is returned, not retrained and not promoted again (`force` retrains anyway).
+    Called by pipeline.steps.train, so the CLI, Dagster, the demo and the bench agree."""
+    spec = get(name)
+    fingerprint = training_fingerprint(settings, spec.reads, spec.training_settings())
+    same = None if force else registry.unchanged(name, fingerprint)
+    if same is not None:
+        current = registry.current(name)
+        promoted = current is not None and current.version == same.version
+        reason = (
+            f"unchanged, not retrained: same data, settings and code as {same.version} "
+            f"({'the promoted version' if promoted else 'not promoted'})"
+        )
+        return pipeline.TrainResult(name, same, same.metrics, promoted, reason, retrained=False)
+    result = spec.train(settings, registry, promote=promote)
+    registry.save_fingerprint(result.version, fingerprint)
+    return result

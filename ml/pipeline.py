@@ -116,6 +116,9 @@ class TrainResult:
     promoted: bool
     reason: str
     extra: dict = field(default_factory=dict)
+    # False: the fingerprint matched an existing version (ml.models.train_model), which
+    # is `version`; `promoted` then says whether that version is the promoted one.
+    retrained: bool = True
 
     @property
     def sample(self) -> dict | None:

@@ -13,6 +13,7 @@ import pandas as pd
 from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from ml import sampling
 
@@ -134,7 +135,19 @@ def fit_segmentation(
     Above `max_members` rows (default `ml.sampling.MAX_SEGMENT_MEMBERS`) the scaler and
     the clusters are fitted on a seeded sample of that many members; the segment sizes
     and profiles are then those of every member (each assigned to its nearest centroid),
-    and `metrics["sample"]` says what was used."""
+    and `metrics["sample"]` says what was used.
+
+    Fitted on one thread: scikit-learn's K-means adds its threads' partial centroid sums
+    in the order the threads finish, so with more than two threads the same data and
+    seed give different centroids run to run (15 fits, 15 results at OMP_NUM_THREADS=8),
+    and a different best k. One thread gives one result on every machine."""
+    with threadpool_limits(limits=1):
+        return _fit_segmentation(frame, k_range, seed, max_members)
+
+
+def _fit_segmentation(
+    frame: pd.DataFrame, k_range, seed: int, max_members: int | None
+) -> tuple[SegmentationModel, dict]:
     features = feature_columns(frame)
     if len(frame) < max(k_range) * 5:
         raise ValueError(f"segmentation needs at least {max(k_range) * 5} members, got {len(frame)}")

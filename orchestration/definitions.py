@@ -1,4 +1,4 @@
-"""The Dagster entry point: `dagster dev -m orchestration.definitions`.
+"""The Dagster entry point: `dg dev -m orchestration.definitions` (what `mallcrm dev` runs).
 
 Wiring only: every asset and op that writes calls a pipeline step of pipeline.steps (the
 same functions as the CLI and the bench), except the dbt assets, which dagster-dbt runs
@@ -25,6 +25,7 @@ from orchestration.privacy import build_privacy_definitions
 from orchestration.publish import build_publish_assets
 from orchestration.quality import build_quality_definitions
 from orchestration.resources import WRITER, warehouse_writer
+from orchestration.serving import build_serving_assets
 
 # The dbt of this virtual environment, whatever the PATH of the process running Dagster.
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
@@ -34,11 +35,13 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     export_environment(settings)  # dbt (a child process) and dlt read the settings from it
     dbt_assets_def, project = build_dbt_assets(settings)
     writer = warehouse_writer(settings)  # one object: merged Definitions share it
+    mart_keys = [k for k in dbt_assets_def.keys if k.path[0] == "marts"]
     warehouse = dg.Definitions(
         assets=[
             *build_ingestion_assets(settings),
             dbt_assets_def,
-            *build_publish_assets(settings, [k for k in dbt_assets_def.keys if k.path[0] == "marts"]),
+            *build_publish_assets(settings, mart_keys),
+            *build_serving_assets(settings, mart_keys),
         ],
         jobs=[refresh_job],
         schedules=[build_daily_schedule(settings)],

@@ -6,7 +6,9 @@ gate -> promotion) and daily scoring.
 
 The score assets carry the keys dagster-dbt gives the dbt source `ml_scores` tables
 ([source_name, table]), so the member marts that read them sit downstream in the
-lineage. The work is pipeline.steps.train / score, as in the CLI.
+lineage. The work is pipeline.steps.train / score, as in the CLI: a candidate whose data,
+settings and code are those of the promoted (or newest) version is not retrained (run
+config `force: true` retrains it anyway).
 """
 
 import dagster as dg
@@ -22,6 +24,12 @@ GROUP = "ml"
 POOL = "duckdb_warehouse"
 
 
+class TrainConfig(dg.Config):
+    """Run config of a candidate asset."""
+
+    force: bool = False  # retrain even when the data, settings and code are unchanged
+
+
 def _key(relation: str) -> dg.AssetKey:
     """The asset key of a warehouse relation `schema.table` (dbt models: [schema, model])."""
     return dg.AssetKey(relation.split("."))
@@ -33,6 +41,7 @@ def _candidate_metadata(spec: ModelSpec, result) -> dict:
         "path": dg.MetadataValue.path(str(result.version.path)),
         "card": dg.MetadataValue.md((result.version.path / "card.md").read_text()),
         "gate_passed": bool(result.metrics["gate"]["passed"]),
+        "retrained": result.retrained,
         **spec.card_metrics(result.metrics),
     }
 
@@ -48,10 +57,13 @@ def _model_assets(settings: Settings, spec: ModelSpec):
         pool=POOL,
         required_resource_keys={WRITER},
         description=f"Train a new {spec.title} version on the point-in-time features and register it "
-        "(models/<model>/<version>/, not yet promoted).",
+        "(models/<model>/<version>/, not yet promoted); unchanged data, settings and code: not retrained "
+        "(config force: true retrains).",
     )
-    def candidate(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        (result,) = steps.train(settings, [spec.name], promote=False, command=f"dagster train {spec.name}")
+    def candidate(context: dg.AssetExecutionContext, config: TrainConfig) -> dg.MaterializeResult:
+        (result,) = steps.train(
+            settings, [spec.name], promote=False, command=f"dagster train {spec.name}", force=config.force
+        )
         context.log.info(f"{spec.name} {result.version.version}: {result.reason}")
         return dg.MaterializeResult(metadata=_candidate_metadata(spec, result))
 

@@ -5,12 +5,18 @@
 Ops, not assets: they change what the warehouse holds rather than produce a table, and
 must stay out of the `refresh_warehouse` asset job. The work is pipeline.steps.process_requests
 and purge, as in the CLI.
+
+The job deletes data, so its schedule starts stopped even when MALLCRM_AUTOMATION=on: it
+runs nightly only with MALLCRM_PRIVACY_AUTOMATION=on (settings.privacy_automation) or once
+turned on in the UI. The purge counts as of privacy.retention.as_of_date, like the Soda
+retention checks and the compliance report.
 Wire in with `dg.Definitions.merge(..., build_privacy_definitions(settings))`.
 """
 
 import dagster as dg
 
 from mallcrm.core.settings import Settings
+from orchestration.automation import schedule_status
 from orchestration.resources import WRITER, warehouse_writer
 from pipeline import steps
 from privacy.audit import verify
@@ -68,8 +74,9 @@ def build_privacy_definitions(settings: Settings, writer: dg.ResourceDefinition 
         job=privacy_daily,
         cron_schedule="0 3 * * *",
         execution_timezone=settings.timezone,
-        description="Every night at 03:00 mall time, before the 06:00 refresh.",
-        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Every night at 03:00 mall time, before the 06:00 refresh. Deletes data: starts "
+        "stopped unless MALLCRM_PRIVACY_AUTOMATION=on.",
+        default_status=schedule_status(settings.privacy_automation),
     )
     return dg.Definitions(
         jobs=[privacy_daily], schedules=[schedule], resources={WRITER: writer or warehouse_writer(settings)}

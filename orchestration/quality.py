@@ -4,7 +4,8 @@ dbt models: [<schema>, <model>]).
 
 A failed check (ERROR severity) stops every asset downstream of its table in the same run
 (`blocking=True`); its metadata names each failing rule with its failing-row count. Retention
-overruns are WARN (the privacy purge job fixes them) and do not block.
+overruns are WARN (the privacy purge job fixes them) and do not block; they are counted as of
+privacy.retention.as_of_date, the day the compliance report and the purge count at.
 Wire in with `dg.Definitions.merge(..., build_quality_definitions(settings))`.
 """
 

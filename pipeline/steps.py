@@ -36,6 +36,8 @@ from privacy import requests as privacy_requests
 from privacy import retention
 from privacy.bi_copy import BiCopy, publish_bi_copy
 from privacy.publish import RoleFile, publish_role_files
+from serving import publish as serving_publish
+from serving.publish import PublishReport as PostgresPublication
 from simulator.activation import read_activations
 from simulator.config import SimulationConfig
 from simulator.generate import GenerationReport
@@ -82,8 +84,10 @@ def build(
     command: str = "mallcrm build",
     target_path: Path | None = None,
     manifest: Any = None,
+    progress: bool = False,
 ) -> DbtResult:
-    """`dbt build` with `args` (e.g. ["--select", "staging"]): models, snapshots, tests.
+    """`dbt build` with `args` (e.g. ["--select", "staging"]): models, snapshots, tests;
+    `progress` shows a bar of finished nodes on stderr (the CLI passes it on a terminal).
 
     On engine spark the relations Spark built are then made readable from the DuckDB
     warehouse (spark/views.py), so every later step reads them as it reads DuckDB's own;
@@ -91,7 +95,14 @@ def build(
     `target_path` and a parsed `manifest` let a caller (the bench) keep parsing out of
     the build it times."""
     with write_lock(settings, command):
-        result = run_dbt(["build", *(args or [])], settings, quiet=quiet, target_path=target_path, manifest=manifest)
+        result = run_dbt(
+            ["build", *(args or [])],
+            settings,
+            quiet=quiet,
+            target_path=target_path,
+            manifest=manifest,
+            progress=progress,
+        )
         if settings.engine == "spark":
             publish_spark_views(settings)
         return result
@@ -105,14 +116,21 @@ def spark_views(settings: Settings, command: str = "mallcrm spark views") -> Spa
 
 
 def train(
-    settings: Settings, models: list[str] | None = None, promote: bool = True, command: str = "mallcrm ml train"
+    settings: Settings,
+    models: list[str] | None = None,
+    promote: bool = True,
+    command: str = "mallcrm ml train",
+    force: bool = False,
 ) -> list[TrainResult]:
     """Train `models` (default: all of ml.models.MODELS), register each version, and
-    promote those that pass their gate (beat their baseline on the holdout)."""
+    promote those that pass their gate (beat their baseline on the holdout). A model
+    whose data, settings and code are those of its promoted (or newest) version is not
+    retrained (`result.retrained` False) unless `force`."""
     registry = Registry(settings.models_dir)
     with write_lock(settings, command):
         return [
-            ml_models.get(name).train(settings, registry, promote=promote) for name in models or ml_models.MODEL_NAMES
+            ml_models.train_model(settings, registry, name, promote=promote, force=force)
+            for name in models or ml_models.MODEL_NAMES
         ]
 
 
@@ -154,9 +172,11 @@ def score(settings: Settings, models: list[str] | None = None, command: str = "m
     return out
 
 
-def refresh_after_scoring(settings: Settings, quiet: bool = True) -> DbtResult:
+def refresh_after_scoring(settings: Settings, quiet: bool = True, progress: bool = False) -> DbtResult:
     """Rebuild member 360 and what reads it, so the marts show the new scores."""
-    return build(settings, ["--select", AFTER_SCORING], quiet=quiet, command="mallcrm build after scoring")
+    return build(
+        settings, ["--select", AFTER_SCORING], quiet=quiet, command="mallcrm build after scoring", progress=progress
+    )
 
 
 @dataclass
@@ -230,7 +250,7 @@ def purge(
         if not dry_run and rebuild:
             _remove_from_spark(settings)
         before = outbox.export_folders(settings)
-        expired = outbox.purge_expired(settings, as_of, dry_run=dry_run)
+        expired = outbox.purge_expired(settings, result.as_of, dry_run=dry_run)  # the same day as the tables
         result.tables["outbox: audience export folders"] = {
             "expiry": "delete",
             "expired": len(expired),
@@ -279,3 +299,11 @@ def _remove_from_spark(settings: Settings) -> None:
     publish_bi_copy(settings)
     publish_role_files(settings)
     marker.unlink()
+
+
+def publish_postgres(settings: Settings) -> PostgresPublication:
+    """The marts into PostgreSQL for BI tools, with a role per policy role, GRANTs, row
+    security, comments and metric views (serving/publish.py). Holds the write lock: it reads
+    the warehouse throughout and records an audit entry."""
+    with write_lock(settings, "mallcrm publish-postgres"):
+        return serving_publish.publish_postgres(settings)

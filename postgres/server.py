@@ -5,8 +5,11 @@ Debian's PostgreSQL (the `postgresql` package: `make postgres-deps`), one cluste
 `settings.postgres_path` (default `<warehouse dir>/postgres`):
 
     credentials.json   the passwords (mode 0600, owned by whoever runs the project)
-    server.log         the server's log
+    server.log         the server's start-up output
     data/              the cluster (PGDATA); its Unix socket sits in it too
+    data/log/          the server's log once started, one file a day, plain (.log) and CSV
+                       (.csv): connections, disconnections, DDL, and the statements of
+                       the BI logins (serving/access_log.py summarizes who read what)
 
 It listens on 127.0.0.1 only (port `settings.postgres_port`, 5433 by default: apart from
 a system server on 5432) and holds the database `mallcrm`, owned by the role
@@ -67,6 +70,7 @@ HOST = "127.0.0.1"
 REQUIRED_BINARIES = ("initdb", "pg_ctl", "postgres")
 DEBIAN_ROOT = Path("/usr/lib/postgresql")
 STARTUP_TIMEOUT_S = 60
+LOG_DIR = "log"  # in the data folder: postgresql-<day>.log and .csv (the access log)
 SOCKET_PATH_MAX = 107  # sizeof(sockaddr_un.sun_path) - 1: a longer socket path is TCP only
 
 
@@ -306,6 +310,23 @@ def dsn(settings: Settings) -> str:
     return f"postgresql://{DELIVERY_ROLE}:{password}@{HOST}:{settings.postgres_port}/{DATABASE}"
 
 
+def superuser_dsn(settings: Settings) -> str:
+    """The local server's superuser DSN: what creating roles, grants and row security needs
+    (serving/). The server must have been created (`up`)."""
+    credentials = _read_credentials(_paths(settings))
+    if not credentials:
+        raise PostgresServerError(
+            f"no local PostgreSQL server in {settings.postgres_path}: start one with `mallcrm postgres up`"
+        )
+    password = quote(credentials["superuser_password"], safe="")
+    return f"postgresql://{credentials['superuser']}:{password}@{HOST}:{settings.postgres_port}/{DATABASE}"
+
+
+def log_dir(settings: Settings) -> Path:
+    """Where the local server writes its CSV log (connections, the BI logins' statements)."""
+    return _paths(settings)["data"] / LOG_DIR
+
+
 # --- creating, starting, stopping ---------------------------------------------------------
 
 
@@ -331,6 +352,21 @@ def _write_config(paths: dict[str, Path], settings: Settings, ids: dict) -> None
             "password_encryption = 'scram-sha-256'",
             "timezone = 'UTC'",
             "log_timezone = 'UTC'",
+            # Access logging (serving/access_log.py reads the CSV): every connection and
+            # disconnection, and DDL; the BI logins' statements are logged per role
+            # (serving/grants.py: ALTER ROLE ... SET log_statement = 'all'), not everyone's:
+            # dlt's INSERTs would put member rows into the log.
+            "logging_collector = on",
+            "log_destination = 'stderr,csvlog'",
+            f"log_directory = '{LOG_DIR}'",
+            "log_filename = 'postgresql-%Y-%m-%d.log'",
+            "log_file_mode = 0600",
+            "log_rotation_age = '1d'",
+            "log_rotation_size = 0",
+            "log_truncate_on_rotation = off",
+            "log_connections = on",
+            "log_disconnections = on",
+            "log_statement = 'ddl'",
             "",
         ]
     )

@@ -319,18 +319,30 @@ def _row_filter(policy: dict, role: str, consenting_sql: str) -> str:
     return " and ".join(conditions) or "true"
 
 
+def store_rule(scope: dict, table: str, columns: list[str]) -> str | None:
+    """How a store-scoped role sees `table`: "store" (by its store column), "zone" (by the
+    store's zone), "shared" (whole) or None (not at all). The role files and the
+    PostgreSQL row security (serving/) both follow it."""
+    if scope["column"] in columns:
+        return "store"
+    if scope.get("zone_column") and scope["zone_column"] in columns:
+        return "zone"
+    if table in (scope.get("shared_tables") or []):
+        return "shared"
+    return None
+
+
 def _store_filter(scope: dict, table: str, columns: list[str], store: str) -> str | None:
     """The where clause on alias `t` for one store's file; None = the table is left out."""
     column, zone = scope["column"], scope.get("zone_column")
-    if column in columns:
+    rule = store_rule(scope, table, columns)
+    if rule == "store":
         return f"t.{_q(column)} = {_lit(store)}"
-    if zone and zone in columns:
+    if rule == "zone":
         return (
             f"t.{_q(zone)} in (select s.{_q(zone)} from {SCHEMA}.dim_store as s where s.{_q(column)} = {_lit(store)})"
         )
-    if table in (scope.get("shared_tables") or []):
-        return "true"
-    return None
+    return "true" if rule == "shared" else None
 
 
 # --------------------------------------------------------------------------- publish

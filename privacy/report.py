@@ -27,7 +27,7 @@ from privacy import audit
 from privacy.policy import load_policy, role_methods
 from privacy.publish import _mart_tables, column_allowed
 from privacy.requests import list_requests
-from privacy.retention import expired_counts
+from privacy.retention import as_of_date, expired_counts
 
 RECENT = 20
 
@@ -52,7 +52,10 @@ warehouse `{{ warehouse }}` · audit chain: {{ chain }}
 | {{ name }} | {{ row | join(" | ") }} |
 {% endfor %}
 
-## Retention status (as of {{ today }})
+## Retention status (as of {{ as_of }})
+
+Counted as of the warehouse's as-of day (`MALLCRM_QUALITY_AS_OF`, else the day after the latest
+business day loaded), the day the Soda retention checks and `mallcrm privacy purge` count at.
 
 | table / column | policy | action | rows | oldest record | cutoff | expired now | status |
 |---|---|---|---|---|---|---|---|
@@ -95,6 +98,10 @@ warehouse `{{ warehouse }}` · audit chain: {{ chain }}
 ## Audit chain
 
 {{ audit_chain }}
+{% if access_log %}
+
+{{ access_log }}
+{% endif %}
 """
 
 HTML = """<!doctype html>
@@ -243,8 +250,9 @@ def audit_chain_markdown(settings: Settings, problems: list | None = None) -> st
     return "\n".join(lines)
 
 
-def render(settings: Settings, today: date | None = None) -> str:
-    """The report as Markdown."""
+def render(settings: Settings, today: date | None = None, access_log: str | None = None) -> str:
+    """The report as Markdown; `access_log` is the database-access section its caller adds
+    (serving.access_log.markdown: privacy sits below serving in the layers)."""
     today = today or date.today()
     policy = load_policy()
     roles = list(policy.get("roles") or {})
@@ -255,7 +263,8 @@ def render(settings: Settings, today: date | None = None) -> str:
     con = connect(settings)
     try:
         marts = _mart_tables(con)
-        counts = expired_counts(con, policy, today)
+        as_of = as_of_date(con, settings)  # not `today`: the day the checks and the purge count at
+        counts = expired_counts(con, policy, as_of)
     finally:
         con.close()
     columns = sorted({c for cols in marts.values() for c in cols})
@@ -295,17 +304,20 @@ def render(settings: Settings, today: date | None = None) -> str:
         columns=_policy_rows(policy, roles),
         matrix=matrix,
         retention=retention,
-        today=today,
+        as_of=as_of,
         purges=purges[-RECENT:][::-1],
         requests=[r for r in list_requests(settings, today) if r["status"] != "done"]
         + [r for r in list_requests(settings, today) if r["status"] == "done"][:RECENT],
         changes=changes,
         last_report=reports[-1]["at"][:19] if reports else None,
+        access_log=access_log,
     )
 
 
-def write_report(settings: Settings, out_dir: Path | None = None, today: date | None = None) -> tuple[Path, Path]:
-    markdown = render(settings, today)
+def write_report(
+    settings: Settings, out_dir: Path | None = None, today: date | None = None, access_log: str | None = None
+) -> tuple[Path, Path]:
+    markdown = render(settings, today, access_log)
     out_dir = out_dir or settings.privacy_path / "reports"
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")

@@ -1,12 +1,16 @@
 """Retention purge: apply the periods of privacy/policy.yml to every table that holds rows.
 
     from privacy.retention import purge
-    result = purge(settings)                 # as of today; dry_run=True only counts
+    result = purge(settings)                 # as of the warehouse's as-of day; dry_run=True only counts
 
 For each raw table of the policy (and the bookkeeping tables `ingested_files` and
 `quarantined_rows` in every raw dataset, and `derived_retention`: ML score tables), the
 table retention `{days, anchor, expiry}` is applied to rows whose anchor is older than
-`as_of - days`:
+`as_of - days`, where `as_of` is one day for the whole project (`as_of_date`): the day
+`MALLCRM_QUALITY_AS_OF` names (`now`: the wall clock's UTC date), else the day after the
+latest business day loaded. The Soda retention checks (quality.runner), the compliance
+report (privacy.report) and the purge all count "past retention" as of that day, so their
+counts agree.
 - delete: the rows are deleted;
 - aggregate: the rows are counted per anchor month into `privacy.retention_aggregates`
   (table, month, rows; no identifier) and then deleted;
@@ -32,8 +36,10 @@ then `mallcrm check` and `mallcrm doctor` report the unfinished job.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+
+import duckdb
 
 from mallcrm.core.dbt import run_dbt
 from mallcrm.core.settings import Settings
@@ -48,6 +54,39 @@ create schema if not exists privacy;
 create table if not exists privacy.retention_aggregates (
     table_name varchar, anchor_month date, rows bigint, purged_at timestamp with time zone);
 """
+
+
+def reference_time(con: duckdb.DuckDBPyConnection, settings: Settings) -> datetime:
+    """The instant the warehouse is judged at (retention, and the Soda freshness checks):
+    MALLCRM_QUALITY_AS_OF when set (an ISO date or timestamp, or `now` for the wall clock),
+    else the day after the latest business day loaded: the mall's "today" as its exports
+    show it, so a replayed or simulated history is judged by its own calendar."""
+    value = settings.quality_as_of or ""
+    if value == "now":
+        return datetime.now(UTC)
+    if value:
+        parsed = datetime.fromisoformat(value)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    schemas = [
+        r[0]
+        for r in con.execute(
+            "select table_schema from information_schema.tables where table_name = 'ingested_files' "
+            "and table_schema like 'raw\\_%' escape '\\'"
+        ).fetchall()
+    ]
+    latest: date | None = None
+    if schemas:
+        union = " union all ".join(f"select max(business_date) from {s}.ingested_files" for s in schemas)
+        latest = con.execute(f"select max(d) from ({union}) as t(d)").fetchone()[0]
+    if latest is None:
+        return datetime.now(UTC)
+    return datetime.combine(latest + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+
+
+def as_of_date(con: duckdb.DuckDBPyConnection, settings: Settings) -> date:
+    """The day "past retention" is counted as of, by the checks, the report and the purge
+    (the date of `reference_time`, as the Soda checks cast their `AS_OF` to a date)."""
+    return reference_time(con, settings).date()
 
 
 @dataclass(frozen=True)
@@ -280,9 +319,15 @@ def purge(
 
     A purge killed at any point left its journal: it is finished first (rebuild,
     compaction, publishing and the audit entry with the rows the killed run expired),
-    whatever `as_of` this call asks for; then this call's purge runs."""
+    whatever `as_of` this call asks for; then this call's purge runs. `as_of` defaults
+    to `as_of_date`, the day the retention checks and the compliance report count at."""
     policy = load_policy() if policy is None else policy
-    as_of = as_of or date.today()
+    if as_of is None:
+        con = connect(settings)
+        try:
+            as_of = as_of_date(con, settings)
+        finally:
+            con.close()
     if dry_run:
         result = PurgeResult(as_of, dry_run)
         con = connect(settings)

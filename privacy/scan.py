@@ -19,8 +19,10 @@ Returns the findings; an empty list means nothing was found.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 
@@ -104,11 +106,26 @@ def scan(
 
 
 def main(argv: list[str]) -> int:
-    if not argv:
-        print(__doc__)
-        return 2
-    con = duckdb.connect(argv[0], read_only=True)
-    schemas = tuple(argv[1:]) or DEFAULT_SCHEMAS
+    """Exit 0 when nothing was found, 1 with findings, 2 on a bad command line or a file
+    that is not a readable DuckDB database (one sentence, no traceback)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m privacy.scan",
+        description="Scan a DuckDB warehouse's tables for personal data that should not be there "
+        "(the pii_patterns and pii_names of privacy/policy.yml, and raw_membership.members' own values).",
+        epilog="Exit codes: 0 nothing found, 1 findings, 2 bad command line or unreadable file.",
+    )
+    parser.add_argument("warehouse", type=Path, help="the DuckDB file, opened read-only")
+    parser.add_argument(
+        "schemas", nargs="*", default=[], help=f"schemas to scan (default: {' '.join(DEFAULT_SCHEMAS)})"
+    )
+    args = parser.parse_args(argv)
+    if not args.warehouse.is_file():
+        parser.error(f"no DuckDB file at {args.warehouse}")
+    try:
+        con = duckdb.connect(str(args.warehouse), read_only=True)
+    except duckdb.Error as error:
+        parser.error(f"cannot open {args.warehouse} read-only: {str(error).splitlines()[0]}")
+    schemas = tuple(args.schemas) or DEFAULT_SCHEMAS
     findings = scan(con, schemas)
     for f in findings:
         print(f)

@@ -20,7 +20,8 @@ from mallcrm.core.inbox import InboxLog, inbox_state
 from mallcrm.core.settings import Settings
 from mallcrm.core.warehouse import connect
 from privacy import journal
-from quality.runner import reference_time, run_checks
+from privacy.retention import reference_time
+from quality.runner import run_checks
 
 
 @dataclass

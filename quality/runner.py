@@ -20,15 +20,13 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-
-import duckdb
 
 from mallcrm.core.settings import Settings, export_environment
 from mallcrm.core.warehouse import connect
 from privacy.policy import load_policy
 from privacy.publish import consenting_members_sql, role_file_path
+from privacy.retention import reference_time
 from quality.generate import CATALOG, CONTRACTS_DIR, DATA_SOURCE, LAYERS
 from spark.views import not_readable
 
@@ -69,30 +67,6 @@ def contract_paths(layers: list[str] | None = None, datasets: list[str] | None =
             if datasets is None or path.stem in datasets:
                 out.append((layer, path))
     return out
-
-
-def reference_time(con: duckdb.DuckDBPyConnection, settings: Settings) -> datetime:
-    """See the module docstring."""
-    value = settings.quality_as_of or ""
-    if value == "now":
-        return datetime.now(UTC)
-    if value:
-        parsed = datetime.fromisoformat(value)
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    schemas = [
-        r[0]
-        for r in con.execute(
-            "select table_schema from information_schema.tables where table_name = 'ingested_files' "
-            "and table_schema like 'raw\\_%' escape '\\'"
-        ).fetchall()
-    ]
-    latest: date | None = None
-    if schemas:
-        union = " union all ".join(f"select max(business_date) from {s}.ingested_files" for s in schemas)
-        latest = con.execute(f"select max(d) from ({union}) as t(d)").fetchone()[0]
-    if latest is None:
-        return datetime.now(UTC)
-    return datetime.combine(latest + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
 
 
 def _existing_tables(con) -> set[str]:

@@ -38,6 +38,11 @@ _held: dict[Path, int] = {}  # lock file -> depth, for this process
 _guard = threading.Lock()
 
 
+def holds_write_lock(settings: Settings) -> bool:
+    """Does this process hold the warehouse's write lock (a writer may create the warehouse)?"""
+    return bool(_held.get(lock_path(settings.warehouse).resolve()))
+
+
 @contextmanager
 def write_lock(settings: Settings, command: str) -> Iterator[None]:
     """Hold the warehouse's run lock for `command`, or raise WarehouseBusy at once."""

@@ -55,6 +55,11 @@ class Settings:
     # The instant the Soda contracts measure freshness and retention against: None is the
     # warehouse's newest load, "now" the wall clock, else an ISO timestamp.
     quality_as_of: str | None = None
+    # Dagster schedules and sensors start stopped (turned on in the UI) unless switched on
+    # here: `automation` the refresh schedule and the inbox sensor, `privacy_automation`
+    # the destructive nightly privacy_daily job (retention purge, erasures), on its own.
+    automation: bool = False
+    privacy_automation: bool = False
     # Secrets. Empty means the public demo key (privacy/tokens.py, privacy/audit.py).
     hmac_key: str = ""
     hmac_key_version: str = ""
@@ -138,6 +143,12 @@ def _port(name: str, value: str) -> int:
     return int(value)
 
 
+def _switch(name: str, value: str) -> bool:
+    if value not in ("on", "off"):
+        raise SettingsError(f"{name}={value!r} must be on or off")
+    return value == "on"
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read the settings from the environment (or from `environ`)."""
     env = os.environ if environ is None else environ
@@ -166,6 +177,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         requests_dir=optional_path("MALLCRM_REQUESTS"),
         dagster_home=path("DAGSTER_HOME", ".dagster_home"),
         quality_as_of=(env.get("MALLCRM_QUALITY_AS_OF") or "").strip() or None,
+        automation=_switch("MALLCRM_AUTOMATION", env.get("MALLCRM_AUTOMATION") or "off"),
+        privacy_automation=_switch("MALLCRM_PRIVACY_AUTOMATION", env.get("MALLCRM_PRIVACY_AUTOMATION") or "off"),
         hmac_key=env.get("MALLCRM_HMAC_KEY") or "",
         hmac_key_version=env.get("MALLCRM_HMAC_KEY_VERSION") or "",
         suppression_key=env.get("MALLCRM_SUPPRESSION_KEY") or "",
@@ -201,6 +214,8 @@ def settings_environment(settings: Settings) -> dict[str, str]:
         "MALLCRM_REQUESTS": str(settings.requests_path),
         "DAGSTER_HOME": str(settings.dagster_home),
         "MALLCRM_QUALITY_AS_OF": settings.quality_as_of or "",
+        "MALLCRM_AUTOMATION": "on" if settings.automation else "off",
+        "MALLCRM_PRIVACY_AUTOMATION": "on" if settings.privacy_automation else "off",
         "MALLCRM_HMAC_KEY": settings.hmac_key,
         "MALLCRM_HMAC_KEY_VERSION": settings.hmac_key_version,
         "MALLCRM_SUPPRESSION_KEY": settings.suppression_key,

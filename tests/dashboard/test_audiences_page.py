@@ -18,6 +18,9 @@ from dashboard.pages import AUDIENCE_GATES, NO_AUDIENCE, PAGES, audiences
 from dashboard.queries import Filters, Warehouse
 from tests.dashboard import test_browser
 from tests.dashboard.test_browser import HAS_DATA_JS, OUTPUT, _open
+from tests.dashboard.tree import graphs as _graphs
+from tests.dashboard.tree import kpis as _kpis
+from tests.dashboard.tree import walk
 
 ACTIVATION_QUERIES = ("audience_runs", "audience_overlaps", "channel_consent_coverage")
 RUN_COLUMNS = [
@@ -122,12 +125,8 @@ def _warehouse(path, runs=RUNS, overlaps=OVERLAPS, coverage=COVERAGE) -> Warehou
     return Warehouse(path)
 
 
-def _kpis(components) -> dict[str, str]:
-    return {k.children[1].id: k.children[1].children for k in components[0].children}
-
-
-def _graphs(components) -> dict:
-    return {c.id: c.figure for c in components if str(getattr(c, "id", "")).startswith("graph-")}
+def _table(components):
+    return next(c for c in walk(components) if getattr(c, "id", None) == "table-audience_runs")
 
 
 @pytest.mark.parametrize("name", ACTIVATION_QUERIES)
@@ -138,15 +137,14 @@ def test_the_queries_return_their_columns(tmp_path, name):
 
 def test_the_page_draws_sizes_overlaps_consent_exclusions_and_uplift(tmp_path):
     components = audiences(_warehouse(tmp_path / "bi.duckdb"), Filters())
-    ids = [getattr(c, "id", None) for c in components]
-    assert ids[1:] == [
+    assert list(_graphs(components)) == [
         "graph-audience-sizes",
         "graph-audience-overlaps",
         "graph-consent-coverage",
         "graph-audience-exclusions",
         "graph-audience-uplift",
-        None,  # the runs table
     ]
+    assert getattr(components[-1], "data-sources") == "audience_runs"  # the runs table last
     assert _kpis(components) == {
         "kpi-audience-runs": "5",
         "kpi-contacted": f"{40 + 80 + 44 + 84 + 30:,}",
@@ -194,8 +192,8 @@ def test_the_page_draws_sizes_overlaps_consent_exclusions_and_uplift(tmp_path):
     assert list(uplift["n.s."].x) == ["dormant_reactivation 2026-10-03", "dormant_reactivation 2026-10-10"]
     assert list(uplift["n.s."].y) == [pytest.approx(0.02), pytest.approx(0.05)]
 
-    table = components[-1].children[1]
-    assert table.id == "table-audience_runs" and len(table.data) == 5
+    table = _table(components)
+    assert len(table.data) == 5
     assert [c["id"] for c in table.columns] == RUN_COLUMNS
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from dashboard.pages import PAGES, basket
 from dashboard.queries import Filters, Warehouse
+from tests.dashboard import tree
 
 RULES = """create table marts.mart_basket_rules (
     basket_rule_id varchar, rule_level varchar, rule_rank integer, antecedent_items varchar,
@@ -72,20 +73,19 @@ def test_the_page_draws_the_fp_growth_rules_not_the_sql_pairs(tmp_path):
     assert list(products.antecedent_label) == ["tea", "tea"]  # product names where known
 
     components = basket(wh, Filters())
-    ids = [getattr(c, "id", None) for c in components]
-    assert ids[1:] == ["graph-basket-sankey", "graph-basket-products", None]
-    kpis = {k.children[1].id: k.children[1].children for k in components[0].children}
-    assert kpis == {
+    graphs = tree.graphs(components)
+    assert list(graphs) == ["graph-basket-sankey", "graph-basket-products"]
+    assert tree.kpis(components) == {
         "kpi-rules": "5",
         "kpi-max-lift": f"{rules.lift.max():,.2f}",
         "kpi-baskets": "1,000",
         "kpi-model": f"FP-Growth {VERSION}",
     }
-    link = components[1].figure.data[0].link
+    link = graphs["graph-basket-sankey"].data[0].link
     # beauty <-> fashion once (its stronger direction), dining + fashion -> beauty
-    assert sorted(link.value) == [20, 40] and "dining + fashion" in components[1].figure.data[0].node.label
-    assert "FP-Growth" in components[1].figure.layout.title.text
-    bars = components[2].figure.data[0]
+    assert sorted(link.value) == [20, 40] and "dining + fashion" in graphs["graph-basket-sankey"].data[0].node.label
+    assert "FP-Growth" in graphs["graph-basket-sankey"].layout.title.text
+    bars = graphs["graph-basket-products"].data[0]
     assert len(set(bars.y)) == 2 and all("[" in label for label in bars.y)  # repeated names show SKUs
 
 
@@ -95,9 +95,13 @@ def test_the_page_draws_the_fp_growth_rules_not_the_sql_pairs(tmp_path):
 )
 def test_the_page_keeps_working_under_every_filter(tmp_path, filters):
     wh = _warehouse(tmp_path / "bi.duckdb", FP_RULES, SQL_PAIRS)
-    text = repr(basket(wh, filters))
+    components = basket(wh, filters)
+    text = repr(components)
     assert "empty-note" not in text and "dashboard-error" not in text
     assert len(wh.run("basket_rules", filters)) == len(FP_RULES)
+    # the rules ignore every filter: each block says so for each filter chosen
+    for block in tree.blocks(components):
+        assert set(tree.notes(block)) == set(filters.active())
 
 
 def test_before_the_first_ml_run_the_sql_pairs_stand_in(tmp_path):
@@ -106,9 +110,10 @@ def test_before_the_first_ml_run_the_sql_pairs_stand_in(tmp_path):
     assert set(rules.rule_source) == {"SQL pairs (no ML run yet)"} and len(rules) == 2  # both directions
     assert set(zip(rules.antecedent, rules.consequent, strict=True)) == {("toys", "books"), ("books", "toys")}
     components = basket(wh, Filters())
-    assert [getattr(c, "id", None) for c in components][1:] == ["graph-basket-sankey", None]
-    assert components[0].children[-1].children[1].children == "SQL pairs"
-    assert list(components[1].figure.data[0].link.value) == [7]
+    graphs = tree.graphs(components)
+    assert list(graphs) == ["graph-basket-sankey"]
+    assert tree.kpis(components)["kpi-model"] == "SQL pairs"
+    assert list(graphs["graph-basket-sankey"].data[0].link.value) == [7]
 
 
 def test_no_rules_at_all_says_so(tmp_path):

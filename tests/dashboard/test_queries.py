@@ -1,4 +1,5 @@
-"""Every dashboard query runs on the BI copy, returns rows, and binds its filters safely."""
+"""Every dashboard query runs on the BI copy, returns rows, binds its filters safely and
+declares, for every filter, that it honours it or why not; every chart says so."""
 
 from __future__ import annotations
 
@@ -8,8 +9,19 @@ from datetime import date
 import duckdb
 import pytest
 
-from dashboard.pages import PAGES
-from dashboard.queries import QUERY_DIR, Filters, Query, Warehouse, filtered_sql, load_queries, parse_filters
+from dashboard.pages import PAGES, STAGES
+from dashboard.queries import (
+    FILTER_KINDS,
+    QUERY_DIR,
+    Filters,
+    Query,
+    Warehouse,
+    filtered_sql,
+    load_queries,
+    parse_filters,
+    parse_ignores,
+)
+from tests.dashboard.tree import blocks, graphs, kpis, notes, walk
 
 QUERIES = load_queries()
 EVIDENCE_PAGES = QUERY_DIR.parents[1] / "pages"
@@ -19,10 +31,35 @@ MALL_QUERIES = sorted(set(QUERIES) - ACTIVATION_QUERIES)
 MALL_PAGES = [p for p in PAGES if not set(p.queries) & ACTIVATION_QUERIES]
 
 
-def test_every_query_file_declares_its_filters():
+def test_every_query_file_honours_or_ignores_each_filter_with_a_reason():
     assert len(QUERIES) >= 14
     for query in QUERIES.values():
-        assert set(query.filters) <= {"date", "store", "segment"}, query.name
+        assert set(query.filters) | set(query.ignored) == set(FILTER_KINDS), query.name
+        assert not set(query.filters) & set(query.ignored), query.name
+        assert all(len(reason) > 15 for reason in query.ignored.values()), query.name
+    # the filters reach more than 2 (store) and 3 (segment) of the queries
+    assert sum("store" in q.filters for q in QUERIES.values()) >= 4  # and the metric cards with a store
+    assert sum("segment" in q.filters for q in QUERIES.values()) >= 5
+
+
+def test_a_filter_neither_honoured_nor_ignored_names_the_file():
+    with pytest.raises(ValueError, match=r"q.sql: filter 'segment' is neither honoured .* nor ignored"):
+        parse_ignores(
+            "-- dashboard-filters: date=d\n-- dashboard-ignores store: no store here\nselect 1", "q", {"date": "d"}
+        )
+    with pytest.raises(ValueError, match="q.sql: filter 'date' is both honoured and ignored"):
+        parse_ignores("-- dashboard-ignores date: whatever the reason\nselect 1", "q", {"date": "d"})
+    with pytest.raises(ValueError, match="q.sql: dashboard-ignores names unknown filter 'colour'"):
+        parse_ignores("-- dashboard-ignores colour: red\nselect 1", "q", {})
+
+
+def test_the_previous_period_has_the_same_length_and_ends_the_day_before():
+    bounds = (date(2025, 11, 1), date(2026, 10, 31))
+    chosen = Filters(start=date(2026, 7, 1), end=date(2026, 9, 30), store="S001")
+    assert chosen.previous(bounds) == Filters(date(2026, 3, 31), date(2026, 6, 30), "S001")  # 92 days each
+    assert Filters(end=date(2026, 9, 30)).previous(bounds) is None  # starts on the first day of data
+    assert Filters(start=date(2026, 5, 1)).previous(bounds) == Filters(date(2025, 10, 29), date(2026, 4, 30))
+    assert Filters(start=date(2026, 5, 1), segment="Lost").active() == ["date", "segment"]
 
 
 def test_a_bad_filter_header_names_the_file():
@@ -83,10 +120,114 @@ def test_page_renders_charts_with_data(bi_copy, page):
     components = page.render(Warehouse(bi_copy), Filters())
     text = repr(components)
     assert "dashboard-error" not in text and "empty-note" not in text
-    figures = [c.figure for c in components if getattr(c, "id", "").startswith("graph-")]
+    figures = graphs(components)
     assert figures, page.path
-    for figure in figures:
-        assert figure.data, f"{page.path}: a chart without traces"
+    for name, figure in figures.items():
+        assert figure.data, f"{page.path}: {name} without traces"
+        for axis in (figure.layout.xaxis, figure.layout.yaxis):  # titles from the label table, never a column
+            title = axis.title.text or ""
+            assert "_" not in title and title not in ("variable", "value"), f"{name}: axis title {title!r}"
+        assert "variable" not in {getattr(t, "legendgroup", None) for t in figure.data}, name
+
+
+class SpyWarehouse(Warehouse):
+    """Records which query files and metric views a page reads."""
+
+    def __init__(self, path):
+        super().__init__(path)
+        self.read: set[str] = set()
+
+    def run(self, name, filters=None):
+        self.read.add(name)
+        return super().run(name, filters)
+
+    def metric(self, name, filters=None):
+        self.read.add(f"metrics.{name}")
+        return super().metric(name, filters)
+
+
+def _every_filter(wh: Warehouse) -> Filters:
+    """Every filter at once: the middle half of the data's days, the first store, a segment."""
+    first, last = wh.bounds
+    quarter = (last - first) / 4
+    return Filters(start=first + quarter, end=last - quarter, store="S001", segment="Champions")
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("page", MALL_PAGES, ids=[p.path for p in MALL_PAGES])
+def test_every_chart_honours_each_filter_or_says_it_does_not(management_bi_file, page):
+    """Under every filter at once: each chart, table and row of cards sits in a block that
+    names what it reads; for each filter, a block's sources all honour it or the block
+    carries a "not filtered by" note; the blocks name every query and metric the page read."""
+    wh = SpyWarehouse(management_bi_file)
+    components = page.render(wh, _every_filter(wh))
+    found = blocks(components)
+    assert found, page.path
+    inside = {id(node) for block in found for node in walk(block)}
+    for node in walk(components):
+        if str(getattr(node, "className", "")) in ("chart", "kpis") or str(getattr(node, "id", "")).startswith(
+            "table-"
+        ):
+            assert id(node) in inside, f"{page.path}: {getattr(node, 'id', node)} outside a block"
+    declared = set()
+    for block in found:
+        sources = getattr(block, "data-sources").split()
+        declared |= set(sources)
+        shown = notes(block)
+        for kind in FILTER_KINDS:
+            readers = [wh.metric_source(s[8:]) if s.startswith("metrics.") else wh.queries[s] for s in sources]
+            ignores = [q.name for q in readers if kind not in q.filters]
+            if ignores:
+                assert kind in shown, f"{page.path}: {sources} ignore {kind} ({ignores}) without a note"
+                assert shown[kind].startswith("not filtered by")
+            else:
+                assert kind not in shown, f"{page.path}: {sources} honour {kind} but say they do not"
+    assert wh.read <= declared, f"{page.path}: reads {sorted(wh.read - declared)} without naming them on a block"
+    assert set(page.queries) <= wh.read | {"audience_overlaps", "channel_consent_coverage"}
+
+
+@pytest.mark.integration
+def test_the_lifecycle_stages_add_up_to_the_registered_members(bi_copy):
+    """Every stage of the mart is drawn, reactivated included: the funnel and the card count
+    all members."""
+    wh = Warehouse(bi_copy)
+    stages = wh.run("lifecycle_stages")
+    latest = stages[stages.snapshot_month == stages.snapshot_month.max()]
+    assert set(latest.lifecycle_stage) == set(STAGES)
+    assert latest.member_count.sum() == latest.registered_members.iloc[0]
+    components = PAGES[0].render(wh, Filters())
+    funnel = graphs(components)["graph-lifecycle-funnel"].data[0]
+    assert list(funnel.y) == list(STAGES.values()) and sum(funnel.x) == latest.member_count.sum()
+    assert kpis(components)["kpi-members"] == f"{latest.member_count.sum():,}"
+
+
+@pytest.mark.integration
+def test_the_cards_read_the_dbt_metrics_for_the_period_and_store(management_bi_file):
+    """NPS and the breach rate come from the metric views, filtered by dates and store: the
+    same figures as counting the responses and complaints of that store and period."""
+    wh = Warehouse(management_bi_file)
+    store = wh.rows(
+        "select store_id from marts.fct_survey_responses where store_id is not null group by 1 order by count(*) desc"
+    )[0][0]
+    first, last = wh.bounds
+    chosen = Filters(start=first + (last - first) / 2, end=last, store=store)
+    promoters, detractors, responses = wh.rows(
+        "select count(*) filter (where nps_category = 'promoter'), count(*) filter (where nps_category = 'detractor'),"
+        " count(nps_score) from marts.fct_survey_responses where business_date between ? and ? and store_id = ?",
+        [chosen.start, chosen.end, store],
+    )[0]
+    assert wh.metric("nps", chosen) == pytest.approx((promoters - detractors) * 100 / responses)
+    assert wh.metric("nps", chosen) != pytest.approx(wh.metric("nps", Filters()))
+    nps_page = next(p for p in PAGES if p.path == "/nps")
+    shown = kpis(nps_page.render(wh, chosen))
+    assert shown["kpi-nps"] == f"{(promoters - detractors) * 100 / responses:.1f}"
+    assert shown["kpi-responses"] == f"{responses:,}"
+    breach = wh.metric("complaint_sla_breach_rate", chosen)  # the small mall's store may have had none
+    assert shown["kpi-breach-rate"] == ("—" if breach is None else f"{breach:.1%}")
+    breached, complaints = wh.rows(
+        "select count(*) filter (where is_sla_breached), count(*) from marts.fct_complaints"
+    )[0]
+    assert kpis(nps_page.render(wh, Filters()))["kpi-breach-rate"] == f"{breached / complaints:.1%}"
 
 
 COMPONENT = re.compile(r"<(?P<tag>[A-Z]\w+)\s(?P<attrs>[^>]*?)/?>", re.DOTALL)
@@ -120,16 +261,31 @@ def test_the_evidence_pages_read_the_query_files():
             assert attrs["data"] in sources, f"{page}: <{tag} data={{{attrs['data']}}}> is not a query of the page"
 
 
+def _evidence_page_queries():
+    """{(page, page query): its SQL} of every Evidence page."""
+    for page in sorted(EVIDENCE_PAGES.glob("*.md")):
+        for name, body in PAGE_QUERY.findall(page.read_text(encoding="utf-8")):
+            yield (page.name, name), body
+
+
 @pytest.mark.integration
 def test_the_evidence_components_read_columns_the_queries_return(bi_copy):
+    """Each page query runs (over its source files, as Evidence runs them) and returns every
+    column its components name."""
     wh = Warehouse(bi_copy)
-    for page, sources, components in _evidence_pages():
+    bodies = dict(_evidence_page_queries())
+    for page, _, components in _evidence_pages():
         for tag, attrs in components:
-            query = sources[attrs["data"]]
-            columns = set(wh.run(query).columns)
+            body = bodies[(page, attrs["data"])]
+            sql = re.sub(
+                r"mallcrm\.(\w+)",
+                lambda m: f"(\n{wh.queries[m.group(1)].sql.strip().rstrip(';')}\n) as {m.group(1)}",
+                body,
+            )
+            columns = {row[0] for row in wh.rows(f"describe {sql}")}
             for key in COLUMN_ATTRS & set(attrs):
                 for column in re.findall(r"\w+", attrs[key]):
-                    assert column in columns, f"{page}: <{tag} {key}={column}> is not a column of {query}.sql"
+                    assert column in columns, f"{page}: <{tag} {key}={column}> is not a column of {attrs['data']}"
 
 
 PERSONAL_COLUMNS = {
@@ -160,7 +316,7 @@ def test_the_bi_copy_holds_only_what_management_bi_may_see(built_mall, bi_copy, 
         try:
             rows = con.execute(
                 "select table_name, column_name from information_schema.columns "
-                "where table_catalog = current_database()"
+                "where table_catalog = current_database() and table_schema = 'marts'"
             ).fetchall()
             out = {}
             for table, column in rows:
@@ -204,22 +360,27 @@ def test_mallcrm_dashboard_opens_the_management_bi_role_file_by_default(built_ma
     import cli.dashboard as command
     from tests.conftest import cli_env
 
-    opened = []
+    opened, served = [], []
 
     class App:
-        def run(self, **kwargs):
-            pass
+        server = "the WSGI app"
 
-    monkeypatch.setattr(command, "create_app", lambda path: opened.append(path) or App())
+    monkeypatch.setattr(command, "create_app", lambda path, source: opened.append((path, source)) or App())
+    monkeypatch.setattr(command.waitress, "serve", lambda app, **kwargs: served.append((app, kwargs)))
     env = cli_env(built_mall[0])
     runner = CliRunner()
     result = runner.invoke(command.dashboard, [], env=env)
     assert result.exit_code == 0, result.output
-    assert opened == [management_bi_file]
+    assert opened == [(management_bi_file, "role management_bi 角色文件")]
+    assert served[-1][0] == "the WSGI app" and served[-1][1]["host"] == "127.0.0.1" and served[-1][1]["port"] == 8050
+    result = runner.invoke(command.dashboard, [], env={**env, "PORT": "8153"})
+    assert result.exit_code == 0 and served[-1][1]["port"] == 8153
+    result = runner.invoke(command.dashboard, ["--port", "8154"], env={**env, "PORT": "8153"})
+    assert result.exit_code == 0 and served[-1][1]["port"] == 8154
     store = built_mall[0].warehouse_dir / "roles" / "store_operations"
     first_store = sorted(store.iterdir())[0].stem
     result = runner.invoke(command.dashboard, ["--role", "store_operations"], env=env)
     assert result.exit_code != 0 and "--store" in result.output
     result = runner.invoke(command.dashboard, ["--role", "store_operations", "--store", first_store], env=env)
     assert result.exit_code == 0, result.output
-    assert opened[-1] == store / f"{first_store}.duckdb"
+    assert opened[-1] == (store / f"{first_store}.duckdb", f"role store_operations, store {first_store} 角色文件")

@@ -52,11 +52,28 @@ def test_ingest_refuses_an_unannounced_member_column_loudly(tmp_path):
         assert again.exit_code == 0 and "ingested 0 new file(s)" in again.output
 
 
-def test_status_lists_tables_as_json(built_mall):
+def test_status_lists_every_table_with_its_rows(built_mall):
     import json
 
     settings, _, _ = built_mall
-    result = CliRunner().invoke(main, ["status"], env=cli_env(settings))
+    result = CliRunner().invoke(main, ["status", "--json"], env=cli_env(settings))
     assert result.exit_code == 0
     counts = json.loads(result.output)
     assert counts["raw_pos"]["transactions"] > 0 and counts["marts"]["mart_member_360"] > 0
+
+    listing = CliRunner().invoke(main, ["status"], env=cli_env(settings))
+    assert listing.exit_code == 0
+    rows = f"{counts['marts']['mart_member_360']:,}"
+    assert any(line.split() == ["mart_member_360", rows] for line in listing.output.splitlines())
+
+
+def test_the_demo_summary_counts_tables_and_rows_per_layer(built_mall):
+    from cli.summary import layer_totals, table_counts
+
+    settings, _, _ = built_mall
+    counts = table_counts(settings)
+    totals = layer_totals(counts)
+    raw = [schema for schema in counts if schema.startswith("raw_")]
+    assert list(totals)[:3] == ["raw", "staging", "masked"]
+    assert totals["raw"] == (sum(len(counts[s]) for s in raw), sum(sum(counts[s].values()) for s in raw))
+    assert totals["marts"] == (len(counts["marts"]), sum(counts["marts"].values()))

@@ -1,18 +1,33 @@
-"""The Dagster Definitions: loadable, connected lineage, and a real run equal to the CLI's."""
+"""The Dagster Definitions: loadable, connected lineage, and a real run equal to the CLI's;
+automation stopped unless switched on; the inbox sensor starts nothing for loaded files; the
+retention check, the compliance report and the purge count as of one day."""
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import time
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import dagster as dg
 import pytest
 
 from cli.summary import table_counts
 from mallcrm.core.contract import load_contract
-from mallcrm.core.settings import DBT_PROJECT_DIR
+from mallcrm.core.settings import DBT_PROJECT_DIR, SettingsError, load_settings
+from mallcrm.core.warehouse import connect
+from orchestration.automation import build_daily_schedule, build_inbox_sensor
 from orchestration.definitions import DBT_EXECUTABLE, build_definitions
-from tests.conftest import mall_environment
+from orchestration.privacy import build_privacy_definitions
+from orchestration.quality import build_quality_definitions
+from pipeline import steps
+from privacy.policy import load_policy
+from privacy.report import render
+from privacy.retention import as_of_date, expired_counts
+from tests.conftest import generate_mall, mall_environment, settings_for
 
 pytestmark = pytest.mark.integration
 
@@ -38,6 +53,32 @@ def test_definitions_load_and_validate(defs):
     jobs = {"refresh_warehouse", "ml_train", "ml_score", "privacy_daily", "activation_daily"}
     assert {j.name for j in repo.get_all_jobs()} >= jobs
     assert {s.name for s in repo.sensor_defs} == {"new_exports_in_inbox"}
+    # nothing starts by itself in a development instance: every schedule and the sensor stopped
+    assert {s.name: s.default_status for s in repo.schedule_defs} == dict.fromkeys(
+        schedules, dg.DefaultScheduleStatus.STOPPED
+    )
+    assert repo.get_sensor_def("new_exports_in_inbox").default_status == dg.DefaultSensorStatus.STOPPED
+
+
+def test_automation_settings_start_the_refresh_and_only_their_own_switch_the_purge(tmp_path):
+    assert load_settings({}).automation is False and load_settings({}).privacy_automation is False
+    on = load_settings({"MALLCRM_AUTOMATION": "on"})
+    assert on.automation and not on.privacy_automation
+    with pytest.raises(SettingsError, match="MALLCRM_AUTOMATION='yes' must be on or off"):
+        load_settings({"MALLCRM_AUTOMATION": "yes"})
+
+    def statuses(settings):
+        (privacy,) = build_privacy_definitions(settings).schedules
+        return (
+            build_daily_schedule(settings).default_status.value,
+            build_inbox_sensor(settings).default_status.value,
+            privacy.default_status.value,
+        )
+
+    settings = settings_for(tmp_path)
+    assert statuses(settings) == ("STOPPED", "STOPPED", "STOPPED")
+    assert statuses(replace(settings, automation=True)) == ("RUNNING", "RUNNING", "STOPPED")
+    assert statuses(replace(settings, privacy_automation=True)) == ("STOPPED", "STOPPED", "RUNNING")
 
 
 def _descendants(graph, key: dg.AssetKey) -> set[dg.AssetKey]:
@@ -89,13 +130,21 @@ def test_refresh_job_materializes_the_same_warehouse_as_the_cli(tmp_path, small_
     assert (artifacts / "partial_parse.msgpack").stat().st_mtime >= started
 
 
+def _settled(inbox: Path) -> None:
+    """Files older than the contract's settle time (2 s), however recently generated."""
+    past = time.time() - 60
+    for path in inbox.rglob("*"):
+        os.utime(path, (past, past))
+
+
 def test_sensor_requests_a_run_only_for_new_files(tmp_path, small_mall_exports):
     with mall_environment(tmp_path) as settings:
         definitions = build_definitions(settings)
-        sensor = definitions.get_sensor_def("new_exports_in_inbox")
+        sensor = definitions.resolve_sensor_def("new_exports_in_inbox")
         with dg.build_sensor_context() as ctx:
             assert isinstance(sensor(ctx), dg.SkipReason)  # empty inbox
         shutil.copytree(small_mall_exports[0], settings.inbox)
+        _settled(settings.inbox)
         with dg.build_sensor_context() as ctx:
             first = sensor(ctx)
             assert isinstance(first, dg.RunRequest)
@@ -122,3 +171,82 @@ def test_dbt_assets_run_dbt_without_an_in_process_adapter():
         assert getattr(resource, field) == getattr(configured, field), field
     assert resource._initialize_dbt_core_adapter(["build"]) is None
     assert str(resource._cli_version) == dbt_version
+
+
+# A small mall longer than the 90 days of Wi-Fi dwell retention (privacy/policy.yml), loaded
+# (not built): its earliest dwell rows are past retention as of its own calendar.
+LONG_DAYS = 100
+
+
+@pytest.fixture(scope="module")
+def long_mall(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("long_mall")
+    generate_mall(root / "inbox", days=LONG_DAYS)
+    steps.ingest(settings_for(root))
+    return root
+
+
+def _copy_of(mall: Path, root: Path):
+    shutil.copytree(mall, root, symlinks=True)
+    return settings_for(root)
+
+
+def test_sensor_starts_no_run_for_files_the_ledger_already_loaded(tmp_path, long_mall):
+    settings = _copy_of(long_mall, tmp_path / "mall")
+    sensor = build_inbox_sensor(settings)
+    with dg.build_sensor_context() as ctx:  # the first evaluation ever: no cursor
+        first = sensor(ctx)
+        cursor = ctx.cursor
+    assert isinstance(first, dg.SkipReason) and "loaded already" in first.skip_message
+    assert cursor  # the loaded inbox is remembered: the next evaluations skip at once
+
+    # an export lands (an old modification time: complete, per the contract's settle rule)
+    latest = sorted((settings.inbox / "sensors").glob("wifi_dwell_*.parquet"))[-1]
+    next_day = datetime.strptime(latest.stem[-8:], "%Y%m%d") + timedelta(days=1)
+    new = latest.with_name(f"wifi_dwell_{next_day:%Y%m%d}.parquet")
+    shutil.copy2(latest, new)
+    with dg.build_sensor_context(cursor=cursor) as ctx:
+        request = sensor(ctx)
+        cursor = ctx.cursor
+    assert isinstance(request, dg.RunRequest) and request.tags["mallcrm/files"] == "1"
+
+    # loaded by the CLI meanwhile, then touched: the inbox changed, the ledger holds it all
+    steps.ingest(settings)
+    stat = new.stat()
+    os.utime(new, (stat.st_atime, stat.st_mtime - 60))
+    with dg.build_sensor_context(cursor=cursor) as ctx:
+        again = sensor(ctx)
+    assert isinstance(again, dg.SkipReason) and "loaded already" in again.skip_message
+
+
+def _report_expired(markdown: str, label: str) -> tuple[str, int]:
+    """(the as-of day of the report's retention section, the expired count of `label`)."""
+    heading = re.search(r"^## Retention status \(as of (\S+)\)$", markdown, re.MULTILINE)
+    section = markdown[heading.end() :].split("\n## ")[0]
+    row = next(line for line in section.splitlines() if line.startswith(f"| {label} |"))
+    return heading.group(1), int(row.split("|")[7])
+
+
+def test_retention_check_report_and_purge_count_as_of_one_day(tmp_path, long_mall):
+    settings = _copy_of(long_mall, tmp_path / "mall")
+    wifi = dg.AssetKey(["raw_sensors", "wifi_dwell"])
+    (check,) = build_quality_definitions(settings, {wifi}).asset_checks
+    con = connect(settings)
+    try:
+        as_of = as_of_date(con, settings)  # the day after the latest business day loaded
+        by_today = expired_counts(con, load_policy(), date.today())["raw_sensors.wifi_dwell"]["expired"]
+    finally:
+        con.close()
+
+    result = check()  # the Dagster asset check (Soda contract of raw_sensors.wifi_dwell)
+    assert result.severity == dg.AssetCheckSeverity.WARN and "past retention" in result.description
+    assert result.metadata["failed"].value == 0 and result.metadata["warned"].value == 1
+    checked = result.metadata["failing_rows"].value
+    report_day, reported = _report_expired(render(settings), "raw_sensors.wifi_dwell")
+    assert report_day == str(as_of) and reported == checked > 0
+    assert by_today != checked  # the wall clock's day would have counted otherwise
+
+    purged = steps.purge(settings, rebuild=False)  # the privacy_daily op's call (no dbt models here)
+    assert purged.as_of == as_of and purged.tables["raw_sensors.wifi_dwell"]["expired"] == checked
+    assert check().passed
+    assert _report_expired(render(settings), "raw_sensors.wifi_dwell") == (str(as_of), 0)

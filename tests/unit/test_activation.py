@@ -14,7 +14,9 @@ from activation.build import holdout_fraction_sql
 from activation.export import ContactsNotAllowed, contact_column, fields_violations, file_fields, srm_p_value
 from activation.gates import GATES, check_gates_declared
 from activation.spec import SpecError, load_audiences, load_rules, parse_audience
+from cli.audiences import uplift_lines
 from privacy.policy import load_policy
+from tests.conftest import settings_for
 
 GOOD = """
 name: {name}
@@ -147,3 +149,21 @@ def test_contacts_in_clear_only_where_the_policy_grants_the_marketing_role_clear
     granted = copy.deepcopy(policy)
     granted["masking_profiles"]["mobile"]["marketing"] = ["token", "display_mask", "clear"]
     assert contact_column(rules, audience, granted) == ("raw_membership.members.mobile", "mobile")
+
+
+def test_the_uplift_summary_reads_an_activation_with_an_empty_holdout(tmp_path):
+    settings = settings_for(tmp_path)
+    settings.warehouse.parent.mkdir(parents=True)
+    con = duckdb.connect(str(settings.warehouse))
+    con.execute("create schema marts")
+    con.execute(
+        "create table marts.mart_audience_runs as select * from (values "
+        "('ACT-1', date '2026-10-10', true, 0.2, 0.1, 0.1, -0.05, 0.25, 0.04, false), "
+        "('ACT-2', date '2026-10-10', true, 0.5, null, null, null, null, null, false)) as t(run_id, run_date, "
+        "is_measured, treatment_conversion_rate, control_conversion_rate, conversion_uplift, "
+        "conversion_uplift_ci_low, conversion_uplift_ci_high, conversion_p_value, has_sample_ratio_mismatch)"
+    )
+    con.close()
+    lines = uplift_lines(settings)
+    assert "20.0% vs  10.0%  uplift +10.0% [ -5.0%, +25.0%]  p=0.04" in lines[1]
+    assert lines[2].split()[1:] == ["50.0%", "vs", "n/a", "uplift", "n/a", "[", "n/a,", "n/a]", "p=n/a"]

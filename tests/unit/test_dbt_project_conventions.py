@@ -3,7 +3,8 @@
 - model names follow their layer (staging `stg_<source>__<entity>`, masked
   `msk_<source>__<entity>`, intermediate `int_<area>__<name>`, marts `fct_`/`dim_`/`mart_`,
   ml `ml_`), with the few exceptions named below;
-- every model has a yml (patch) and a description; every mart enforces its contract;
+- every model has a yml (patch) and a description; every mart enforces its contract,
+  folder-wide from dbt_project.yml, so a new mart without its columns fails to build;
 - every macro of the project is documented (description, and its arguments by name);
   generic tests live in tests/generic/;
 - every var is declared once in dbt_project.yml and read with `var('name')`, no default;
@@ -29,8 +30,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -71,34 +74,41 @@ DYNAMIC_VARS = {
 }
 
 
+@contextmanager
+def _dbt_environment(folder: Path) -> Iterator[None]:
+    """dbt's environment for a run in this process: no telemetry, the warehouse a file
+    in `folder`; restored afterwards."""
+    env = {
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DO_NOT_TRACK": "1",
+        "MALLCRM_WAREHOUSE": str(Path(folder) / "parse.duckdb"),
+    }
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 @pytest.fixture(scope="module")
 def manifest() -> dict[str, Any]:
     from dbt.cli.main import dbtRunner
 
-    env = {
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "DO_NOT_TRACK": "1",
-    }
-    saved = {key: os.environ.get(key) for key in [*env, "MALLCRM_WAREHOUSE"]}
-    with tempfile.TemporaryDirectory(prefix="dbt-conventions-") as tmp:
-        os.environ.update(env)
-        os.environ["MALLCRM_WAREHOUSE"] = str(Path(tmp) / "parse.duckdb")
-        try:
-            # fmt: off
-            result = dbtRunner().invoke([
-                "parse", "--no-partial-parse", "--quiet",
-                "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
-                "--target-path", tmp, "--log-path", tmp,
-            ])
-            # fmt: on
-            assert result.success, f"dbt parse failed: {result.exception}"
-            return json.loads((Path(tmp) / "manifest.json").read_text(encoding="utf-8"))
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+    with tempfile.TemporaryDirectory(prefix="dbt-conventions-") as tmp, _dbt_environment(Path(tmp)):
+        # fmt: off
+        result = dbtRunner().invoke([
+            "parse", "--no-partial-parse", "--quiet",
+            "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
+            "--target-path", tmp, "--log-path", tmp,
+        ])
+        # fmt: on
+        assert result.success, f"dbt parse failed: {result.exception}"
+        return json.loads((Path(tmp) / "manifest.json").read_text(encoding="utf-8"))
 
 
 def _models(manifest: dict[str, Any]) -> list[dict[str, Any]]:
@@ -153,6 +163,49 @@ def test_every_mart_enforces_its_contract(manifest):
     assert marts
     loose = [m["name"] for m in marts if not m["config"].get("contract", {}).get("enforced")]
     assert not loose, f"marts without contract: {{enforced: true}}: {loose}"
+
+
+def test_contracts_are_enforced_folder_wide_on_marts():
+    project = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
+    marts = project["models"][PACKAGE]["marts"]
+    assert marts.get("+contract") == {"enforced": True}, "dbt_project.yml: models/marts/ needs +contract"
+
+
+def test_a_new_mart_without_its_columns_fails_to_build(tmp_path):
+    """The folder-wide contract at work: in a copy of the project's config and macros, a
+    new mart with no yml fails `dbt run` (its columns are not declared); the same mart
+    with a yml declaring its column builds."""
+    from dbt.cli.main import dbtRunner
+
+    project = tmp_path / "project"
+    shutil.copytree(PROJECT_DIR / "macros", project / "macros")
+    for name in ("dbt_project.yml", "profiles.yml"):
+        shutil.copy2(PROJECT_DIR / name, project / name)
+    folder = project / "models" / "marts" / "core"
+    folder.mkdir(parents=True)
+    (folder / "mart_new_kpis.sql").write_text("select cast(1 as integer) as member_count\n", encoding="utf-8")
+
+    def run() -> Any:
+        with _dbt_environment(tmp_path):
+            # fmt: off
+            return dbtRunner().invoke([
+                "run", "--no-partial-parse", "--quiet", "--project-dir", str(project), "--profiles-dir", str(project),
+                "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path),
+            ])
+            # fmt: on
+
+    failed = run()
+    assert not failed.success
+    messages = " ".join(str(r.message) for r in failed.result.results)
+    assert "enforced contract, and its 'columns' specification is missing" in messages, messages
+
+    (folder / "mart_new_kpis.yml").write_text(
+        "models:\n  - name: mart_new_kpis\n    description: A new mart.\n"
+        "    columns:\n      - {name: member_count, data_type: integer, description: Members.}\n",
+        encoding="utf-8",
+    )
+    built = run()
+    assert built.success, [str(r.message) for r in built.result.results]
 
 
 def _signature(macro: dict[str, Any]) -> list[str]:

@@ -8,6 +8,7 @@ import hmac
 import json
 from dataclasses import replace
 
+import duckdb
 import pytest
 
 from privacy import audit
@@ -488,6 +489,8 @@ def test_the_rendered_report_holds_the_audit_section(three, monkeypatch):
 
     monkeypatch.setattr(report, "_mart_tables", lambda con: {})
     monkeypatch.setattr(report, "expired_counts", lambda con, policy, today: {})
+    three.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    duckdb.connect(str(three.warehouse)).close()  # an empty warehouse: connect() refuses a missing one
     markdown = report.render(three)
     head = audit.read_head(three)[0]
     assert "## Audit chain" in markdown and f"`{head['hmac']}`" in markdown

@@ -72,6 +72,8 @@ def test_each_variable_sets_its_field_and_relative_paths_resolve_against_the_pro
         "MALLCRM_POSTGRES_DSN": "postgresql://crm@db.internal:5432/marketing",
         "MALLCRM_POSTGRES_PORT": "5499",
         "MALLCRM_POSTGRES_DIR": str(tmp_path / "pg"),
+        "MALLCRM_AUTOMATION": "on",
+        "MALLCRM_PRIVACY_AUTOMATION": "on",
     }
     expected = {
         "warehouse": tmp_path / "w" / "x.duckdb",
@@ -102,6 +104,8 @@ def test_each_variable_sets_its_field_and_relative_paths_resolve_against_the_pro
         "postgres_dsn": "postgresql://crm@db.internal:5432/marketing",
         "postgres_port": 5499,
         "postgres_dir": tmp_path / "pg",
+        "automation": True,
+        "privacy_automation": True,
     }
     assert set(expected) == FIELDS  # every setting has its variable
     s = load_settings(environ)
@@ -167,6 +171,8 @@ def _every_field_set(root: Path) -> Settings:
         postgres_dsn="postgresql://localhost/x",
         postgres_port=5444,
         postgres_dir=root / "pg",
+        automation=True,
+        privacy_automation=True,
     )
 
 

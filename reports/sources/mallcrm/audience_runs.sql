@@ -1,5 +1,7 @@
 -- Audience runs (营销人群): one row per audience and run date: sizes, members excluded per gate, and the measured conversion uplift with its 95% interval.
 -- dashboard-filters: date=run_date
+-- dashboard-ignores store: audiences are chosen mall-wide, not per store
+-- dashboard-ignores segment: audiences are defined by their own rules, not by RFM segment
 select
     run_id,
     audience,

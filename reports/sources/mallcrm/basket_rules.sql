@@ -6,6 +6,9 @@
 -- (rule_source tells which), one row per direction a -> b.
 -- One row per rule antecedent -> consequent, so a Sankey can draw it.
 -- dashboard-filters: none
+-- dashboard-ignores date: the rules are mined once over every basket up to the model's cutoff
+-- dashboard-ignores store: the rules are mined mall-wide (one trip spans stores)
+-- dashboard-ignores segment: the rules are mined over every basket, members or not
 select
     'FP-Growth' as rule_source,
     rule_level,

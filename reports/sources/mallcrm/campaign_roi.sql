@@ -1,5 +1,7 @@
 -- Campaign ROI board (营销活动ROI): one row per campaign and arm; effect columns on treatment rows.
 -- dashboard-filters: date=start_date
+-- dashboard-ignores store: campaign data has no store (campaigns are mall-wide)
+-- dashboard-ignores segment: campaign arms are not split by RFM segment
 select
     campaign_id,
     campaign_name,

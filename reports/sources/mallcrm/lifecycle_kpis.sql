@@ -1,5 +1,7 @@
 -- Member lifecycle KPIs by month (会员生命周期): conversion, reactivation, retention.
 -- dashboard-filters: date=snapshot_month
+-- dashboard-ignores store: a member's lifecycle stage is mall-wide (members shop in many stores)
+-- dashboard-ignores segment: the KPIs count every member, across RFM segments
 select
     snapshot_month,
     new_customer_conversion_rate,

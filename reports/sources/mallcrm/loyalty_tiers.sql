@@ -1,5 +1,7 @@
 -- Tier distribution, upgrades and downgrades by month (会员等级).
 -- dashboard-filters: date=snapshot_month
+-- dashboard-ignores store: tiers are mall-wide memberships
+-- dashboard-ignores segment: tier counts cover every member, across RFM segments
 select
     snapshot_month,
     tier,

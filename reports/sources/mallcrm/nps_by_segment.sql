@@ -1,5 +1,6 @@
 -- NPS by customer segment (分客群NPS): RFM segment, lifecycle stage and tier.
 -- dashboard-filters: date=month_start_date, segment=segment_value
+-- dashboard-ignores store: the segment NPS mart is mall-wide
 select
     month_start_date,
     segment_type,

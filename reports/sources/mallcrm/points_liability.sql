@@ -1,5 +1,7 @@
 -- Points earned, redeemed, expired and the outstanding liability in CNY (积分负债).
 -- dashboard-filters: date=snapshot_month
+-- dashboard-ignores store: points are earned and redeemed mall-wide
+-- dashboard-ignores segment: the liability covers every member
 select
     snapshot_month,
     points_earned,

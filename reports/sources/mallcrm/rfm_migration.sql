@@ -1,5 +1,6 @@
 -- Segment migration matrix (客群迁移): members moving between RFM segments month over month.
 -- dashboard-filters: date=snapshot_month, segment=from_segment
+-- dashboard-ignores store: RFM scores a member over every store
 select
     snapshot_month,
     from_segment,

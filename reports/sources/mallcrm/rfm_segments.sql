@@ -1,5 +1,6 @@
 -- RFM segments and the Chinese 8-class labels (RFM八类客户) per monthly snapshot.
 -- dashboard-filters: date=snapshot_month, segment=rfm_segment
+-- dashboard-ignores store: RFM scores a member over every store
 select
     snapshot_month,
     rfm_segment,

@@ -1,5 +1,6 @@
 -- Store conversion (进店转化率): sale receipts per visitor counted into the store's zone.
 -- dashboard-filters: date=business_date, store=store_id
+-- dashboard-ignores segment: door counters do not know a visitor's segment
 select
     business_date,
     store_id,

@@ -1,5 +1,7 @@
 -- Dwell per zone and day (驻留时长): Wi-Fi devices, visits, average minutes per visit.
 -- dashboard-filters: date=business_date
+-- dashboard-ignores store: Wi-Fi dwell is measured per zone, which several stores share
+-- dashboard-ignores segment: Wi-Fi devices are anonymous
 select
     business_date,
     zone_name,
