@@ -219,6 +219,12 @@ def demo(members, stores, days) -> None:
             published = steps.publish(settings)
             click.echo(f"BI copy (management_bi role, DuckDB 1.4 storage, for BI tools): {published.bi_copy.path}")
             click.echo(f"role files ({', '.join(published.role_files)}): {settings.warehouse_dir / 'roles'}")
+            if settings.postgres_dsn or postgres_server.status(settings).running:  # started for the delivery
+                served = steps.publish_postgres(settings)
+                click.echo(
+                    f"PostgreSQL for BI tools: {served.address}, {len(served.tables)} marts, a login per role "
+                    f"(passwords in {served.logins_file}; docs/bi-tools.md)"
+                )
     click.echo(f"done in {time.perf_counter() - started:.0f}s")
     if not ok:
         raise click.ClickException("the demo stopped on a failure (named above)")

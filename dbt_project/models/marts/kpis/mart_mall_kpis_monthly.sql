@@ -100,7 +100,7 @@ final as (
         cast(buyers.repeat_buyer_count as {{ double_type() }})
         / nullif(buyers.member_buyer_count, 0) as repurchase_rate,
         cast(coalesce(complaints_opened.complaint_count, 0) as {{ dbt.type_bigint() }}) as complaint_count,
-        1000.0 * coalesce(complaints_opened.complaint_count, 0)
+        cast(1000 * coalesce(complaints_opened.complaint_count, 0) as {{ double_type() }})
         / nullif(sales.sale_receipt_count, 0) as complaints_per_1000_receipts,
         cast(coalesce(points_moved.points_earned, 0) as {{ dbt.type_bigint() }}) as points_earned,
         cast(coalesce(points_moved.points_redeemed, 0) as {{ dbt.type_bigint() }}) as points_redeemed,

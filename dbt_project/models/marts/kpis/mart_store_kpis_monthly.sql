@@ -84,7 +84,7 @@ final as (
         / nullif(sales.sale_receipt_count, 0) as items_per_receipt,
         cast(sales.net_revenue_amount as {{ double_type() }})
         / nullif(stores.area_sqm, 0) as net_revenue_per_sqm,
-        1000.0 * coalesce(complaints_opened.complaint_count, 0)
+        cast(1000 * coalesce(complaints_opened.complaint_count, 0) as {{ double_type() }})
         / nullif(sales.sale_receipt_count, 0) as complaints_per_1000_receipts
 
     from store_months
