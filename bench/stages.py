@@ -33,6 +33,7 @@ from pathlib import Path
 from bench.scale import config_for_scale
 from ingestion.pipeline import publish_raw
 from mallcrm.core.dbt import dbt_args, run_dbt
+from mallcrm.core.lock import write_lock
 from mallcrm.core.settings import Settings, child_environment, load_settings
 from mallcrm.core.warehouse import connect
 from ml.models import MODELS
@@ -148,7 +149,14 @@ def stage_ingest_duckdb(workdir: Path) -> dict:
     target.mkdir(parents=True)
     settings = stage_settings(workdir, "run_duckdb")
     started = time.perf_counter()
-    # a plain DuckDB file with the warehouse's memory limit and threads
+    # a plain DuckDB file with the warehouse's memory limit and threads, created as every
+    # warehouse is: by a writer holding the write lock (a reader never creates one)
+    with write_lock(settings, "bench ingest_duckdb"):
+        rows = _read_inbox_with_duckdb(settings, workdir)
+    return {"seconds": time.perf_counter() - started, "rows": rows}
+
+
+def _read_inbox_with_duckdb(settings: Settings, workdir: Path) -> int:
     con = connect(settings)
     rows = 0
     for (system, entity), paths in _files_by_table(workdir / "inbox").items():
@@ -166,7 +174,7 @@ def stage_ingest_duckdb(workdir: Path) -> dict:
         con.execute(f'create table "raw_{system}"."{entity}" as select * from {reader}')
         rows += con.execute(f'select count(*) from "raw_{system}"."{entity}"').fetchone()[0]
     con.close()
-    return {"seconds": time.perf_counter() - started, "rows": rows}
+    return rows
 
 
 def stage_prepare_base(workdir: Path) -> dict:
