@@ -358,6 +358,7 @@ def test_mallcrm_dashboard_opens_the_management_bi_role_file_by_default(built_ma
     from click.testing import CliRunner
 
     import cli.dashboard as command
+    from cli import main  # as a user runs it: through the group (click caches a command's help option per first use)
     from tests.conftest import cli_env
 
     opened, served = [], []
@@ -369,18 +370,18 @@ def test_mallcrm_dashboard_opens_the_management_bi_role_file_by_default(built_ma
     monkeypatch.setattr(command.waitress, "serve", lambda app, **kwargs: served.append((app, kwargs)))
     env = cli_env(built_mall[0])
     runner = CliRunner()
-    result = runner.invoke(command.dashboard, [], env=env)
+    result = runner.invoke(main, ["dashboard"], env=env)
     assert result.exit_code == 0, result.output
     assert opened == [(management_bi_file, "role management_bi 角色文件")]
     assert served[-1][0] == "the WSGI app" and served[-1][1]["host"] == "127.0.0.1" and served[-1][1]["port"] == 8050
-    result = runner.invoke(command.dashboard, [], env={**env, "PORT": "8153"})
+    result = runner.invoke(main, ["dashboard"], env={**env, "PORT": "8153"})
     assert result.exit_code == 0 and served[-1][1]["port"] == 8153
-    result = runner.invoke(command.dashboard, ["--port", "8154"], env={**env, "PORT": "8153"})
+    result = runner.invoke(main, ["dashboard", "--port", "8154"], env={**env, "PORT": "8153"})
     assert result.exit_code == 0 and served[-1][1]["port"] == 8154
     store = built_mall[0].warehouse_dir / "roles" / "store_operations"
     first_store = sorted(store.iterdir())[0].stem
-    result = runner.invoke(command.dashboard, ["--role", "store_operations"], env=env)
+    result = runner.invoke(main, ["dashboard", "--role", "store_operations"], env=env)
     assert result.exit_code != 0 and "--store" in result.output
-    result = runner.invoke(command.dashboard, ["--role", "store_operations", "--store", first_store], env=env)
+    result = runner.invoke(main, ["dashboard", "--role", "store_operations", "--store", first_store], env=env)
     assert result.exit_code == 0, result.output
     assert opened[-1] == (store / f"{first_store}.duckdb", f"role store_operations, store {first_store} 角色文件")

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 from psycopg2 import errors, sql
 
-from cli.serving import publish_postgres as publish_command
+from cli import main
 from mallcrm.core.warehouse import connect
 from postgres import server
 from privacy.policy import load_policy
@@ -256,6 +256,6 @@ def test_no_server_is_one_sentence_and_exit_1(served):
     stopped = replace(settings, postgres_port=settings.postgres_port + 7)
     with pytest.raises(ServingUnavailable, match="is not running"):
         publish_postgres(stopped, load_policy())
-    result = CliRunner().invoke(publish_command, [], env=cli_env(stopped))
+    result = CliRunner().invoke(main, ["publish-postgres"], env=cli_env(stopped))
     assert result.exit_code == 1
     assert "is not running" in result.output and "Traceback" not in result.output

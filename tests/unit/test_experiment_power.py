@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 from scipy.stats import norm
 
-from cli.experiments import experiments
+from cli import main
 from experiments.power import PlanError, minimum_detectable_effect, sample_size
 
 
@@ -60,12 +60,16 @@ def test_an_impossible_design_is_refused_in_one_sentence(kwargs, message):
 
 def test_the_command_prints_the_plan_and_refuses_a_bad_design_with_exit_2():
     runner = CliRunner()
-    planned = runner.invoke(experiments, ["plan", "--baseline-rate", "0.1", "--mde", "0.02", "--holdout-share", "0.5"])
+    planned = runner.invoke(
+        main, ["experiments", "plan", "--baseline-rate", "0.1", "--mde", "0.02", "--holdout-share", "0.5"]
+    )
     assert planned.exit_code == 0
     assert "7,682 members: 3,841 contacted, 3,841 held out" in planned.output
-    detectable = runner.invoke(experiments, ["plan", "--baseline-rate", "0.08", "--audience-size", "3000"])
+    detectable = runner.invoke(main, ["experiments", "plan", "--baseline-rate", "0.08", "--audience-size", "3000"])
     assert detectable.exit_code == 0 and "percentage points or more" in detectable.output
-    both = runner.invoke(experiments, ["plan", "--baseline-rate", "0.08", "--mde", "0.01", "--audience-size", "9"])
+    both = runner.invoke(
+        main, ["experiments", "plan", "--baseline-rate", "0.08", "--mde", "0.01", "--audience-size", "9"]
+    )
     assert both.exit_code == 2 and "exactly one of --mde" in both.output
-    bad = runner.invoke(experiments, ["plan", "--baseline-rate", "1.5", "--mde", "0.1"])
+    bad = runner.invoke(main, ["experiments", "plan", "--baseline-rate", "1.5", "--mde", "0.1"])
     assert bad.exit_code == 2 and "baseline rate must lie between 0 and 1" in bad.output

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from click.testing import CliRunner
 
-from cli.ml import ml
+from cli import main
 
 
 def test_clv_command_writes_params_and_predictions(tmp_path):
@@ -24,8 +24,9 @@ def test_clv_command_writes_params_and_predictions(tmp_path):
     pd.DataFrame(rows, columns=["customer_id", "date", "amount"]).to_csv(csv, index=False)
     out = tmp_path / "out"
     result = CliRunner().invoke(
-        ml,
+        main,
         [
+            "ml",
             "clv",
             "--transactions",
             str(csv),
@@ -58,6 +59,7 @@ def test_clv_command_rejects_missing_columns(tmp_path):
     csv = tmp_path / "bad.csv"
     csv.write_text("customer,date,amount\nA,2025-01-01,3\n")
     result = CliRunner().invoke(
-        ml, ["clv", "--transactions", str(csv), "--calibration-end", "2025-05-31", "--output", str(tmp_path / "o")]
+        main,
+        ["ml", "clv", "--transactions", str(csv), "--calibration-end", "2025-05-31", "--output", str(tmp_path / "o")],
     )
     assert result.exit_code != 0 and "customer_id" in result.output
