@@ -128,7 +128,9 @@ def metrics_from_manifest(manifest: dict[str, Any]) -> dict[str, Metric]:
                 raise MetricError(f"measure {measure['name']} of metric {name} is not a sum or a count")
             measures[measure["name"]] = (measure["agg"], measure.get("expr") or measure["name"])
         time_name = (model.get("defaults") or {}).get("agg_time_dimension")
-        time_dim = next(d for d in model["dimensions"] if d["name"] == time_name)
+        time_dim = next((d for d in model["dimensions"] if d["name"] == time_name), None)
+        if time_dim is None:
+            raise MetricError(f"semantic model {model['name']} of metric {name} has no time dimension {time_name!r}")
         store = next((e for e in model.get("entities") or [] if e["name"] == STORE_ENTITY), None)
         relation = f"{model['node_relation']['schema_name']}.{model['node_relation']['alias']}"
         time_expr = time_dim.get("expr") or time_dim["name"]

@@ -140,3 +140,11 @@ def test_comments_quote_the_docs_and_skip_what_the_copy_lacks():
     ]
     with pytest.raises(ValueError, match="dialect"):
         comment_statements(docs, {}, "oracle")
+
+
+def test_a_semantic_model_without_its_time_dimension_is_refused_by_name():
+    manifest = _manifest()
+    model = manifest["semantic_models"]["semantic_model.x.answers"]
+    model["defaults"]["agg_time_dimension"] = "asked_on"
+    with pytest.raises(MetricError, match="semantic model answers .* has no time dimension 'asked_on'"):
+        metrics_from_manifest(manifest)
