@@ -335,7 +335,7 @@ def test_the_dagster_job_builds_gates_exports_and_delivers(mall_copy, postgres_s
 
 
 def _the_job_delivers_every_exported_run(settings, defs):
-    result = defs.get_job_def("activation_daily").execute_in_process()
+    result = defs.resolve_job_def("activation_daily").execute_in_process()
     assert result.success
     checks = [e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     assert {c.event_specific_data.check_name for c in checks} == {f"audience_gate_{g}" for g in gates.GATES}

@@ -33,7 +33,7 @@ def _job(settings):
     defs = build_privacy_definitions(settings)
     dg.Definitions.validate_loadable(defs)
     assert [s.name for s in defs.schedules] == ["privacy_daily_schedule"]
-    return defs.get_job_def("privacy_daily")
+    return defs.resolve_job_def("privacy_daily")
 
 
 def test_daily_job_answers_requests_and_verifies_the_chain(settings):
