@@ -442,6 +442,14 @@ def stage_ml(workdir: Path) -> dict:
             "rows": scored.rows,
             "table": scored.table,
         }
+    topics_started = time.perf_counter()
+    topic_rows = steps.complaint_root_causes(settings, command="bench ml")
+    rows += topic_rows
+    models["complaint_root_causes"] = {
+        "score_seconds": round(time.perf_counter() - topics_started, 3),
+        "rows": topic_rows,
+        "table": "ml_scores.complaint_root_causes",
+    }
     return {"seconds": time.perf_counter() - started, "rows": rows, "models": models}
 
 

@@ -20,6 +20,7 @@ from cli.common import settings as load_cli_settings
 from mallcrm.core.lock import write_lock
 from ml.clv import fit_clv
 from ml.models import MODEL_NAMES, MODELS
+from ml.registry import Registry
 from pipeline import steps
 
 _MODEL_LIST = "; ".join(f"{m.name}: {m.title} -> ml_scores.{m.score_table}" for m in MODELS)
@@ -77,7 +78,9 @@ def clv_command(transactions_file: Path, calibration_end: str, output: Path, hor
     help="Retrain even a model whose data, settings and code are those of its promoted (or newest) version.",
 )
 def train_command(models: tuple[str, ...], no_promote: bool, force: bool) -> None:
-    """Train on the warehouse's features; promote each model that passes its gate (exit 4 if one fails it)."""
+    """Train on the warehouse's features; promote each model that passes its gate (exit 4 if one fails it;
+    a model whose gate could not be evaluated for lack of data, e.g. uplift on a mall with too few campaigns,
+    is reported but does not fail the command)."""
     settings = load_cli_settings()
     with writing(settings, "ml train"), write_lock(settings, "mallcrm ml train"):  # one lock for every model
         results = [
@@ -87,11 +90,22 @@ def train_command(models: tuple[str, ...], no_promote: bool, force: bool) -> Non
         ]
     failed = False
     for result in results:
-        state = "promoted" if result.promoted else "NOT promoted"
-        failed |= not result.metrics["gate"]["passed"]
+        gate = result.metrics["gate"]
+        evaluated = gate.get("evaluated", True)  # False: too little data to test the model at all
+        state = "promoted" if result.promoted else "NOT promoted" if evaluated else "not evaluated"
+        failed |= evaluated and not gate["passed"]
         click.echo(f"{result.model} {result.version.version}: {state} ({result.reason}) -> {result.version.path}")
     if failed:
         sys.exit(exit_codes.MODEL_NOT_PROMOTED)
+
+
+@ml.command("complaint-root-causes")
+def complaint_root_causes_command() -> None:
+    """Root cause and terms of every complaint, from its scrubbed text, into ml_scores.complaint_root_causes."""
+    settings = load_cli_settings()
+    with writing(settings, "ml complaint-root-causes"):
+        rows = steps.complaint_root_causes(settings)
+    click.echo(f"ml_scores.complaint_root_causes: {rows:,} row(s); `mallcrm build -s source:ml_scores+` shows them")
 
 
 @ml.command("score")
@@ -99,7 +113,8 @@ def train_command(models: tuple[str, ...], no_promote: bool, force: bool) -> Non
     "--model", "models", multiple=True, type=click.Choice(MODEL_NAMES), help="Only these models (default: all)."
 )
 def score_command(models: tuple[str, ...]) -> None:
-    """Score with the promoted models into ml_scores.* (exit 1 if a model has no promoted version)."""
+    """Score with the promoted models into ml_scores.*; a trained model with no promoted version (its gate
+    failed) is skipped with a message; exit 1 if a model was never trained."""
     settings = load_cli_settings()
     with writing(settings, "ml score"), write_lock(settings, "mallcrm ml score"):  # one lock for every model
         results = [
@@ -107,11 +122,17 @@ def score_command(models: tuple[str, ...]) -> None:
             for name in progress(models or MODEL_NAMES, "scoring", unit="model")
             for result in steps.score(settings, [name])
         ]
-    missing = [r.model for r in results if r.model_version is None]
+    registry = Registry(settings.models_dir)
+    missing = []
     for r in results:
         if r.model_version is not None:
             click.echo(f"{r.table}: {r.rows:,} row(s), model {r.model_version}")
+        elif versions := registry.versions(r.model):
+            detail = registry.get(r.model, versions[-1]).metrics["gate"].get("detail", "gate failed")
+            click.echo(f"{r.table}: skipped, {r.model} has no promoted version ({versions[-1]}: {detail})")
+        else:
+            missing.append(r.model)
     if missing:
         raise click.ClickException(
-            f"no promoted version of {', '.join(missing)} in {settings.models_dir}: run `mallcrm ml train` first"
+            f"no trained version of {', '.join(missing)} in {settings.models_dir}: run `mallcrm ml train` first"
         )

@@ -312,6 +312,8 @@ def _demo_ml(settings: Settings) -> bool:
         if score.model_version is not None:
             click.echo(f"  {score.model}: {score.rows:,} rows scored")
     click.echo(f"  model time (train + score): {time.perf_counter() - model_started:.1f}s")
+    rows = steps.complaint_root_causes(settings)
+    click.echo(f"  complaint root causes: {rows:,} rows (ml_scores.complaint_root_causes)")
     refreshed = steps.refresh_after_scoring(settings, progress=on_terminal())
     if not refreshed.success:
         _echo_dbt(refreshed)

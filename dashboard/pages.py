@@ -409,6 +409,12 @@ def traffic(wh: Warehouse, filters: Filters) -> list:
     per_zone["avg_dwell_minutes_per_visit"] = per_zone.dwell_minutes / per_zone.visit_count.where(
         per_zone.visit_count > 0
     )
+    per_type = dwell.groupby("zone_type", as_index=False).agg(
+        dwell_minutes=("dwell_minutes", "sum"), visit_count=("visit_count", "sum")
+    )
+    per_type["avg_dwell_minutes_per_visit"] = per_type.dwell_minutes / per_type.visit_count.where(
+        per_type.visit_count > 0
+    )
     daily = conversion.groupby("business_date", as_index=False).agg(
         visitor_count=("visitor_count", "sum"), transaction_count=("transaction_count", "sum")
     )
@@ -426,6 +432,14 @@ def traffic(wh: Warehouse, filters: Filters) -> list:
         hover_data={"visit_count": ":,"},
         labels=labels("zone_name", "avg_dwell_minutes_per_visit", "visit_count"),
         title="Average dwell per visit by zone 各区域单次驻留(分钟)",
+    )
+    type_bars = px.bar(
+        per_type.sort_values("avg_dwell_minutes_per_visit"),
+        x="zone_type",
+        y="avg_dwell_minutes_per_visit",
+        hover_data={"visit_count": ":,"},
+        labels=labels("zone_type", "avg_dwell_minutes_per_visit", "visit_count"),
+        title="Average dwell per visit by zone type 各类型区域单次驻留(分钟)",
     )
     paths = transitions.groupby(["from_zone_name", "to_zone_name"], as_index=False).agg(
         transition_count=("transition_count", "sum")
@@ -483,6 +497,13 @@ def traffic(wh: Warehouse, filters: Filters) -> list:
         _chart(
             wh, filters, ("zone_dwell",), "traffic-dwell", _axes(dwell_bars, "zone_name", "avg_dwell_minutes_per_visit")
         ),
+        _chart(
+            wh,
+            filters,
+            ("zone_dwell",),
+            "traffic-dwell-type",
+            _axes(type_bars, "zone_type", "avg_dwell_minutes_per_visit"),
+        ),
         _chart(wh, filters, ("zone_transitions",), "traffic-paths", _axes(path_bars, "transition_count", "path")),
         _chart(
             wh,
@@ -500,7 +521,10 @@ def campaigns(wh: Warehouse, filters: Filters) -> list:
     roi = run("campaign_roi", filters)
     if roi.empty:
         return [_empty("No campaigns started in the selected dates.")]
-    treatment = roi[roi.arm == "treatment"].copy()
+    # every treatment arm against the control (a multi-arm test has several: treatment_a, _b, ...)
+    treatment = roi[roi.arm != "control"].copy()
+    multi_arm = treatment.arm != "treatment"
+    treatment.loc[multi_arm, "campaign_name"] = treatment.campaign_name + " · " + treatment.arm
     treatment["significant"] = treatment.is_revenue_significant.fillna(False).map({True: "p < 0.05", False: "n.s."})
     roi_bars = px.bar(
         treatment,
@@ -558,7 +582,38 @@ def campaigns(wh: Warehouse, filters: Filters) -> list:
             _axes(amounts, "campaign_name", "amount", "measure"),
         ),
         _table(wh, filters, "campaign_roi", roi),
+        _qini_chart(wh, filters, run("uplift_qini", filters)),
     ]
+
+
+def _qini_chart(wh: Warehouse, filters: Filters, qini: pd.DataFrame) -> html.Div:
+    """The uplift model's holdout Qini curve against random targeting and the churn heuristic."""
+    if qini.empty:
+        return _block(
+            wh,
+            filters,
+            ("uplift_qini",),
+            _empty(
+                "No promoted uplift model yet 尚无增量响应模型: it is promoted only when it beats "
+                "random targeting and the churn heuristic on the holdout campaigns."
+            ),
+        )
+    model = qini[qini.ranking == "uplift_model"].iloc[0]
+    heuristic = qini[qini.ranking == "churn_heuristic"].qini_coefficient
+    figure = px.line(
+        qini,
+        x="targeted_share",
+        y="incremental_conversions",
+        color="ranking_label",
+        labels=labels("targeted_share", "incremental_conversions", "ranking_label"),
+        title=(
+            f"Uplift targeting, Qini 增量响应Qini: model {model.qini_coefficient:.1f} vs churn heuristic "
+            f"{heuristic.iloc[0]:.1f}, random p95 {model.random_qini_p95:.1f} "
+            f"({int(model.holdout_campaign_count)} test campaigns from {model.split_date:%Y-%m-%d})"
+        ),
+    )
+    axes = _axes(figure, "targeted_share", "incremental_conversions", "ranking_label")
+    return _chart(wh, filters, ("uplift_qini",), "uplift-qini", axes)
 
 
 # the gates of docs/activation.md in their order: mart_audience_runs column -> label
@@ -874,6 +929,11 @@ def loyalty(wh: Warehouse, filters: Filters) -> list:
     points = run("points_liability", filters)
     if tiers.empty:
         return [_empty("No tier snapshots in the selected dates.")]
+    sources = run("points_earn_sources", filters)
+    economics = run("points_economics", filters)
+    qualification = run("tier_qualification", filters)
+    vip = run("vip_programme", filters)
+    families = run("family_points", filters)
     tier_bars = px.bar(
         tiers,
         x="snapshot_month",
@@ -892,11 +952,84 @@ def loyalty(wh: Warehouse, filters: Filters) -> list:
         labels=labels("snapshot_month", "points", "measure"),
         title="Points earned, redeemed and expired 积分获得、兑换与过期",
     )
+    by_source = px.bar(
+        sources,
+        x="snapshot_month",
+        y="points_earned",
+        color="earn_source",
+        hover_data={"bonus_points": ":,", "points_share": ":.1%", "earning_member_count": ":,"},
+        labels=labels("snapshot_month", "points_earned", "earn_source", "bonus_points", "points_share"),
+        title="Points by earn source, festival bonus included 积分来源",
+    )
+    liability = px.line(
+        _long(economics, ["snapshot_month"], ["face_value_amount", "liability_amount"], "measure", "points_value"),
+        x="snapshot_month",
+        y="points_value",
+        color="measure",
+        markers=True,
+        labels=labels("snapshot_month", "measure") | {"points_value": label("liability_amount")},
+        title="Points liability before and after expected breakage 积分负债",
+    )
+    rates = px.line(
+        _long(
+            economics,
+            ["snapshot_month"],
+            ["redemption_rate", "points_plus_cash_share", "expected_breakage_rate"],
+            "measure",
+            "rate",
+        ),
+        x="snapshot_month",
+        y="rate",
+        color="measure",
+        markers=True,
+        labels=labels("snapshot_month", "rate", "measure"),
+        title="Redemption, points-plus-cash use and breakage 兑换率、积分+现金与过期率",
+    )
+    near = px.bar(
+        _long(qualification, ["tier"], ["near_upgrade_count", "downgrade_risk_count"], "measure", "members"),
+        x="tier",
+        y="members",
+        color="measure",
+        barmode="group",
+        labels=labels("tier", "members", "measure"),
+        title="Members near an upgrade or at risk of a downgrade 会员升降级",
+    )
+    targets = px.line(
+        _long(
+            vip,
+            ["snapshot_month"],
+            [
+                "vip_count_growth",
+                "vip_count_growth_target",
+                "vip_repurchase_growth",
+                "vip_repurchase_growth_target",
+                "vip_satisfaction_rate",
+                "vip_satisfaction_target",
+            ],
+            "measure",
+            "rate",
+        ),
+        x="snapshot_month",
+        y="rate",
+        color="measure",
+        markers=True,
+        labels=labels("snapshot_month", "rate", "measure"),
+        title="VIP programme against its targets VIP计划目标",
+    )
+    payback = px.bar(
+        _long(vip, ["snapshot_month"], ["programme_cost_amount", "incremental_vip_revenue_amount"], "measure", "cny"),
+        x="snapshot_month",
+        y="cny",
+        color="measure",
+        barmode="group",
+        labels=labels("snapshot_month", "measure") | {"cny": label("programme_cost_amount")},
+        title="VIP programme cost and incremental VIP revenue VIP成本与增量收入",
+    )
     return [
         _cards(
             wh,
             filters,
-            ("points_liability",),
+            ("points_liability", "points_economics", "vip_programme"),
             [
                 Card(
                     "liability",
@@ -910,6 +1043,13 @@ def loyalty(wh: Warehouse, filters: Filters) -> list:
                     "outstanding_points",
                     lambda f: _latest(run("points_liability", f), "outstanding_points"),
                 ),
+                Card(
+                    "liability-after-breakage",
+                    "Liability after breakage 扣除过期后负债",
+                    "liability_amount",
+                    lambda f: _latest(run("points_economics", f), "liability_amount"),
+                ),
+                Card("vips", "VIPs VIP人数", "vip_count", lambda f: _latest(run("vip_programme", f), "vip_count")),
             ],
         ),
         _chart(
@@ -918,7 +1058,41 @@ def loyalty(wh: Warehouse, filters: Filters) -> list:
         _chart(
             wh, filters, ("points_liability",), "loyalty-points", _axes(flows, "snapshot_month", "points", "measure")
         ),
+        _chart(
+            wh,
+            filters,
+            ("points_earn_sources",),
+            "loyalty-earn-sources",
+            _axes(by_source, "snapshot_month", "points_earned", "earn_source"),
+        ),
+        _chart(
+            wh,
+            filters,
+            ("points_economics",),
+            "loyalty-liability",
+            _axes(liability, "snapshot_month", "liability_amount", "measure"),
+        ),
+        _chart(wh, filters, ("points_economics",), "loyalty-rates", _axes(rates, "snapshot_month", "rate", "measure")),
+        _chart(
+            wh,
+            filters,
+            ("tier_qualification",),
+            "loyalty-qualification",
+            _axes(near, "tier", "members", "measure"),
+        ),
+        _chart(
+            wh, filters, ("vip_programme",), "loyalty-vip-targets", _axes(targets, "snapshot_month", "rate", "measure")
+        ),
+        _chart(
+            wh,
+            filters,
+            ("vip_programme",),
+            "loyalty-vip-payback",
+            _axes(payback, "snapshot_month", "programme_cost_amount", "measure"),
+        ),
         _table(wh, filters, "points_liability", points),
+        _table(wh, filters, "tier_qualification", qualification),
+        _table(wh, filters, "family_points", families),
     ]
 
 
@@ -940,6 +1114,23 @@ def nps(wh: Warehouse, filters: Filters) -> list:
     trend = monthly[monthly.breakdown == level]
     breach = sla.groupby("complaint_category", as_index=False)[["complaint_count", "breached_count"]].sum()
     breach["breach_rate"] = breach.breached_count / breach.complaint_count.where(breach.complaint_count > 0)
+    follow_up = run("complaint_follow_up", filters)
+    rates = run("complaint_rates", filters)
+    causes = run("complaint_root_causes", filters)
+    # shares and rates over the selected months are recomputed from the counts, never averaged
+    scored = ["follow_up_scored_count", "follow_up_satisfied_count"]
+    satisfied = follow_up.groupby("month_start_date", as_index=False)[scored].sum()
+    satisfied["follow_up_satisfied_share"] = (
+        satisfied.follow_up_satisfied_count
+        / satisfied.follow_up_scored_count.where(satisfied.follow_up_scored_count > 0)
+    )
+    rate = rates.groupby(["store_category", "complaint_category"], as_index=False)[
+        ["complaint_count", "sale_receipt_count"]
+    ].sum()
+    rate["complaints_per_1000_receipts"] = (
+        1000 * rate.complaint_count / rate.sale_receipt_count.where(rate.sale_receipt_count > 0)
+    )
+    cause_trend = causes.groupby(["month_start_date", "root_cause_label"], as_index=False)["complaint_count"].sum()
     figure = go.Figure()
     if not trend.empty:
         figure.add_trace(
@@ -981,6 +1172,39 @@ def nps(wh: Warehouse, filters: Filters) -> list:
         labels=labels("complaint_category", "breach_rate", "complaint_count", "breached_count"),
         title="Complaint SLA breach rate by category 各类投诉超时率 (2 h resolution, 48 h follow-up)",
     )
+    satisfaction_fig = px.line(
+        satisfied,
+        x="month_start_date",
+        y="follow_up_satisfied_share",
+        markers=True,
+        hover_data={"follow_up_scored_count": ":,", "follow_up_satisfied_count": ":,"},
+        labels=labels("month_start_date", "follow_up_satisfied_share", *scored),
+        title="Satisfied at the follow-up visit by month 回访满意度 (score 4-5 of 5), mall-wide",
+    )
+    rate_fig = px.bar(
+        rate,
+        x="complaint_category",
+        y="complaints_per_1000_receipts",
+        color="store_category",
+        barmode="group",
+        hover_data={"complaint_count": ":,", "sale_receipt_count": ":,"},
+        labels=labels(
+            "complaint_category",
+            "complaints_per_1000_receipts",
+            "store_category",
+            "complaint_count",
+            "sale_receipt_count",
+        ),
+        title=f"Complaints per 1,000 receipts by category 各类投诉率 ({filters.store or 'all stores 全部门店'})",
+    )
+    cause_fig = px.bar(
+        cause_trend,
+        x="month_start_date",
+        y="complaint_count",
+        color="root_cause_label",
+        labels=labels("month_start_date", "complaint_count", "root_cause_label"),
+        title="Complaint root causes by month 投诉根因趋势 (from scrubbed complaint text)",
+    )
     return [
         _cards(
             wh,
@@ -995,7 +1219,7 @@ def nps(wh: Warehouse, filters: Filters) -> list:
         _cards(
             wh,
             filters,
-            ("metrics.complaints", "metrics.complaint_sla_breach_rate"),
+            ("metrics.complaints", "metrics.complaint_sla_breach_rate", "metrics.follow_up_satisfaction_rate"),
             [
                 Card("complaints", "Complaints 投诉", "complaint_count", lambda f: wh.metric("complaints", f)),
                 Card(
@@ -1003,6 +1227,12 @@ def nps(wh: Warehouse, filters: Filters) -> list:
                     "SLA breach rate 超时率",
                     "breach_rate",
                     lambda f: wh.metric("complaint_sla_breach_rate", f),
+                ),
+                Card(
+                    "follow-up-satisfaction",
+                    "Satisfied at follow-up 回访满意度",
+                    "follow_up_satisfied_share",
+                    lambda f: wh.metric("follow_up_satisfaction_rate", f),
                 ),
             ],
         ),
@@ -1015,6 +1245,29 @@ def nps(wh: Warehouse, filters: Filters) -> list:
             wh, filters, ("complaint_sla",), "complaint-sla", _axes(breach_fig, "complaint_category", "breach_rate")
         ),
         _table(wh, filters, "complaint_sla", sla),
+        _chart(
+            wh,
+            filters,
+            ("complaint_follow_up",),
+            "complaint-follow-up",
+            _axes(satisfaction_fig, "month_start_date", "follow_up_satisfied_share"),
+        ),
+        _chart(
+            wh,
+            filters,
+            ("complaint_rates",),
+            "complaint-rates",
+            _axes(rate_fig, "complaint_category", "complaints_per_1000_receipts", "store_category"),
+        ),
+        _table(wh, filters, "complaint_rates", rates),
+        _chart(
+            wh,
+            filters,
+            ("complaint_root_causes",),
+            "complaint-root-causes",
+            _axes(cause_fig, "month_start_date", "complaint_count", "root_cause_label"),
+        ),
+        _table(wh, filters, "complaint_root_causes", causes),
     ]
 
 
@@ -1109,6 +1362,272 @@ def kpis(wh: Warehouse, filters: Filters) -> list:
     ]
 
 
+def _interval_trace(frame: pd.DataFrame, x: pd.Series, y: str, low: str, high: str, name: str, color: str):
+    """Points with asymmetric 95% error bars from an estimate column and its bounds."""
+    return go.Scatter(
+        x=x,
+        y=frame[y],
+        mode="markers",
+        name=name,
+        marker={"size": 10, "color": color},
+        error_y={
+            "type": "data",
+            "symmetric": False,
+            "array": frame[high] - frame[y],
+            "arrayminus": frame[y] - frame[low],
+        },
+    )
+
+
+def experiments(wh: Warehouse, filters: Filters) -> list:
+    """Multi-arm tests with raw and corrected p-values, CUPED against the plain estimate,
+    and the campaigns' effects per RFM segment: what the campaign ROI page cannot show."""
+    run = cache(wh.run)
+    arms = run("experiment_arms", filters)
+    if arms.empty:
+        return [_empty("No campaign with a control arm started in the selected dates.")]
+    cuped = run("experiment_cuped", filters)
+    segments = run("experiment_segments", filters)
+    # multi-arm tests when there are any (two-arm campaigns' corrected p-values equal the raw one)
+    shown = arms[arms.is_multi_arm] if arms.is_multi_arm.any() else arms
+    shown = shown.assign(comparison=shown.campaign_name + " · " + shown.arm)
+    p_values = px.bar(
+        _long(
+            shown,
+            ["comparison"],
+            ["conversion_p_value", "conversion_p_value_holm", "conversion_p_value_bh"],
+            "p_value_kind",
+            "p_value",
+        ),
+        x="comparison",
+        y="p_value",
+        color="p_value_kind",
+        barmode="group",
+        labels=labels("comparison", "p_value", "p_value_kind"),
+        title="Conversion p-values per arm: raw vs corrected for the campaign's arms 各组转化p值:原始与多重比较校正",
+    )
+    p_values.add_hline(y=0.05, line_dash="dot", line_color="#52606d", annotation_text="0.05")
+    significant = shown.is_conversion_significant_holm.fillna(False).astype(bool)
+    uplift = go.Figure()
+    for flag, name, color in ((True, "p (Holm) < 0.05", "#1a7f37"), (False, "n.s. after Holm", "#7b8794")):
+        rows = shown[significant == flag]
+        if not rows.empty:
+            uplift.add_trace(
+                _interval_trace(
+                    rows,
+                    rows.comparison,
+                    "conversion_uplift",
+                    "conversion_uplift_ci_low",
+                    "conversion_uplift_ci_high",
+                    name,
+                    color,
+                )
+            )
+    uplift.add_hline(y=0, line_dash="dot", line_color="#52606d")
+    uplift.update_layout(title="Conversion uplift per arm vs control, 95% interval 各组转化提升及95%区间")
+    children = [
+        _cards(
+            wh,
+            filters,
+            ("experiment_arms",),
+            [
+                Card(
+                    "tests", "Tests 实验数", "member_count", lambda f: run("experiment_arms", f).campaign_id.nunique()
+                ),
+                Card(
+                    "multi-arm-tests",
+                    "Multi-arm tests 多臂实验",
+                    "member_count",
+                    lambda f: run("experiment_arms", f).query("is_multi_arm").campaign_id.nunique(),
+                ),
+                Card(
+                    "significant-raw",
+                    "Arms significant, raw 原始显著组数",
+                    "member_count",
+                    lambda f: int(run("experiment_arms", f).is_conversion_significant.fillna(False).sum()),
+                ),
+                Card(
+                    "significant-holm",
+                    "Arms significant after Holm Holm校正后显著组数",
+                    "member_count",
+                    lambda f: int(run("experiment_arms", f).is_conversion_significant_holm.fillna(False).sum()),
+                ),
+            ],
+        ),
+        _chart(
+            wh,
+            filters,
+            ("experiment_arms",),
+            "experiments-p-values",
+            _axes(p_values, "comparison", "p_value", "p_value_kind"),
+        ),
+        _chart(
+            wh,
+            filters,
+            ("experiment_arms",),
+            "experiments-uplift",
+            _axes(uplift, "comparison", "conversion_uplift", "significant"),
+        ),
+        _table(wh, filters, "experiment_arms", arms),
+    ]
+    if not cuped.empty:
+        intervals = go.Figure()
+        for estimate, (y, low, high), color in (
+            ("plain 原始", ("revenue_uplift_per_member", "revenue_uplift_ci_low", "revenue_uplift_ci_high"), "#7b8794"),
+            (
+                "CUPED",
+                ("cuped_revenue_uplift_per_member", "cuped_revenue_uplift_ci_low", "cuped_revenue_uplift_ci_high"),
+                "#1f6feb",
+            ),
+        ):
+            intervals.add_trace(_interval_trace(cuped, cuped.campaign_name, y, low, high, estimate, color))
+        intervals.add_hline(y=0, line_dash="dot", line_color="#52606d")
+        intervals.update_layout(
+            title="Revenue uplift per member, plain vs CUPED, 95% interval 人均收入提升:原始与CUPED",
+            scattermode="group",
+        )
+        reduction = px.bar(
+            cuped,
+            x="campaign_name",
+            y="variance_reduction",
+            hover_data={"pre_period_correlation": ":.2f"},
+            labels=labels("campaign_name", "variance_reduction", "pre_period_correlation"),
+            title="Variance reduction by CUPED per campaign 各活动CUPED方差缩减",
+        )
+        children += [
+            _chart(
+                wh,
+                filters,
+                ("experiment_cuped",),
+                "experiments-cuped",
+                _axes(intervals, "campaign_name", "revenue_uplift_per_member", "estimate"),
+            ),
+            _chart(
+                wh,
+                filters,
+                ("experiment_cuped",),
+                "experiments-variance-reduction",
+                _axes(reduction, "campaign_name", "variance_reduction"),
+            ),
+            _table(wh, filters, "experiment_cuped", cuped),
+        ]
+    if not segments.empty:
+        by_segment = px.scatter(
+            segments.assign(
+                upper=segments.conversion_uplift_ci_high - segments.conversion_uplift,
+                lower=segments.conversion_uplift - segments.conversion_uplift_ci_low,
+            ),
+            x="rfm_segment",
+            y="conversion_uplift",
+            color="campaign_name",
+            error_y="upper",
+            error_y_minus="lower",
+            hover_data={"treatment_member_count": True, "control_member_count": True, "upper": False, "lower": False},
+            labels=labels(
+                "rfm_segment", "conversion_uplift", "campaign_name", "treatment_member_count", "control_member_count"
+            ),
+            title="Conversion uplift per RFM segment, 95% interval (treatment arms pooled) 分客群转化提升",
+        )
+        by_segment.update_layout(scattermode="group")
+        by_segment.add_hline(y=0, line_dash="dot", line_color="#52606d")
+        children += [
+            _chart(
+                wh,
+                filters,
+                ("experiment_segments",),
+                "experiments-segments",
+                _axes(by_segment, "rfm_segment", "conversion_uplift", "campaign_name"),
+            ),
+            _table(wh, filters, "experiment_segments", segments),
+        ]
+    return children
+
+
+def omnichannel(wh: Warehouse, filters: Filters) -> list:
+    """Online engagement and identity resolution: who is active in the app and mini-program,
+    and how many anonymous events and identifiers the identity graph tied to members."""
+    run = cache(wh.run)
+    engagement = run("digital_engagement", filters)
+    links = run("identity_links", filters)
+    if engagement.empty:
+        return [_empty("No app or mini-program events in the selected dates.")]
+    actions = px.bar(
+        _long(
+            engagement,
+            ["month_start_date"],
+            ["check_ins", "coupon_claims", "activity_signups", "games_played"],
+            "measure",
+            "events",
+        ),
+        x="month_start_date",
+        y="events",
+        color="measure",
+        barmode="group",
+        labels=labels("month_start_date", "events", "measure"),
+        title="Check-ins, coupon claims, sign-ups and games by month 签到、领券、报名与游戏",
+    )
+    rates = px.line(
+        _long(
+            engagement,
+            ["month_start_date"],
+            ["digital_engaged_share", "attendance_rate", "anonymous_attribution_rate"],
+            "measure",
+            "rate",
+        ),
+        x="month_start_date",
+        y="rate",
+        color="measure",
+        labels=labels("month_start_date", "rate", "measure"),
+        title="Digitally active share, attendance and anonymous attribution 线上活跃、到场率与匿名归因",
+    )
+    by_kind = links.groupby("identifier_type", as_index=False).agg(identifier_count=("identifier_count", "sum"))
+    kinds = px.bar(
+        by_kind.sort_values("identifier_count", ascending=False),
+        x="identifier_type",
+        y="identifier_count",
+        labels=labels("identifier_type", "identifier_count"),
+        title="Identifiers resolved to members, by kind 身份图谱:各类标识",
+    )
+    return [
+        _cards(
+            wh,
+            filters,
+            ("metrics.digital_check_ins", "metrics.anonymous_attribution_rate"),
+            [
+                Card("check-ins", "Check-ins 签到", "check_ins", lambda f: wh.metric("digital_check_ins", f)),
+                Card(
+                    "attribution-rate",
+                    "Anonymous attribution 匿名归因率",
+                    "anonymous_attribution_rate",
+                    lambda f: wh.metric("anonymous_attribution_rate", f),
+                ),
+            ],
+        ),
+        _chart(
+            wh,
+            filters,
+            ("digital_engagement",),
+            "omnichannel-actions",
+            _axes(actions, "month_start_date", "events", "measure"),
+        ),
+        _chart(
+            wh,
+            filters,
+            ("digital_engagement",),
+            "omnichannel-rates",
+            _axes(rates, "month_start_date", "rate", "measure"),
+        ),
+        _chart(
+            wh,
+            filters,
+            ("identity_links",),
+            "omnichannel-identities",
+            _axes(kinds, "identifier_type", "identifier_count"),
+        ),
+        _table(wh, filters, "digital_engagement", engagement),
+    ]
+
+
 PAGES: tuple[Page, ...] = (
     Page(
         "/lifecycle",
@@ -1126,7 +1645,14 @@ PAGES: tuple[Page, ...] = (
         traffic,
     ),
     Page("/kpis", "Retail KPIs", "经营指标", ("mall_kpis", "store_kpis"), kpis),
-    Page("/campaigns", "Campaign ROI", "营销ROI", ("campaign_roi",), campaigns),
+    Page("/campaigns", "Campaign ROI", "营销ROI", ("campaign_roi", "uplift_qini"), campaigns),
+    Page(
+        "/experiments",
+        "Experiments",
+        "实验分析",
+        ("experiment_arms", "experiment_cuped", "experiment_segments"),
+        experiments,
+    ),
     Page(
         "/audiences",
         "Audiences",
@@ -1135,12 +1661,35 @@ PAGES: tuple[Page, ...] = (
         audiences,
     ),
     Page("/rfm", "RFM segments", "RFM客群", ("rfm_segments", "rfm_migration", "behaviour_segments"), rfm),
-    Page("/loyalty", "Loyalty", "会员忠诚度", ("loyalty_tiers", "points_liability"), loyalty),
+    Page(
+        "/loyalty",
+        "Loyalty",
+        "会员忠诚度",
+        (
+            "loyalty_tiers",
+            "points_liability",
+            "points_earn_sources",
+            "points_economics",
+            "tier_qualification",
+            "vip_programme",
+            "family_points",
+        ),
+        loyalty,
+    ),
+    Page("/digital", "Omnichannel", "全渠道", ("digital_engagement", "identity_links"), omnichannel),
     Page(
         "/nps",
         "NPS and complaints",
         "NPS与投诉",
-        ("nps_monthly", "nps_channels", "nps_by_segment", "complaint_sla"),
+        (
+            "nps_monthly",
+            "nps_channels",
+            "nps_by_segment",
+            "complaint_sla",
+            "complaint_follow_up",
+            "complaint_rates",
+            "complaint_root_causes",
+        ),
         nps,
     ),
 )

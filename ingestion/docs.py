@@ -102,7 +102,7 @@ check that each defect lands where it should:
 | exact duplicate row | any POS file | loaded; removed in staging |
 | re-sent file | `transactions_<day>_resend.csv` | recorded as `duplicate`, not loaded again |
 | late file | held back in `<inbox>/../late/` | loaded when it arrives, once |
-| unannounced column | a members file (`wechat_openid`) | file refused, all rows quarantined, exit code 3 |
+| unannounced column | a members file (`id_card_no`) | file refused, all rows quarantined, exit code 3 |
 | missing column | a complaints file (no `severity`) | file refused, all rows quarantined, exit code 3 |
 """
 
@@ -126,7 +126,8 @@ def render_sources_doc(contract: Contract | None = None, timezone: str = "Asia/S
             out.append("| column | type | required | meaning |\n|---|---|---|---|")
             for c in e.columns:
                 desc = c.description.replace("|", "\\|")
-                out.append(f"| `{c.name}` | {c.type} | {'yes' if c.required else ''} | {desc} |")
+                presence = "yes" if c.required else "may be absent" if c.optional else ""
+                out.append(f"| `{c.name}` | {c.type} | {presence} | {desc} |")
             out.append("")
             if e.rules:
                 out.append("Row rules (a row must satisfy every one):\n")

@@ -373,7 +373,7 @@ def _csv_rows(text: str, exact: bool = False, raw: bytes | None = None) -> _Rows
 
 def _check_columns(export: ExportFormat, found: list[str]) -> None:
     declared = export.column_names
-    missing = [c for c in declared if c not in found]
+    missing = [c for c in declared if c not in found and not export.column(c).optional]
     extra = [c for c in found if c not in declared]
     dupes = sorted({c for c in found if found.count(c) > 1})
     problems = []
@@ -634,6 +634,10 @@ def _read_csv_group(con, group: list[_Prepared]) -> tuple[pa.Table, list[tuple],
             f"* replace ({casts}), case {' '.join(errors)} end as _cast_error, "
             f"case {' '.join(values)} end as _cast_value"
         )
+    # an optional column the file predates (older export): NULL of its type
+    select += "".join(
+        f', cast(null as {_sql_type(c)}) as "{c.name}"' for c in export.columns if c.optional and c.name not in header
+    )
     con.execute("drop table if exists _rejects; drop table if exists _scan")
     parsed = con.sql(
         f"""
@@ -932,7 +936,10 @@ def _parse_parquet_group(con, files: list[InboxFile], ctx: _Context) -> GroupRes
         ),
     )
     paths = "[" + ", ".join(_sql_str(str(f.path)) for f in readable) + "]"
-    cols = ", ".join(f'"{c}"' for c in export.column_names)
+    present = {name for schema in schemas for name, _ in schema}
+    cols = ", ".join(  # an optional column no file has (older exports): NULL of its type
+        f'"{c.name}"' if c.name in present else f'cast(null as {_sql_type(c)}) as "{c.name}"' for c in export.columns
+    )
     record = ", ".join(f'"{c}" := "{c}"' for c in export.column_names)
     source = (
         f"select p._source_file, r.file_row_number + 1 as _source_line, {cols} "
@@ -1048,7 +1055,8 @@ def _parse_group(con, files: list[InboxFile], tmpdir: Path, ctx: _Context):
         bad.extend(group_bad)
     if not tables:
         return None, bad, outcomes, refused_q
-    con.register("_parsed", pa.concat_tables(tables))
+    # by name: files with and without an optional column, in any column order
+    con.register("_parsed", pa.concat_tables(tables, promote_options="default"))
     good, rule_bad = _rule_filter(con, files[0].export, "_parsed", ctx, nul_check)
     con.unregister("_parsed")
     return good, bad + rule_bad, outcomes, refused_q

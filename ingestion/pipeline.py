@@ -19,6 +19,13 @@ from spark.catalog import register_raw_tables
 from spark.lake import table_location
 
 
+def stored_columns(pipeline: dlt.Pipeline) -> dict[str, set[str]]:
+    """The columns of each table in the pipeline's stored schema (none before its first run)."""
+    if not pipeline.default_schema_name:
+        return {}
+    return {name: set(table.get("columns", {})) for name, table in pipeline.default_schema.tables.items()}
+
+
 def make_pipeline(system: str, settings: Settings) -> dlt.Pipeline:
     contract = load_contract()
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
@@ -153,8 +160,15 @@ def publish_raw(settings: Settings, systems: list[str] | None = None):
 
 def _load_systems(settings: Settings, systems: list[str], log: IngestLog, by_system: dict, hashes: FileHashes) -> None:
     for system in systems:
-        source = system_source(system, settings, log, files=by_system.get(system, []), hashes=hashes)
         pipeline = make_pipeline(system, settings)
+        source = system_source(
+            system,
+            settings,
+            log,
+            files=by_system.get(system, []),
+            hashes=hashes,
+            stored_columns=stored_columns(pipeline),
+        )
         if pipeline.has_pending_data:
             # A run that died (killed, disk full) left packages behind: finish them first.
             # `run` would load them and skip extracting, leaving today's files for a

@@ -294,18 +294,33 @@ def entity_files(
         yield dlt.mark.with_table_name(pa.Table.from_pylist(records, schema=FILES_SCHEMA), FILES_TABLE)
 
 
+def column_contract(export: ExportFormat, stored: set[str] | None) -> dict | None:
+    """dlt's column contract for an entity's raw table. A frozen system (personal data)
+    never gains a column the contract does not declare - the parser has already refused
+    such files - but when the contract itself grew (a reviewed change) the stored table
+    takes the new columns once, on the first load after the change; then it is frozen again."""
+    if not export.freeze_columns:
+        return None
+    if stored is not None and not set(export.column_names) <= stored:
+        return {"columns": "evolve"}
+    return {"columns": "freeze"}
+
+
 def system_source(
     system: str,
     settings: Settings,
     log: IngestLog | None = None,
     files: list[InboxFile] | None = None,
     hashes: FileHashes | None = None,
+    stored_columns: dict[str, set[str]] | None = None,
 ) -> DltSource:
     """The dlt source of one source system.
 
     `files`: the system's complete files from the run's inbox scan (run_ingestion scans
     the inbox once); default: the source scans the system's folder itself, once.
-    `hashes`: the run's size+mtime cache of sha256 (FileHashes), default none (hash all)."""
+    `hashes`: the run's size+mtime cache of sha256 (FileHashes), default none (hash all).
+    `stored_columns`: the columns each raw table already has (dlt's stored schema), so a
+    frozen system can take the columns a newer contract added (`column_contract`)."""
     contract = load_contract()
     exports = contract.for_system(system)
     dataset = contract.dataset(system)
@@ -342,7 +357,7 @@ def system_source(
             entity,
             name=export.entity,
             write_disposition="append",
-            schema_contract={"columns": "freeze"} if export.freeze_columns else None,
+            schema_contract=column_contract(export, (stored_columns or {}).get(export.entity)),
         )
 
     @dlt.source(name=system, max_table_nesting=0, root_key=False)

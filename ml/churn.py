@@ -44,6 +44,9 @@ FEATURES = [
     "days_since_last_complaint",
     "last_nps_score",
     "nps_responses",
+    "check_ins_90d",
+    "coupon_claims_90d",
+    "activity_signups_90d",
 ]
 BASELINE_FEATURE = "recency_days"
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from mallcrm.core.settings import Settings
-from ml import behaviour, pipeline, sampling
+from ml import behaviour, pipeline, sampling, uplift
 from ml.registry import Registry, training_fingerprint
 
 Trainer = Callable[..., pipeline.TrainResult]  # (settings, registry, promote=...) -> TrainResult
@@ -83,6 +83,19 @@ def _clv_metrics(m: dict) -> dict:
     }
 
 
+def _uplift_metrics(m: dict) -> dict:
+    """Holdout Qini of the chosen learner, every learner and both baselines."""
+    return {
+        **_sample_metrics(m),
+        "learner": m["learner"] or "none (not evaluated)",
+        "qini": m["test"]["qini"],
+        **{f"qini_{k}": v["qini"] for k, v in m["learners_test"].items()},
+        "qini_churn_heuristic": m["churn_heuristic"]["qini"],
+        "qini_random_mean": m["random"]["qini"],
+        "qini_random_p95": m["random"]["qini_p95"],
+    }
+
+
 FEATURES = "ml_features.ml_member_features"
 TRANSACTIONS = "marts.fct_transactions"
 SALES_LINES = "marts.fct_sales_lines"
@@ -143,6 +156,18 @@ MODELS: tuple[ModelSpec, ...] = (
         score_check_sql="select count(*), count(*) - count(distinct (member_id, sku)), count(*) filter "
         "(where rank < 1 or rank > 10 or score is null) from {t}",
         card_metrics=_gate_detail,
+    ),
+    ModelSpec(
+        name=uplift.UPLIFT,
+        title="campaign uplift (T-/X-learner, chosen on a validation split, Qini on later campaigns)",
+        train=uplift.train_uplift,
+        score=uplift.score_uplift,
+        score_table="uplift_scores",
+        reads=(FEATURES, uplift.ASSIGNMENTS_TABLE, uplift.IDENTITY_TABLE),
+        score_check_sql="select count(*), count(*) - count(distinct member_id), count(*) filter (where "
+        "uplift_score is null or uplift_score not between -1 and 1 or treated_response_probability not between 0 "
+        "and 1 or control_response_probability not between 0 and 1) from {t}",
+        card_metrics=_uplift_metrics,
     ),
 )
 

@@ -14,7 +14,8 @@ config `force: true` retrains it anyway).
 import dagster as dg
 
 from mallcrm.core.settings import Settings
-from ml.models import MODELS, ModelSpec
+from ml import complaint_topics
+from ml.models import MODELS, SCORES_SCHEMA, ModelSpec
 from ml.registry import Registry
 from orchestration.resources import WRITER, warehouse_writer
 from pipeline import steps
@@ -138,6 +139,25 @@ def _score_asset(settings: Settings, spec: ModelSpec, promoted_key: dg.AssetKey)
     return scores, scores_valid
 
 
+def _complaint_root_causes_asset(settings: Settings) -> dg.AssetsDefinition:
+    reads = (complaint_topics.SOURCE_RELATION, complaint_topics.STORES_RELATION)
+
+    @dg.asset(
+        key=_key(f"{SCORES_SCHEMA}.{complaint_topics.SCORE_TABLE}"),
+        group_name=GROUP,
+        deps=[_key(r) for r in reads],
+        pool=POOL,
+        required_resource_keys={WRITER},
+        description="Root cause and terms of every complaint from its scrubbed text (jieba, "
+        "ml/complaint_root_causes.yml) into ml_scores.complaint_root_causes (a dbt source).",
+    )
+    def complaint_root_causes() -> dg.MaterializeResult:
+        rows = steps.complaint_root_causes(settings, command="dagster complaint root causes")
+        return dg.MaterializeResult(metadata={"rows": rows})
+
+    return complaint_root_causes
+
+
 def build_ml_definitions(settings: Settings, writer: dg.ResourceDefinition | None = None) -> dg.Definitions:
     """The ML assets, checks, jobs and schedules; `writer` is the shared write-lock resource."""
     assets, checks, score_keys, train_keys = [], [], [], []
@@ -148,6 +168,9 @@ def build_ml_definitions(settings: Settings, writer: dg.ResourceDefinition | Non
         checks += [gate, valid]
         train_keys += [candidate.key, promoted_key]
         score_keys.append(scores.key)
+    root_causes = _complaint_root_causes_asset(settings)
+    assets.append(root_causes)
+    score_keys.append(root_causes.key)
     names = ", ".join(spec.name for spec in MODELS)
     train_job = dg.define_asset_job(
         "ml_train",

@@ -29,6 +29,7 @@ from mallcrm.core.dbt import DbtResult, run_dbt
 from mallcrm.core.files import write_atomically
 from mallcrm.core.lock import write_lock
 from mallcrm.core.settings import Settings
+from ml import complaint_topics
 from ml import models as ml_models
 from ml.pipeline import TrainResult, republish_scores, write_scores
 from ml.registry import Registry
@@ -170,6 +171,16 @@ def score(settings: Settings, models: list[str] | None = None, command: str = "m
             version = str(frame["model_version"].iloc[0]) if len(frame) else registry.current(name).version
             out.append(ScoreResult(name, spec.score_relation, len(frame), version, frame))
     return out
+
+
+def complaint_root_causes(settings: Settings, command: str = "mallcrm ml complaint-root-causes") -> int:
+    """Root cause and terms of every complaint, from its scrubbed text only, into
+    ml_scores.complaint_root_causes (replaced whole in one transaction, so a re-run after a
+    killed one is safe); returns the rows written. refresh_after_scoring rebuilds the mart."""
+    with write_lock(settings, command):
+        frame = complaint_topics.score_root_causes(settings)
+        write_scores(settings, complaint_topics.SCORE_TABLE, frame)
+    return len(frame)
 
 
 def refresh_after_scoring(settings: Settings, quiet: bool = True, progress: bool = False) -> DbtResult:

@@ -64,13 +64,18 @@ from privacy.tokens import TokenKey, load_key, normalize, token
 
 MEMBERS = "raw_membership.members"
 RECEIPTS = "raw_pos.transactions"
-# raw column names -> identifier type
+WECHAT_IDENTITIES = "raw_digital.wechat_identities"
+APP_EVENTS = "raw_digital.app_events"
+# raw column names -> identifier type (the policy's pii_type)
 RAW_IDENTIFIERS = {
     "card_no": "card_no",
     "member_card_no": "card_no",
     "mobile": "mobile",
     "member_mobile": "mobile",
     "email": "email",
+    "openid": "wechat_id",
+    "unionid": "wechat_id",
+    "device_id": "device_id",
 }
 TOKEN_COLUMNS = {f"{name}_token": kind for name, kind in RAW_IDENTIFIERS.items()}
 NULL_OUT_IDS = {"referrer_member_id"}
@@ -164,6 +169,8 @@ def resolve_person(con: duckdb.DuckDBPyConnection, identifiers: dict[str, set[st
                 for kind, value in (("name", name), ("mobile", mobile), ("email", email), ("card_no", card_no)):
                     if value:
                         person.values[kind].add(str(value))
+    if person.member_ids:
+        _online_identifiers(con, person)
     if _table_exists(con, RECEIPTS):
         normalized = person.normalized
         conditions = [
@@ -177,6 +184,29 @@ def resolve_person(con: duckdb.DuckDBPyConnection, identifiers: dict[str, set[st
             ).fetchall()
             person.transaction_ids = {str(r[0]) for r in rows if r[0] is not None}
     return person
+
+
+def _online_identifiers(con: duckdb.DuckDBPyConnection, person: Person) -> None:
+    """The person's WeChat ids and app devices: those bound to their member ids, the openids
+    linked to them only through their unionid (an official account never bound), and every
+    device that logged in as them or under one of their openids - so the identity rows
+    without a member id and the anonymous events of their phones go with the rest."""
+    members = _in("member_id", person.member_ids)
+    wechat: set[str] = set()
+    if _table_exists(con, WECHAT_IDENTITIES):
+        bound = con.execute(f"select openid, unionid from {WECHAT_IDENTITIES} where {members}").fetchall()
+        unionids = {u for _, u in bound if u}
+        wechat = {o for o, _ in bound if o} | unionids
+        if unionids:
+            linked = con.execute(f"select openid from {WECHAT_IDENTITIES} where {_in('unionid', unionids)}")
+            wechat |= {r[0] for r in linked.fetchall() if r[0]}
+    devices: set[str] = set()
+    if _table_exists(con, APP_EVENTS):
+        known = f"{members} or {_in('openid', wechat)}" if wechat else members
+        rows = con.execute(f"select distinct device_id from {APP_EVENTS} where {known}").fetchall()
+        devices = {r[0] for r in rows if r[0]}
+    person.values.setdefault("wechat_id", set()).update(wechat)
+    person.values.setdefault("device_id", set()).update(devices)
 
 
 def base_tables(con) -> dict[str, list[str]]:

@@ -22,6 +22,7 @@ class SimulationConfig:
     start_date: date = field(default_factory=lambda: date(2025, 11, 1))
     pos_encoding: str = "utf-8"
     dirty: bool = False
+    multi_arm_every: int = 3  # every n-th campaign tests 2-3 treatment arms (simulator.marketing); 0: none
 
     def __post_init__(self) -> None:
         if self.pos_encoding.lower().replace("_", "-") not in ("utf-8", "utf8", "gbk"):

@@ -14,7 +14,7 @@ expected to do with it:
 | duplicate_row        | exact copy of the line above   | loaded         |
 | duplicate_file       | transactions_<day>_resend.csv  | duplicate_file |
 | late_file            | ../late/pos/transaction_lines  | late_file      |
-| extra_column         | members header + wechat_openid | refused_file   |
+| extra_column         | members header + id_card_no    | refused_file   |
 | missing_column       | complaints without severity    | refused_file   |
 
 A defect replaces a clean row (the lines of a receipt whose header row was broken
@@ -120,10 +120,10 @@ class DirtyPlan:
             and rows_or_last
         ):
             self.extra_column_day = None
-            codes = self.rng.integers(0, 36, (table.num_rows, 27))
-            alphabet = np.frombuffer(b"abcdefghijklmnopqrstuvwxyz0123456789", dtype=np.uint8)
-            ids = ["o" + s.decode() for s in alphabet[codes].view("S27").ravel()]
-            table = table.append_column("wechat_openid", pa.array(ids, pa.string()))
+            # a resident identity card number (18 digits): never announced, never wanted
+            digits = self.rng.integers(0, 10, (table.num_rows, 18)) + ord("0")
+            ids = [s.decode() for s in digits.astype(np.uint8).view("S18").ravel()]
+            table = table.append_column("id_card_no", pa.array(ids, pa.string()))
             self._record(rel, 1, "extra_column")
         if (
             key_of(entity) == COMPLAINTS

@@ -13,6 +13,12 @@ ones are escalated and take hours to days; the follow-up comes within 48 hours i
 ~90% of cases. Each complaint is exported on the day it is opened (status open,
 later timestamps empty) and again on the day of its last timestamp (status closed,
 or resolved when there is no follow-up) with a later updated_at.
+
+At the follow-up visit (回访) ~85% of customers give a satisfaction score of 1-5
+(`follow_up_satisfaction`, in the closing version only). It falls with a late first
+response (> 30 minutes), a late resolution (a normal complaint past 2 hours), a late
+follow-up (> 48 hours) and a major complaint, and rises with compensation; drawn from
+its own random stream, so recording it shifts no other draw.
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ COMPLAINT_COLUMNS = [
     "status",
     "description",
     "updated_at",
+    "follow_up_satisfaction",
 ]
 NAT = np.datetime64("NaT", "s")
 MIN = np.timedelta64(60, "s")
@@ -86,6 +93,27 @@ def _comments(
     return text
 
 
+def follow_up_satisfaction(
+    rng: np.random.Generator,
+    first_late: np.ndarray,
+    resolution_late: np.ndarray,
+    follow_up_late: np.ndarray,
+    major: np.ndarray,
+    compensated: np.ndarray,
+    has_follow: np.ndarray,
+) -> np.ndarray:
+    """Score 1-5 given at the follow-up visit (None: no visit, or the customer declined).
+
+    Satisfied (4-5) is the norm when the complaint was handled on time; each late step
+    costs about half a point, a major complaint ~0.6, compensation wins back ~0.5.
+    """
+    n = len(has_follow)
+    mu = 4.3 - 0.45 * first_late - 0.8 * resolution_late - 0.5 * follow_up_late - 0.6 * major + 0.5 * compensated
+    score = np.clip(np.round(rng.normal(mu, 0.8, n)), 1, 5).astype(np.int64)
+    answered = has_follow & (rng.random(n) < 0.85)
+    return np.where(answered, score, None).astype(object)
+
+
 class Feedback:
     def __init__(
         self,
@@ -94,12 +122,14 @@ class Feedback:
         store_names: np.ndarray,
         zone_names: np.ndarray,
         rng: np.random.Generator,
+        rng_follow_up: np.random.Generator,
     ):
         self.members = members
         self.store_ids = store_ids
         self.store_names = store_names
         self.zone_names = zone_names
         self.rng = rng
+        self.rng_follow_up = rng_follow_up  # own stream: scores never shift the draws above
         self.surveys = Rows(SURVEY_COLUMNS)
         self.complaints = Rows(COMPLAINT_COLUMNS)
         self.closing: dict[int, list[dict[str, np.ndarray]]] = {}
@@ -259,6 +289,7 @@ class Feedback:
             status=np.full(n, "open", object),
             description=desc,
             updated_at=opened_update,
+            follow_up_satisfaction=np.full(n, None, object),
         )
         # final version, exported on the day of its last timestamp
         last = np.where(has_follow, follow, resolved)
@@ -284,6 +315,15 @@ class Feedback:
             status=np.where(has_follow, "closed", "resolved").astype(object),
             description=desc,
             updated_at=final_update,
+            follow_up_satisfaction=follow_up_satisfaction(
+                self.rng_follow_up,
+                first_late=first > opened + 30 * MIN,
+                resolution_late=~major & (resolved > opened + 120 * MIN),
+                follow_up_late=follow_min > 48 * 60,
+                major=major,
+                compensated=compensation > 0,
+                has_follow=has_follow,
+            ),
         )
         for d in np.unique(last_day_idx):
             if d > last_day:

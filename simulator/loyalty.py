@@ -8,6 +8,13 @@ back the points of the refunded amount (`adjust`, negative, referencing the refu
 receipt); service-desk goodwill gestures are positive `adjust`s. Family members move
 points to each other (`transfer_out`/`transfer_in` pairs with the family group id).
 
+Earn entries say where the points came from (`earn_source`): `purchase` (1 point per
+CNY; on festival days times the day's multiplier, `purchase_multiplier`, the extra in
+`bonus_points`), online `check_in` and `game` (a few points per event, awarded by the
+digital channels), `review` (a survey answer with a comment) and `birthday` (a gift on
+the member's birthday). Service-desk goodwill `adjust`s carry `goodwill`. `multiplier`
+is the factor applied (1.0 normally).
+
 Tiers follow the rolling 12-month net spend: silver >= 2,000, gold >= 8,000,
 diamond >= 20,000 CNY. Crossing a threshold upgrades at once (`spend_threshold`);
 the annual review on 1 January re-rates everyone (so downgrades happen there);
@@ -24,6 +31,8 @@ from datetime import date
 
 import numpy as np
 
+from . import calendar
+from .feedback import UTC_OFFSET
 from .frames import Day, Rows
 from .population import Members, mall_opened
 from .rng import stream
@@ -47,7 +56,18 @@ LEDGER_COLUMNS = [
     "transaction_id",
     "expires_on",
     "family_group_id",
+    "earn_source",
+    "multiplier",
+    "bonus_points",
 ]
+# Festival purchase multipliers: +20% on every promotion day (`calendar.is_festival`),
+# +50% on the peak days the mall advertises double points for.
+FESTIVAL_MULTIPLIER = 1.2
+PEAK_MULTIPLIER = {"spring_festival": 1.5, "618": 1.5, "national_day": 1.5, "double_11": 1.5, "christmas": 1.5}
+# Points per online engagement event (a daily check-in, a mini-game prize, a review).
+ACTIVITY_POINTS = {"check_in": 5, "game": 20, "review": 50}
+# Birthday gift (生日礼): points on the member's birthday (29 February: 28 February in common years).
+BIRTHDAY_POINTS = 200
 CONSENT_COLUMNS = ["consent_event_id", "member_id", "scope", "granted", "event_at", "channel", "policy_version"]
 TIER_COLUMNS = ["change_id", "member_id", "changed_at", "from_tier", "to_tier", "reason"]
 NAT = np.datetime64("NaT", "s")
@@ -61,6 +81,18 @@ def year_end(years: np.ndarray) -> np.ndarray:
     """31 December of each year (vectorized)."""
     first_next = (np.asarray(years, np.int64) + 1 - 1970).astype("datetime64[Y]")
     return first_next.astype("datetime64[D]") - np.timedelta64(1, "D")
+
+
+def _column(value, n: int, dtype) -> np.ndarray:
+    """A scalar repeated n times, or the given array."""
+    return np.full(n, value, dtype=dtype) if np.ndim(value) == 0 else np.asarray(value, dtype=dtype)
+
+
+def purchase_multiplier(d: date) -> float:
+    """Points multiplier on purchases of one day (1.0 outside festivals)."""
+    if not calendar.is_festival(d):
+        return 1.0
+    return PEAK_MULTIPLIER.get(calendar.day_info(d).name, FESTIVAL_MULTIPLIER)
 
 
 def policy_versions(start: date) -> tuple[np.ndarray, np.ndarray]:
@@ -80,6 +112,7 @@ class Points:
         self.buckets = np.zeros((members.n, last_year - first_year + 2), dtype=np.int64)
         self.rows = Rows(LEDGER_COLUMNS)
         self._next_id = 1
+        self._birthdays: tuple[np.ndarray, np.ndarray] | None = None
 
     def _col(self, expiry_year: np.ndarray) -> np.ndarray:
         return np.clip(expiry_year - self.base_year, 0, self.buckets.shape[1] - 1)
@@ -87,7 +120,9 @@ class Points:
     def balance(self, idx: np.ndarray) -> np.ndarray:
         return self.buckets[idx].sum(axis=1)
 
-    def _add_rows(self, idx, at, entry_type, points, txn=None, expires=None, family=None):
+    def _add_rows(
+        self, idx, at, entry_type, points, txn=None, expires=None, family=None, source=None, multiplier=None, bonus=None
+    ):
         n = len(idx)
         if n == 0:
             return
@@ -102,15 +137,76 @@ class Points:
             if expires is None
             else np.asarray(expires, "datetime64[D]"),
             family_group_id=np.full(n, None, dtype=object) if family is None else np.asarray(family, object),
+            earn_source=_column(source, n, object),
+            multiplier=_column(np.nan if multiplier is None else multiplier, n, float),
+            bonus_points=np.full(n, None, dtype=object) if bonus is None else np.asarray(bonus, object),
         )
 
-    def earn(self, idx, points, at, txn_ids) -> None:
+    def earn(self, idx, points, at, txn_ids, source: str = "purchase", multiplier: float = 1.0) -> None:
+        """Earn `points` (before the multiplier); the multiplier's extra is `bonus_points`."""
         keep = points > 0
         idx, points, at, txn_ids = idx[keep], points[keep], at[keep], txn_ids[keep]
+        bonus = np.floor(points * (multiplier - 1.0) + 1e-9).astype(np.int64)
+        total = points + bonus
         years = at.astype("datetime64[Y]").astype(np.int64) + 1970 + 1
-        np.add.at(self.buckets, (idx, self._col(years)), points)
+        np.add.at(self.buckets, (idx, self._col(years)), total)
         expires = year_end(years)
-        self._add_rows(idx, at, "earn", points, txn_ids, expires)
+        self._add_rows(idx, at, "earn", total, txn_ids, expires, source=source, multiplier=multiplier, bonus=bonus)
+
+    def earn_purchases(self, day: Day, idx, net_cents, at, txn_ids) -> None:
+        """1 point per full CNY of net amount, times the day's festival multiplier."""
+        self.earn(idx, net_cents // 100, at, txn_ids, "purchase", purchase_multiplier(day.date))
+
+    def earn_activity(self, day: Day, member_idx: np.ndarray, source: np.ndarray | str, at: np.ndarray) -> None:
+        """Points for online engagement (`check_in`, `game`, `review`): ACTIVITY_POINTS each.
+
+        Closed accounts earn nothing; `at` are mall-local timestamps on `day`."""
+        member_idx = np.asarray(member_idx, np.int64)
+        at = np.asarray(at, "datetime64[s]")
+        sources = np.broadcast_to(np.asarray(source, dtype=object), member_idx.shape)
+        unknown = set(sources.tolist()) - set(ACTIVITY_POINTS)
+        if unknown:
+            raise ValueError(f"earn_activity: unknown source(s) {sorted(unknown)}, expected {sorted(ACTIVITY_POINTS)}")
+        open_ = ~self.members.closed[member_idx]
+        for name, pts in ACTIVITY_POINTS.items():
+            sel = open_ & (sources == name)
+            if sel.any():
+                n = int(sel.sum())
+                self.earn(member_idx[sel], np.full(n, pts, np.int64), at[sel], np.full(n, None, dtype=object), name)
+
+    def earn_reviews(self, day: Day, surveys: dict[str, np.ndarray]) -> None:
+        """Review points for the day's identified survey answers that carry a comment."""
+        if len(surveys.get("response_id", ())) == 0:
+            return
+        has = np.array(
+            [
+                m is not None and c is not None and c != ""
+                for m, c in zip(surveys["member_id"], surveys["comment"], strict=True)
+            ],
+            dtype=bool,
+        )
+        idx = np.array([int(m[1:]) - 1 for m in surveys["member_id"][has]], dtype=np.int64)
+        at = np.asarray(surveys["submitted_at"][has], "datetime64[s]") + UTC_OFFSET  # back to mall time
+        self.earn_activity(day, idx, "review", at)
+
+    def earn_birthdays(self, day: Day) -> None:
+        """Birthday gift points, at 08:00, for open members registered before today."""
+        m = self.members
+        if self._birthdays is None:  # (month, day) of every member, computed once
+            month = m.birthday.astype("datetime64[M]")
+            days = (m.birthday.astype("datetime64[D]") - month.astype("datetime64[D]")).astype(np.int64) + 1
+            self._birthdays = (month.astype(np.int64) % 12 + 1, days)
+        mm, dd = self._birthdays
+        leap = day.date.year % 4 == 0 and (day.date.year % 100 != 0 or day.date.year % 400 == 0)
+        if not leap and day.date.month == 2 and day.date.day == 28:
+            today = (mm == 2) & ((dd == 28) | (dd == 29))
+        else:
+            today = (mm == day.date.month) & (dd == day.date.day)
+        idx = np.flatnonzero(today & (m.reg_day < day.idx) & ~m.closed)
+        n = len(idx)
+        if n:
+            at = np.full(n, day.at(8 * 3600))
+            self.earn(idx, np.full(n, BIRTHDAY_POINTS, np.int64), at, np.full(n, None, dtype=object), "birthday")
 
     def take(self, idx: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Remove up to `points` oldest-first; returns (taken total, taken per bucket)."""
@@ -149,7 +245,9 @@ class Points:
             actual[neg] = -taken
         keep = actual != 0
         txn = None if txn_ids is None else np.asarray(txn_ids, object)[keep]
-        self._add_rows(idx[keep], at[keep], "adjust", actual[keep], txn)
+        source = np.where(actual[keep] > 0, "goodwill", None)
+        mult = np.where(actual[keep] > 0, 1.0, np.nan)
+        self._add_rows(idx[keep], at[keep], "adjust", actual[keep], txn, source=source, multiplier=mult)
 
     def transfer(self, giver, receiver, points, at, family) -> None:
         taken, per_bucket = self.take(giver, points)

@@ -10,6 +10,15 @@ dormant-segment campaigns).
 Control members get nothing, so treatment-vs-control conversion estimates the
 causal effect. Coupons are redeemed on real receipts (see `sales.apply_coupons`).
 
+Every `multi_arm_every`-th campaign is a multi-arm test: its treated members are split
+evenly at random into 2 or 3 arms ('treatment_a', 'treatment_b', 'treatment_c') that get
+the same coupon with a different message, whose true uplift is `UPLIFT` scaled by the
+arm's `ARM_EFFECTS` factor - so the arms' effects differ and the best arm is knowable.
+Two-arm campaigns keep the single arm 'treatment' and the full `UPLIFT`. The campaign
+export says how many treatment arms were planned (`treatment_arms`). Arms and their
+effects are drawn from their own streams ("campaign-arms"), so the draws of every other
+component (and of two-arm campaigns) are the same as without multi-arm tests.
+
 `cost` is what is committed when the campaign is created (messages plus creative
 fee); the export happens on the creation day, before any coupon is redeemed.
 """
@@ -42,6 +51,7 @@ CAMPAIGN_COLUMNS = [
     "coupon_value",
     "min_spend",
     "control_share",
+    "treatment_arms",
 ]
 ASSIGNMENT_COLUMNS = ["campaign_id", "member_id", "arm", "assigned_at"]
 COUPON_COLUMNS = [
@@ -62,6 +72,8 @@ CHANNEL_SCOPES = {
 }
 MESSAGE_COST = {"sms": 0.05, "wechat": 0.02, "email": 0.01, "app_push": 0.0}
 SEGMENT_ROTATION = ("dormant", "vip", "new_members", "all")  # families get Jan, Feb, Sep
+ARM_NAMES = ("treatment_a", "treatment_b", "treatment_c")
+ARM_EFFECTS = (0.4, 1.0, 1.7)  # true uplift of a multi-arm campaign's arm, as a factor of UPLIFT
 CODE_ALPHABET = np.frombuffer(b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789", dtype=np.uint8)
 
 
@@ -81,7 +93,10 @@ class Campaign:
     min_spend: int  # cents
     control_share: float
     fee: float
+    arms: tuple[str, ...] = ("treatment",)
+    arm_effects: tuple[float, ...] = (1.0,)  # factor of UPLIFT, one per arm
     treatment: np.ndarray | None = None
+    treatment_arm: np.ndarray | None = None  # index into arms, one per treated member
     control: np.ndarray | None = None
 
 
@@ -130,7 +145,31 @@ def plan_campaigns(config: SimulationConfig) -> list[Campaign]:
             )
         )
         month = date(month.year + (month.month == 12), month.month % 12 + 1, 1)
+    _plan_arms(config, out)
     return out
+
+
+def _plan_arms(config: SimulationConfig, campaigns: list[Campaign]) -> None:
+    """Make every `multi_arm_every`-th campaign a test of 2-3 treatment arms whose true
+    effects differ (a random pick of ARM_EFFECTS, so which arm wins varies)."""
+    if config.multi_arm_every <= 0:
+        return
+    rng = stream(config.seed, "campaign-arms")
+    for c in campaigns:
+        if c.number % config.multi_arm_every:
+            continue
+        k = int(rng.integers(2, len(ARM_NAMES) + 1))
+        c.arms = ARM_NAMES[:k]
+        c.arm_effects = tuple(float(e) for e in rng.choice(ARM_EFFECTS, k, replace=False))
+
+
+def _split_arms(seed: int, c: Campaign, n: int) -> np.ndarray:
+    """Each treated member's arm (index into c.arms): an even random split, from the
+    campaign's own stream so that the marketing stream draws the same as with one arm."""
+    if len(c.arms) == 1:
+        return np.zeros(n, dtype=np.int64)
+    labels = np.arange(n) % len(c.arms)
+    return stream(seed, "campaign-arms", c.number).permutation(labels)
 
 
 class Marketing:
@@ -221,16 +260,20 @@ class Marketing:
                     coupon_value=np.array([c.coupon_value / 100]),
                     min_spend=np.array([c.min_spend / 100]),
                     control_share=np.array([c.control_share]),
+                    treatment_arms=np.array([len(c.arms)]),
                 )
             if c.start_day - 1 == day.idx:
                 aud = self._audience(c, day.idx, latent, consents)
                 control = rng.random(len(aud)) < c.control_share
                 c.treatment, c.control = aud[~control], aud[control]
+                c.treatment_arm = _split_arms(self.config.seed, c, len(c.treatment))
+                arm = np.full(len(aud), "control", dtype=object)
+                arm[~control] = np.asarray(c.arms, dtype=object)[c.treatment_arm]
                 at = day.at(9 * 3600 + rng.integers(0, 1800, len(aud)))
                 self.assignment_rows.add(
                     campaign_id=np.full(len(aud), c.campaign_id, object),
                     member_id=self.members.member_id[aud],
-                    arm=np.where(control, "control", "treatment").astype(object),
+                    arm=arm,
                     assigned_at=at,
                 )
             if c.start_day == day.idx and c.treatment is not None:
@@ -244,7 +287,7 @@ class Marketing:
                 self.holder_coupon[t] = np.arange(first, first + len(t))
                 at = day.at(9 * 3600 + 1800 + rng.integers(0, 3600, len(t)))
                 self._coupon_events(codes, np.full(len(t), c.campaign_id), t, "issued", at)
-                latent.uplift[t] = UPLIFT
+                latent.uplift[t] = UPLIFT * np.asarray(c.arm_effects)[c.treatment_arm]
                 revive(rng, latent, self.members, t, 0.15 if c.segment == "dormant" else 0.04)
             if c.end_day + 1 == day.idx and c.treatment is not None:
                 latent.uplift[c.treatment] = 0.0

@@ -1,9 +1,16 @@
 """Foot traffic: door/zone counters every 15 minutes and Wi-Fi probe dwell per device.
 
-Traffic is tied to the receipts of the day (about 7.5 visitors per receipt, so
-visitors >> receipts and both share weekday/holiday shape). Arrivals peak before
-lunch and in the evening; people leave after a dwell of about 1.5 hours, so the
+Footfall is drawn for the day from the mall's expected footfall (its expected
+receipts of an ordinary day over VISITOR_CONVERSION, scaled by the calendar factor),
+not from the day's receipts, so conversion (receipts per visitor) is measured, not
+built in: it moves with campaigns, churn and new members. Arrivals peak before lunch
+and in the evening; people leave after a mall visit of about 1.5 hours, so the
 out-counts lag the in-counts and the last interval flushes the mall at closing.
+
+Wi-Fi dwell depends on the zone type (DWELL_BY_ZONE_TYPE: a film, a meal, a
+supermarket shop, a fashion browse, a walk through an entrance); a device's zones
+follow one another in time. The published ranges behind every figure are in
+docs/simulator.md.
 
 Wi-Fi devices come from a persistent pool (regulars come back, so repeat visits
 are measurable). The vendor hashes device MACs with a salt: only sha256 hex digests
@@ -22,8 +29,22 @@ from .rng import stream
 
 ARRIVAL_BY_HOUR = np.array([0.07, 0.09, 0.11, 0.09, 0.09, 0.09, 0.09, 0.10, 0.11, 0.09, 0.05, 0.02])  # 10:00 .. 21:00
 INTERVALS = 48  # 10:00-22:00 in 15-minute steps
-VISITORS_PER_RECEIPT = 7.5
+VISITOR_CONVERSION = 0.5  # sale receipts per visitor on an ordinary day (docs/simulator.md)
 WIFI_SHARE = 0.32
+# Wi-Fi dwell per zone type: (median minutes, lognormal sigma, max minutes), sources in docs/simulator.md
+DWELL_BY_ZONE_TYPE = {
+    "entrance": (2.0, 0.6, 15),
+    "parking": (5.0, 0.5, 30),
+    "atrium": (8.0, 0.7, 60),
+    "retail": (18.0, 0.6, 90),
+    "fashion": (20.0, 0.6, 90),
+    "kids": (30.0, 0.6, 120),
+    "supermarket": (32.0, 0.45, 120),
+    "food_court": (38.0, 0.4, 120),
+    "cinema": (135.0, 0.15, 240),
+}
+WALK_SECONDS = (2 * 60, 12 * 60)  # from one zone to the next
+OPEN_SECONDS, CLOSE_SECONDS = 9 * 3600 + 50 * 60, 22 * 3600 + 15 * 60  # first and last probes of a day
 
 
 def _shapes() -> tuple[np.ndarray, np.ndarray]:
@@ -43,8 +64,13 @@ def _shapes() -> tuple[np.ndarray, np.ndarray]:
 
 
 class Traffic:
-    def __init__(self, seed: int, zones: pd.DataFrame, members: int):
+    def __init__(self, seed: int, zones: pd.DataFrame, members: int, daily_receipts: float):
+        """`daily_receipts`: the receipts the mall expects on an ordinary day (calendar factor 1)."""
         self.rng = stream(seed, "traffic")
+        unknown = sorted(set(zones["zone_type"]) - set(DWELL_BY_ZONE_TYPE))
+        if unknown:
+            raise ValueError(f"simulator/traffic.py DWELL_BY_ZONE_TYPE has no dwell for zone type(s) {unknown}")
+        self.daily_visitors = daily_receipts / VISITOR_CONVERSION
         rows = []
         k = 0
         for z in zones.itertuples(index=False):
@@ -61,6 +87,8 @@ class Traffic:
         self.counters = pd.DataFrame(rows, columns=["counter_id", "zone_id", "location_type", "share"])
         self.zone_ids = zones["zone_id"].to_numpy(dtype=object)
         self.zone_share = zones["visitor_share"].to_numpy(dtype=float)
+        dwell = np.array([DWELL_BY_ZONE_TYPE[t] for t in zones["zone_type"]], dtype=float)
+        self.dwell_log_median, self.dwell_sigma, self.dwell_max = np.log(dwell[:, 0]), dwell[:, 1], dwell[:, 2]
         self.in_shape, self.out_shape = _shapes()
         # device pool: fake MACs hashed once with the vendor salt
         pool = max(400, 4 * members)
@@ -73,8 +101,9 @@ class Traffic:
         )
         self.propensity = self.rng.gamma(0.6, 1.0, pool)
 
-    def visitors(self, receipts: int) -> int:
-        return int(round(receipts * VISITORS_PER_RECEIPT * self.rng.lognormal(0, 0.08)))
+    def visitors(self, day: Day) -> int:
+        """The day's footfall: expected visitors x calendar factor x day noise (weather, events)."""
+        return int(self.rng.poisson(self.daily_visitors * day.factor * self.rng.lognormal(0, 0.08)))
 
     def people_counts(self, day: Day, visitors: int) -> dict[str, np.ndarray]:
         c = self.counters
@@ -106,17 +135,24 @@ class Traffic:
         take = np.arange(len(self.zone_share))[None, :] < k[:, None]
         dev_rows = np.repeat(dev, k)
         zone = ranked[take]
-        rank = np.argwhere(take)[:, 1]
         hours = rng.choice(np.arange(10, 22), n, p=ARRIVAL_BY_HOUR / ARRIVAL_BY_HOUR.sum())
         arrive = hours * 3600 + rng.integers(0, 3600, n)
         m = len(dev_rows)
-        first = np.repeat(arrive, k) + rank * rng.integers(5 * 60, 40 * 60, m)
-        dwell = np.clip(rng.lognormal(np.log(20), 0.8, m), 1, 240).astype(np.int64)
+        minutes = rng.lognormal(self.dwell_log_median[zone], self.dwell_sigma[zone])
+        dwell = np.clip(np.rint(minutes), 1, self.dwell_max[zone]).astype(np.int64)
         visits = 1 + (rng.random(m) < 0.2) + (rng.random(m) < 0.05)
-        last = first + dwell * 60 + (visits - 1) * rng.integers(5 * 60, 60 * 60, m)
-        cap = 22 * 3600 + 15 * 60
-        shift = np.maximum(last - cap, 0)
-        first, last = np.maximum(first - shift, 9 * 3600 + 50 * 60), last - shift
+        away = (visits - 1) * rng.integers(5 * 60, 30 * 60, m)  # left the zone and came back
+        # the device's zones follow one another: each starts after the previous ones and a walk
+        span = dwell * 60 + away + rng.integers(*WALK_SECONDS, m)
+        before = np.cumsum(span) - span
+        starts = np.cumsum(k) - k  # first row of each device
+        first = np.repeat(arrive, k) + before - np.repeat(before[starts] if m else starts, k)
+        last = first + dwell * 60 + away
+        # a device still inside at closing came earlier: shift its whole day back
+        late = np.maximum.reduceat(last, starts) - CLOSE_SECONDS if m else starts
+        shift = np.repeat(np.maximum(late, 0), k)
+        first = np.maximum(first - shift, OPEN_SECONDS)
+        last = np.maximum(last - shift, first)
         dwell = np.minimum(dwell, (last - first) // 60)
         order = np.lexsort((zone, self.device_hash[dev_rows].astype(str)))
         return {

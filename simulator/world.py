@@ -18,6 +18,7 @@ from . import behaviour, calendar, sales
 from .activation import Activation
 from .behaviour import NEVER
 from .config import SimulationConfig
+from .digital import Digital
 from .feedback import Feedback
 from .frames import Day, Rows, sort_columns
 from .loyalty import Consents, Points, Tiers, tier_of
@@ -122,14 +123,16 @@ class World:
             self.store_names,
             self.zones["zone_name"].to_numpy(dtype=object),
             stream(config.seed, "feedback"),
+            stream(config.seed, "follow-up-satisfaction"),
         )
-        self.traffic = Traffic(config.seed, self.zones, m.n)
+        self.digital = Digital(config, m, lat, self.zones)
         self.refunds = sales.RefundBook()
         self.member_rows = Rows(MEMBER_COLUMNS)
 
         eligible = lat.alive & ~lat.potential & ~m.closed & (m.reg_day <= 0)
         member_daily = float((lat.rate * eligible).sum())
         self.anonymous_rate = member_daily * ANONYMOUS_SHARE / (1 - ANONYMOUS_SHARE)
+        self.traffic = Traffic(config.seed, self.zones, m.n, member_daily + self.anonymous_rate)
         self.families = [np.flatnonzero(m.family_idx == g) for g in range(m.family_idx.max() + 1)]
 
         self.rng_buy = stream(config.seed, "purchases")
@@ -230,6 +233,9 @@ class World:
         self._member_changes(day, sold)
         active = (m.reg_day <= day.idx) & ~m.closed
         self.consents.daily(day, active)
+        out.update(self.digital.step(day, lat.alive))
+        for who, source, at in self.digital.earned:  # check-ins and games earn points
+            self.points.earn_activity(day, who, source, at)
 
         # feedback on today's sales
         self.feedback.survey(day, sold["member"], sold["store"], sold["at"], lat, len(txn["transaction_id"]))
@@ -240,15 +246,18 @@ class World:
             lat.last_complaint_day[hit[:, 0]] = day.idx
             behaviour.shorten_life(self.rng_life, lat, hit[:, 0], hit[:, 1].astype(bool))
 
-        visitors = self.traffic.visitors(len(txn["transaction_id"]))
+        visitors = self.traffic.visitors(day)
         out[("sensors", "people_counts")] = self.traffic.people_counts(day, visitors)
         out[("sensors", "wifi_dwell")] = self.traffic.wifi(day, visitors)
 
         out[("membership", "members")] = sort_columns(self.member_rows.take(), "updated_at", "member_id")
         out[("membership", "consents")] = self.consents.flush()
+        surveys = self.feedback.flush_surveys(day)
+        self.points.earn_reviews(day, surveys)  # a survey comment earns review points
+        self.points.earn_birthdays(day)
         out[("membership", "points_ledger")] = self.points.flush(day.tag)
         out[("membership", "tier_changes")] = self.tiers.flush()
-        out[("feedback", "surveys")] = self.feedback.flush_surveys(day)
+        out[("feedback", "surveys")] = surveys
         out[("feedback", "complaints")] = self.feedback.flush_complaints(day)
         mk = self.marketing.flush()
         if len(mk["campaigns"]["campaign_id"]):
@@ -351,7 +360,7 @@ class World:
         if len(paid):
             pts.redeem(r.member[paid], r.points[paid], r.at[paid], sale_ids[paid])
         mem = np.flatnonzero(r.member >= 0)
-        pts.earn(r.member[mem], r.net[mem] // 100, r.at[mem], sale_ids[mem])
+        pts.earn_purchases(day, r.member[mem], r.net[mem], r.at[mem], sale_ids[mem])
         if len(used):
             mk.redeemed(r.coupon[used], r.member[used], r.at[used], sale_ids[used], self.store_ids[r.store[used]])
         rm = np.flatnonzero(refund["member"] >= 0)

@@ -29,6 +29,8 @@ class Column:
     type: str
     required: bool
     description: str
+    # may be absent from a file (exports older than the column): read as NULL, not refused
+    optional: bool = False
 
 
 COMPLETENESS_MODES = ("settle", "marker")
@@ -145,6 +147,7 @@ def parse_contract(raw: dict) -> Contract:
                     type=str(col["type"]).upper(),
                     required=bool(col.get("required", False)),
                     description=col.get("description", ""),
+                    optional=bool(col.get("optional", False)),
                 )
                 for name, col in spec["columns"].items()
             )

@@ -30,7 +30,7 @@ def _members_file(path, extra_column: str | None = None) -> None:
         updated_at="2025-01-01 10:00:00",
     )
     if extra_column:
-        row[extra_column] = "o6_bmjrPTlm6_2sgVt7hMZOPfL2M"
+        row[extra_column] = "110101199003071234"
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=columns, lineterminator="\n")
@@ -41,11 +41,11 @@ def _members_file(path, extra_column: str | None = None) -> None:
 def test_ingest_refuses_an_unannounced_member_column_loudly(tmp_path):
     with mall_environment(tmp_path) as settings:
         _members_file(settings.inbox / "membership" / "members_20250101.csv")
-        _members_file(settings.inbox / "membership" / "members_20250102.csv", extra_column="wechat_openid")
+        _members_file(settings.inbox / "membership" / "members_20250102.csv", extra_column="id_card_no")
         result = CliRunner().invoke(main, ["ingest"], env=cli_env(settings))
         assert result.exit_code == 3, result.output
         assert "REFUSED 1 file(s)" in result.output
-        assert "membership/members_20250102.csv" in result.output and "wechat_openid" in result.output
+        assert "membership/members_20250102.csv" in result.output and "id_card_no" in result.output
         assert "1 rows loaded, 1 quarantined" in result.output
 
         again = CliRunner().invoke(main, ["ingest"], env=cli_env(settings))

@@ -50,9 +50,38 @@ PERSON_SQL = """
     from candidates c
     where not exists (select 1 from m o where o.member_id <> c.member_id and contains(o.name, c.name))
       and not exists (select 1 from marts.dim_member x where x.member_id = c.member_id and x.is_minor)
-    order by receipts desc, c.member_id
+    -- someone online too (WeChat and the app), so the erasure must follow their online ids
+    order by exists (
+            select 1 from raw_digital.wechat_identities w
+            join raw_digital.app_events e on e.member_id = w.member_id
+            where w.member_id = c.member_id and w.unionid is not null
+        ) desc, receipts desc, c.member_id
     limit 1
 """
+
+
+ONLINE_SQL = """
+    with bound as (select openid, unionid from raw_digital.wechat_identities where member_id = $member),
+    wechat as (
+        select openid as id from raw_digital.wechat_identities
+        where unionid in (select unionid from bound) or openid in (select openid from bound)
+        union select unionid from bound where unionid is not null
+    )
+    select 'wechat_id', id from wechat
+    union
+    select 'device_id', device_id from raw_digital.app_events
+    where member_id = $member or openid in (select id from wechat)
+"""
+
+
+def _online_ids(settings, member_id: str) -> dict[str, set[str]]:
+    """The member's WeChat ids and app devices, found independently of privacy/erasure.py."""
+    con = connect(settings)
+    try:
+        rows = con.execute(ONLINE_SQL, {"member": member_id}).fetchall()
+    finally:
+        con.close()
+    return {kind: {v for k, v in rows if k == kind and v} for kind in ("wechat_id", "device_id")}
 
 
 def _write_request(settings, body: dict) -> None:
@@ -163,6 +192,7 @@ def story(tmp_path_factory, built_mall):
         finally:
             con.close()
         evidence["person"] = person
+        evidence["online"] = _online_ids(settings, person["member_id"])
         evidence["consenting"] = consenting
         evidence["planted"] = plant_mentions(settings, person)
         values = [person[k] for k in ("name", "mobile", "email", "card_no")] + evidence["planted"]["variants"]
@@ -345,6 +375,34 @@ def test_erased_member_is_gone_from_every_table_and_tracked_by_token(story):
         ).fetchall()[0]
         assert row[0] == "done" and row[1] == "erasure"
         assert row[2] == [token(person["mobile"], "mobile", load_key(settings))]
+    finally:
+        con.close()
+
+
+def test_erasure_takes_the_persons_online_ids_and_anonymous_app_events(story):
+    """Their official-account openid (linked only by the unionid) and the events their
+    phones sent before logging in hold no member id, and still go."""
+    settings, online = story["settings"], story["online"]
+    assert online["wechat_id"] and online["device_id"], "the chosen member uses the app or mini-program"
+    key = load_key(settings)
+    con = connect(settings)
+    try:
+        for relation, column, kind in (
+            ("raw_digital.wechat_identities", "openid", "wechat_id"),
+            ("raw_digital.wechat_identities", "unionid", "wechat_id"),
+            ("raw_digital.app_events", "device_id", "device_id"),
+        ):
+            held = con.execute(
+                f"select count(*) from {relation} where {column} in (select unnest(?::varchar[]))",
+                [sorted(online[kind])],
+            ).fetchall()[0][0]
+            assert held == 0, (relation, column)
+        tokens = sorted(t for v in online["device_id"] if (t := token(v, "device_id", key)))
+        assert not con.execute(
+            "select count(*) from masked.msk_digital__app_events "
+            "where device_id_token in (select unnest(?::varchar[]))",
+            [tokens],
+        ).fetchall()[0][0]
     finally:
         con.close()
 

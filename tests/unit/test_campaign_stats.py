@@ -160,3 +160,88 @@ def test_campaign_statistics_fill_the_treatment_row_only(roi):
     assert out.loc["c1-t", "conversion_p_value"] == pytest.approx(p_ref, abs=TOL)
     srm = stats.chisquare([len(TREATMENT), len(CONTROL)], f_exp=[44 * 0.7, 44 * 0.3])
     assert out.loc["c1-t", "srm_p_value"] == pytest.approx(srm.pvalue, abs=TOL)
+
+
+# --- multi-arm tests (mart_campaign_arm_comparisons) ---------------------------------
+
+
+@pytest.mark.parametrize("n_arm,n_c,share,arms", [(107, 74, 0.19, 3), (300, 200, 0.2, 2), (260, 90, 0.25, 3)])
+def test_multi_arm_sample_ratio_uses_the_pairs_planned_share(roi, n_arm, n_c, share, arms):
+    """Treated members split evenly over `arms` arms: an arm and the control are expected
+    in the ratio (1 - share) / arms : share."""
+    stat, p = roi.sample_ratio_test(n_arm, n_c, roi.pair_control_share(share, arms))
+    arm_share = (1 - share) / arms
+    total = n_arm + n_c
+    ref = stats.chisquare(
+        [n_arm, n_c], f_exp=[total * arm_share / (arm_share + share), total * share / (arm_share + share)]
+    )
+    assert stat == pytest.approx(ref.statistic, abs=TOL)
+    assert p == pytest.approx(ref.pvalue, abs=TOL)
+    assert roi.pair_control_share(share, 1) == share
+
+
+def test_every_treatment_arm_is_tested_against_the_one_control(roi):
+    rng = np.random.default_rng(7)
+    arm_a, arm_b = rng.exponential(40, 90) * (rng.random(90) < 0.3), rng.exponential(60, 80) * (rng.random(80) < 0.4)
+    rows = [
+        {"arm": "control", "control_member_count": None},
+        *(
+            {
+                "arm": name,
+                "member_count": len(values),
+                "converted_count": int((values > 0).sum()),
+                "revenue_per_member": values.mean(),
+                "revenue_variance": values.var(ddof=1),
+                "planned_control_share": 0.2,
+                "treatment_arm_count": 2,
+                "control_member_count": len(CONTROL),
+                "control_converted_count": int((CONTROL > 0).sum()),
+                "control_revenue_per_member": CONTROL.mean(),
+                "control_revenue_variance": CONTROL.var(ddof=1),
+            }
+            for name, values in (("treatment_a", arm_a), ("treatment_b", arm_b))
+        ),
+    ]
+    values = roi.arm_statistics(rows)
+    assert all(values[name][0] is None for name in roi.STAT_COLUMNS)
+    for i, arm in ((1, arm_a), (2, arm_b)):
+        ref = stats.ttest_ind(arm, CONTROL, equal_var=False)
+        assert values["revenue_p_value"][i] == pytest.approx(ref.pvalue, abs=TOL)
+        _, p_ref = reference_two_proportion(int((arm > 0).sum()), len(arm), int((CONTROL > 0).sum()), len(CONTROL))
+        assert values["conversion_p_value"][i] == pytest.approx(p_ref, abs=TOL)
+        srm = stats.chisquare([len(arm), len(CONTROL)], f_exp=np.array([0.4, 0.2]) / 0.6 * (len(arm) + len(CONTROL)))
+        assert values["srm_p_value"][i] == pytest.approx(srm.pvalue, abs=TOL)
+
+
+def reference_holm(p: np.ndarray) -> np.ndarray:
+    """Holm's step-down adjusted p-values, written out from the procedure: the i-th
+    smallest is max over j <= i of min(1, (m - j + 1) p_(j))."""
+    order = np.argsort(p, kind="stable")
+    m = len(p)
+    stepped = np.minimum(1.0, (m - np.arange(m)) * p[order])
+    out = np.empty(m)
+    out[order] = np.maximum.accumulate(stepped)
+    return out
+
+
+def test_the_dbt_unit_test_of_the_corrections_expects_holm_and_scipys_benjamini_hochberg():
+    """The expected rows of the dbt unit test mart_campaign_arm_comparisons_holm_and_bh are
+    the Holm adjustment and scipy.stats.false_discovery_control (Benjamini-Hochberg) of its
+    given p-values, family by family."""
+    import yaml
+
+    yml = MODEL_FILE.parents[3] / "models/marts/marketing/mart_campaign_arm_comparisons.yml"
+    (test,) = [t for t in yaml.safe_load(yml.read_text())["unit_tests"] if t["name"].endswith("holm_and_bh")]
+    given = [r for r in test["given"][0]["rows"] if r["is_treatment"]]
+    expect = {(r["campaign_id"], r["arm"]): r for r in test["expect"]["rows"]}
+    assert set(expect) == {(r["campaign_id"], r["arm"]) for r in given}
+    for campaign in {r["campaign_id"] for r in given}:
+        family = [r for r in given if r["campaign_id"] == campaign]
+        for metric in ("conversion", "revenue"):
+            p = np.array([r[f"{metric}_p_value"] for r in family])
+            holm, bh = reference_holm(p), stats.false_discovery_control(p, method="bh")
+            for row, h, b in zip(family, holm, bh, strict=True):
+                got = expect[(campaign, row["arm"])]
+                assert got[f"{metric}_p_value_holm"] == pytest.approx(h, abs=TOL), (campaign, row["arm"], metric)
+                assert got[f"{metric}_p_value_bh"] == pytest.approx(b, abs=TOL), (campaign, row["arm"], metric)
+            assert b <= h + TOL

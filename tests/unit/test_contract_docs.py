@@ -12,7 +12,7 @@ def test_sources_doc_is_up_to_date():
 
 def test_every_system_has_its_raw_dataset_and_keys_are_columns():
     contract = load_contract()
-    assert set(contract.systems) == {"pos", "membership", "feedback", "sensors", "marketing", "reference"}
+    assert set(contract.systems) == {"pos", "membership", "feedback", "sensors", "marketing", "reference", "digital"}
     for export in contract.formats:
         assert export.dataset == f"raw_{export.system}"
         assert set(export.primary_key) <= set(export.column_names), export.entity

@@ -155,11 +155,11 @@ def test_byte_order_mark_is_accepted(tmp_path):
 
 
 def test_unannounced_member_column_refuses_the_file(tmp_path):
-    member_row = member(name="张三", wechat_openid="o6_bmjrPTlm6")
+    member_row = member(name="张三", id_card_no="110101199003071234")
     path = write_csv(tmp_path, "membership/members_20260101.csv", [member_row])
     parsed = parse(tmp_path, path)
     assert parsed.status == "refused"
-    assert "wechat_openid" in parsed.reason and "personal data" in parsed.reason
+    assert "id_card_no" in parsed.reason and "personal data" in parsed.reason
     assert parsed.rows_loaded == 0 and parsed.rows_quarantined == 1
 
 

@@ -11,5 +11,6 @@
         'raw_sensors',
         'raw_marketing',
         'raw_reference',
+        'raw_digital',
     ]) }}
 {%- endmacro %}

@@ -5,7 +5,9 @@
     bookkeeping tables (`ingested_files`, `quarantined_rows`) appear only once a
     dataset has had one. Until then this returns an empty, correctly typed relation
     built from the `data_type`s declared on the source's columns, so the staging
-    views still build (and rebuild to the real table on the next run).
+    views still build (and rebuild to the real table on the next run). A table that
+    exists but lacks a declared column (loaded before an optional contract column was
+    added) gets it as a typed NULL the same way.
 
     The source() call is always made, so lineage (and Dagster's asset graph) is the
     same either way; at parse time and inside unit tests (where the source is a CTE
@@ -19,15 +21,27 @@
     {%- set existing = adapter.get_relation(
         database=relation.database, schema=relation.schema, identifier=relation.identifier
     ) -%}
-    {%- if existing is not none -%}
-        {{ return(relation) }}
-    {%- endif -%}
-
     {%- set node = graph.sources.values()
         | selectattr('source_name', 'equalto', source_name)
         | selectattr('name', 'equalto', table_name)
         | first -%}
     {%- set columns = node.columns.values() | list if node else [] -%}
+    {%- if existing is not none -%}
+        {#- a table loaded before an optional contract column existed reads it as NULL -#}
+        {%- set present = adapter.get_columns_in_relation(existing) | map(attribute='name') | map('lower') | list -%}
+        {%- set absent = columns | rejectattr('name', 'in', present) | selectattr('data_type') | list -%}
+        {%- if absent | length == 0 -%}
+            {{ return(relation) }}
+        {%- endif -%}
+        {%- set widened_sql -%}
+            (select *
+            {%- for column in absent %},
+                cast(null as {{ column_type(column.data_type) }}) as {{ adapter.quote(column.name) }}
+            {%- endfor %}
+            from {{ relation }}) as {{ adapter.quote('widened_' ~ source_name ~ '__' ~ table_name) }}
+        {%- endset -%}
+        {{ return(widened_sql) }}
+    {%- endif -%}
     {%- if columns | length == 0 -%}
         {{ exceptions.raise_compiler_error(
             "Source " ~ source_name ~ "." ~ table_name ~ " does not exist in the warehouse "

@@ -271,6 +271,25 @@ nps_agg as (
 
 ),
 
+digital_agg as (
+
+    -- online engagement in the 90 days up to the cutoff; identified events only (an anonymous
+    -- event is attributed once its device logs in, possibly after the cutoff)
+    select
+        cutoffs.cutoff_date,
+        digital_events.member_id,
+        sum(case when digital_events.event_type = 'check_in' then 1 else 0 end) as check_ins_90d,
+        sum(case when digital_events.event_type = 'coupon_claim' then 1 else 0 end) as coupon_claims_90d,
+        sum(case when digital_events.event_type = 'activity_signup' then 1 else 0 end) as activity_signups_90d
+    from {{ ref('fct_digital_events') }} as digital_events
+    inner join cutoffs
+        on digital_events.business_date <= cutoffs.cutoff_date
+        and digital_events.business_date > {{ dbt.dateadd('day', -90, 'cutoffs.cutoff_date') }}
+    where digital_events.member_id is not null and not digital_events.is_anonymous_event
+    group by cutoffs.cutoff_date, digital_events.member_id
+
+),
+
 final as (
 
     select
@@ -314,7 +333,10 @@ final as (
             {{ dbt.datediff('complaint_agg.last_complaint_date', 'base.cutoff_date', 'day') }} as double  -- noqa: LT05
         ) as days_since_last_complaint,
         cast(nps_agg.last_nps_score as double) as last_nps_score,
-        cast(coalesce(nps_agg.nps_responses, 0) as double) as nps_responses
+        cast(coalesce(nps_agg.nps_responses, 0) as double) as nps_responses,
+        cast(coalesce(digital_agg.check_ins_90d, 0) as double) as check_ins_90d,
+        cast(coalesce(digital_agg.coupon_claims_90d, 0) as double) as coupon_claims_90d,
+        cast(coalesce(digital_agg.activity_signups_90d, 0) as double) as activity_signups_90d
 
     from base
     left join tx_agg
@@ -327,6 +349,8 @@ final as (
         on base.member_id = complaint_agg.member_id and base.cutoff_date = complaint_agg.cutoff_date
     left join nps_agg
         on base.member_id = nps_agg.member_id and base.cutoff_date = nps_agg.cutoff_date
+    left join digital_agg
+        on base.member_id = digital_agg.member_id and base.cutoff_date = digital_agg.cutoff_date
 
 )
 

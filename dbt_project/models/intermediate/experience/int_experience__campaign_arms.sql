@@ -1,9 +1,13 @@
 {#-
     Campaign results per arm, with the ROI arithmetic of the agreed definition.
     One row per (campaign_id, arm). Comparison columns (incremental_*, roi, cac, the
-    control arm's figures) are filled on the treatment row only - the effect of the
-    treatment over the control - and NULL on the control row, so sums over rows never
-    double count. The campaign's cost is attributed to the treatment arm.
+    control arm's figures) are filled on the treatment rows only - the effect of each
+    treatment arm over the campaign's one control arm - and NULL on the control row, so
+    sums over rows never double count. A two-arm campaign has one treatment row
+    ('treatment'); a multi-arm test one per arm ('treatment_a', 'treatment_b', ...), each
+    compared with the shared control, its incremental figures scaled to its own size.
+    The campaign's cost is attributed to the treatment arms in proportion to their
+    members (all of it to 'treatment' in a two-arm campaign).
 
       incremental revenue = (revenue per treated member - revenue per control member)
                             * treated members          (scaled to treatment size)
@@ -54,11 +58,26 @@ arms as (
 
 ),
 
+treated as (
+
+    select
+        campaign_id,
+        count(*) as treatment_arm_count,
+        sum(member_count) as treated_member_count
+    from arms
+    where arm <> 'control'
+    group by campaign_id
+
+),
+
 with_campaign as (
 
     select
         arms.*,
         cast(arms.converted_count as {{ double_type() }}) / arms.member_count as conversion_rate,
+        -- planned (the campaign export's treatment_arms), else the arms seen in the assignments
+        coalesce(campaigns.treatment_arms, treated.treatment_arm_count, 0) as treatment_arm_count,
+        treated.treated_member_count,
         campaigns.campaign_name,
         campaigns.campaign_channel,
         campaigns.target_segment,
@@ -70,6 +89,7 @@ with_campaign as (
 
     from arms
     inner join campaigns on arms.campaign_id = campaigns.campaign_id
+    left join treated on arms.campaign_id = treated.campaign_id
 
 ),
 
@@ -103,7 +123,7 @@ compared as (
     from bounded as treatment_or_control
     left join bounded as control
         on treatment_or_control.campaign_id = control.campaign_id
-        and treatment_or_control.arm = 'treatment'
+        and treatment_or_control.arm <> 'control'
         and control.arm = 'control'
 
 ),
@@ -112,7 +132,9 @@ effects as (
 
     select
         *,
-        case when arm = 'treatment' then campaign_cost_amount else 0 end as cost_amount,
+        case
+            when arm <> 'control' then campaign_cost_amount * member_count / treated_member_count else 0
+        end as cost_amount,
         (conversion_rate - control_conversion_rate) * member_count as incremental_conversions,
         (revenue_per_member - control_revenue_per_member) * member_count as incremental_revenue,
         (margin_per_member - control_margin_per_member) * member_count as incremental_margin,
@@ -136,7 +158,8 @@ final as (
         {{ surrogate_key(['campaign_id', 'arm']) }} as campaign_arm_id,
         campaign_id,
         arm,
-        arm = 'treatment' as is_treatment,
+        arm <> 'control' as is_treatment,
+        cast(treatment_arm_count as {{ dbt.type_int() }}) as treatment_arm_count,
         campaign_name,
         campaign_channel,
         target_segment,
@@ -181,7 +204,7 @@ final as (
             as {{ double_type() }}
         ) as roi,
         cast(
-            case when arm = 'treatment' then cost_amount / nullif(new_customer_count, 0) end
+            case when arm <> 'control' then cost_amount / nullif(new_customer_count, 0) end
             as {{ double_type() }}
         ) as cac_amount
 

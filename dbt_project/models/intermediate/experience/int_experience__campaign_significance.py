@@ -11,11 +11,16 @@ contract (a Python model cannot enforce one):
 - revenue per member: Welch's t-test (unequal variances, Welch-Satterthwaite degrees of
   freedom), two-sided - the same as scipy.stats.ttest_ind(equal_var=False);
 - sample-ratio mismatch: chi-square goodness of fit of the arm sizes against the
-  planned control_share (1 degree of freedom), as scipy.stats.chisquare.
+  planned control_share (1 degree of freedom), as scipy.stats.chisquare; in a multi-arm
+  test of k treatment arms (treated members split evenly), each arm against the control
+  with the pair's planned control share (`pair_control_share`).
 
-The statistics are filled on the treatment row (NULL on the control row), like the
-other comparison columns. The functions below are pure and are unit-tested against
-scipy.stats in tests/unit/test_campaign_stats.py (which imports this file).
+The statistics are filled on every treatment row - each treatment arm against the
+campaign's one control - and NULL on the control row, like the other comparison
+columns. The p-values are per comparison: mart_campaign_arm_comparisons corrects those
+of a multi-arm test for its several arms (Holm, Benjamini-Hochberg). The functions below
+are pure and are unit-tested against scipy.stats in tests/unit/test_campaign_stats.py
+(which imports this file).
 """
 
 from __future__ import annotations
@@ -70,6 +75,12 @@ def sample_ratio_test(n_treatment: float, n_control: float, control_share: float
     return stat, float(chdtrc(1, stat))
 
 
+def pair_control_share(control_share: float, treatment_arms: int) -> float:
+    """The control's planned share of one (treatment arm, control) pair when the treated
+    share 1 - control_share is split evenly over `treatment_arms` arms."""
+    return control_share / (control_share + (1.0 - control_share) / treatment_arms)
+
+
 STAT_COLUMNS = [
     "conversion_z",
     "conversion_p_value",
@@ -84,11 +95,12 @@ STAT_COLUMNS = [
 def arm_statistics(rows: list[dict]) -> dict[str, list]:
     """The test columns for rows shaped like int_experience__campaign_arms (dicts): one
     list per STAT_COLUMNS name, one value per row, None where a test does not apply
-    (control rows, campaigns without a control arm, arms too small for a variance)."""
+    (control rows, campaigns without a control arm, arms too small for a variance). Rows
+    without `treatment_arm_count` are two-arm campaigns."""
     values = {name: [] for name in STAT_COLUMNS}
     for row in rows:
         stats = [math.nan] * len(STAT_COLUMNS)
-        if row["arm"] == "treatment" and not _missing(row["control_member_count"]):
+        if row["arm"] != "control" and not _missing(row["control_member_count"]):
             z, p_z = two_proportion_z_test(
                 float(row["converted_count"]),
                 float(row["member_count"]),
@@ -106,7 +118,7 @@ def arm_statistics(rows: list[dict]) -> dict[str, list]:
             chi, p_chi = sample_ratio_test(
                 float(row["member_count"]),
                 float(row["control_member_count"]),
-                float(row["planned_control_share"]),
+                pair_control_share(float(row["planned_control_share"]), int(row.get("treatment_arm_count") or 1)),
             )
             stats = [z, p_z, t, df, p_t, chi, p_chi]
         for name, value in zip(STAT_COLUMNS, stats, strict=True):

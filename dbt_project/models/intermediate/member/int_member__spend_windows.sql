@@ -67,7 +67,7 @@ final as (
         cast(orders_365d as {{ dbt.type_int() }}) as orders_365d,
         case when orders_365d > 0 then {{ cast_amount('spend_365d / orders_365d') }} end as average_order_value_365d,
         {{ cast_amount('rolling_12m_spend') }} as rolling_12m_spend,
-        rolling_12m_spend >= {{ var('vip_threshold_cny') }} as is_vip,
+        {{ loyalty_is_vip('rolling_12m_spend') }} as is_vip,
         {{ cast_amount('lifetime_spend') }} as lifetime_spend,
         cast(lifetime_orders as {{ dbt.type_int() }}) as lifetime_orders
     from aggregated

@@ -8,7 +8,7 @@
 }}
 {#-
     One row per loyalty-points ledger movement (earn, redeem, expire, transfer, adjust)
-    with the golden member and the CNY value at var `points_per_cny`. Incremental on
+    with its earn source and festival multiplier, the golden member and the CNY value at var `points_per_cny`. Incremental on
     `_loaded_at` with a lookback.
 -#}
 with
@@ -35,9 +35,12 @@ final as (
         ledger.transaction_id,
         ledger.family_group_id,
         ledger.entry_type,
+        ledger.earn_source,
         ledger.points,
         case when ledger.points > 0 then ledger.points else 0 end as points_in,
         case when ledger.points < 0 then -ledger.points else 0 end as points_out,
+        ledger.multiplier,
+        cast(ledger.bonus_points as {{ dbt.type_int() }}) as bonus_points,
         {{ cast_amount('ledger.points * 1.0 / ' ~ var('points_per_cny')) }} as points_value_amount,
         ledger.entry_at,
         ledger.business_date,

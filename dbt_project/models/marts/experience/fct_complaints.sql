@@ -133,6 +133,9 @@ final as (
             {{ dbt.datediff('resolved_at', 'follow_up_at', 'minute') }}
             as {{ dbt.type_int() }}
         ) as follow_up_minutes,
+        follow_up_satisfaction,
+        -- satisfied at the follow-up visit: a score of 4 or 5 (NULL when no score was given)
+        follow_up_satisfaction >= 4 as is_satisfied_at_follow_up,
         resolution_due_at,
         follow_up_due_at,
         first_response_due_at,

@@ -2,7 +2,9 @@
     Complaint service levels per month, category and severity: one row per
     (month_start_date, complaint_category, severity). Rates divide breaches by the
     complaints the rule applies to whose outcome is known (met or breached; pending
-    deadlines are left out of the denominator).
+    deadlines are left out of the denominator). Follow-up satisfaction (回访满意度):
+    scores given at the follow-up visit, satisfied (4-5) and their share
+    (macro follow_up_satisfaction_measures).
 -#}
 
 with
@@ -36,7 +38,8 @@ aggregated as (
         {{ avg_double('resolution_minutes') }} as avg_resolution_minutes,
         {{ avg_double('first_response_minutes') }} as avg_first_response_minutes,
         sum(compensation_amount) as compensation_amount,
-        sum(case when compensation_amount > 0 then 1 else 0 end) as compensated_count
+        sum(case when compensation_amount > 0 then 1 else 0 end) as compensated_count,
+        {{ follow_up_satisfaction_measures() }}
 
     from complaints
     group by month_start_date, complaint_category, severity
@@ -75,7 +78,11 @@ final as (
         cast(avg_first_response_minutes as {{ double_type() }}) as avg_first_response_minutes,
         cast(avg_resolution_minutes as {{ double_type() }}) as avg_resolution_minutes,
         cast(compensated_count as {{ dbt.type_int() }}) as compensated_count,
-        {{ cast_amount('compensation_amount') }} as compensation_amount
+        {{ cast_amount('compensation_amount') }} as compensation_amount,
+        follow_up_scored_count,
+        follow_up_satisfied_count,
+        avg_follow_up_satisfaction,
+        follow_up_satisfied_share
 
     from aggregated
 

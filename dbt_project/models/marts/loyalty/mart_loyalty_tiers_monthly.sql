@@ -2,27 +2,21 @@
     Tier distribution and movements per month: one row per (month, tier). Members are
     counted in the tier of their member record valid at the end of the snapshot day
     (month end, or the as-of date for the current month), active records only, each
-    golden member once (its highest tier). Upgrades and downgrades are the tier
-    changes of the month, counted into the tier reached and out of the tier left.
+    golden member once (its highest tier), as int_loyalty__member_snapshots has them.
+    Upgrades and downgrades are the tier changes of the month, counted into the tier
+    reached and out of the tier left.
 -#}
 with
 
-member_versions as (
+member_snapshots as (
 
-    select * from {{ ref('msk_membership__members_history') }}
+    select * from {{ ref('int_loyalty__member_snapshots') }}
 
 ),
 
 tier_changes as (
 
     select * from {{ ref('msk_membership__tier_changes') }}
-
-),
-
-identity_map as (
-
-    select * from {{ ref('int_member__identity_map') }}
-    where identifier_type = 'member_id'
 
 ),
 
@@ -41,37 +35,13 @@ tiers as (
 
 ),
 
-valid_versions as (
-
-    select
-        snapshots.snapshot_date,
-        identity_map.golden_member_id as member_id,
-        member_versions.tier,
-        row_number() over (
-            partition by snapshots.snapshot_date, identity_map.golden_member_id
-            order by member_versions.tier_rank desc, member_versions.member_id asc
-        ) as tier_pick
-    from snapshots
-    inner join member_versions
-        on member_versions.valid_from_at < {{ dbt.dateadd('day', 1, 'snapshots.snapshot_date') }}
-        and (
-            member_versions.valid_to_at is null
-            or member_versions.valid_to_at >= {{ dbt.dateadd('day', 1, 'snapshots.snapshot_date') }}
-        )
-    inner join identity_map
-        on member_versions.member_id = identity_map.identifier_value
-    where member_versions.is_active
-
-),
-
 tier_counts as (
 
     select
         snapshot_date,
         tier,
         count(*) as member_count
-    from valid_versions
-    where tier_pick = 1
+    from member_snapshots
     group by snapshot_date, tier
 
 ),

@@ -1,6 +1,8 @@
 {#-
     Revenue uplift per campaign with CUPED variance reduction (Deng, Xu, Kohavi and
-    Walker, WSDM 2013). One row per campaign that has both arms.
+    Walker, WSDM 2013). One row per campaign that has both arms. Pooled: the treatment
+    arms of a multi-arm test count as one treated arm against the control (per-arm
+    comparisons are in mart_campaign_arm_comparisons).
 
     Each member's in-window net revenue Y is adjusted with the same member's net revenue
     in the var `cuped_pre_period_days` days before the window, X (a covariate the
@@ -31,7 +33,7 @@ units as (
 
     select
         campaign_id,
-        arm,
+        case when arm = 'control' then 'control' else 'treatment' end as arm,
         cast(net_revenue_amount as {{ double_type() }}) as y,
         cast(pre_period_net_revenue_amount as {{ double_type() }}) as x
     from outcomes

@@ -6,7 +6,8 @@
     campaign itself. Conversion uplift (treatment - control) with Newcombe's 95%
     interval from the arms' Wilson bounds (the macros of int_experience__campaign_arms),
     and the revenue uplift per member. Segments are small: read the intervals, not the
-    point estimates.
+    point estimates. Pooled: the treatment arms of a multi-arm test count as one treated
+    arm against the control (split further, segments would be smaller still).
 -#}
 
 with
@@ -44,7 +45,7 @@ assigned as (
     select
         outcomes.assignment_id,
         outcomes.campaign_id,
-        outcomes.arm,
+        case when outcomes.arm = 'control' then 'control' else 'treatment' end as arm,
         outcomes.is_converted,
         outcomes.net_revenue_amount,
         outcomes.start_date,

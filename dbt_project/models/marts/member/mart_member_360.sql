@@ -99,9 +99,39 @@ member_segments as (
 
 ),
 
+uplift_scores as (
+
+    select * from {{ source_or_empty('ml_scores', 'uplift_scores') }}
+
+),
+
+digital_events as (
+
+    select * from {{ ref('fct_digital_events') }}
+    where member_id is not null
+
+),
+
 spend as (
 
     select * from {{ ref('int_member__spend_windows') }}
+
+),
+
+digital_engagement as (
+
+    -- online engagement (全渠道互动) in the 90 days up to the as-of date
+    select
+        digital_events.member_id,
+        sum(case when digital_events.event_type = 'check_in' then 1 else 0 end) as check_ins_90d,
+        sum(case when digital_events.event_type = 'coupon_claim' then 1 else 0 end) as coupon_claims_90d,
+        sum(case when digital_events.event_type = 'activity_signup' then 1 else 0 end) as activity_signups_90d,
+        max(digital_events.business_date) as last_digital_event_date
+    from digital_events
+    cross join as_of
+    where digital_events.business_date <= as_of.as_of_date
+        and digital_events.business_date > {{ dbt.dateadd('day', -90, 'as_of.as_of_date') }}
+    group by digital_events.member_id
 
 ),
 
@@ -254,6 +284,16 @@ segment as (
 
 ),
 
+uplift as (
+
+    select
+        member_id,
+        max(uplift_score) as uplift_score
+    from uplift_scores
+    group by member_id
+
+),
+
 final as (
 
     select
@@ -319,6 +359,12 @@ final as (
         cast(coalesce(nps.nps_response_count, 0) as {{ dbt.type_int() }}) as nps_response_count,
         cast(coalesce(open_complaints.open_complaint_count, 0) as {{ dbt.type_int() }}) as open_complaint_count,
 
+        ----------  online engagement (app and mini-program, 90 days)
+        cast(coalesce(digital_engagement.check_ins_90d, 0) as {{ dbt.type_int() }}) as check_ins_90d,
+        cast(coalesce(digital_engagement.coupon_claims_90d, 0) as {{ dbt.type_int() }}) as coupon_claims_90d,
+        cast(coalesce(digital_engagement.activity_signups_90d, 0) as {{ dbt.type_int() }}) as activity_signups_90d,
+        digital_engagement.last_digital_event_date,
+
         ----------  consents (current grant per scope; no event = not granted)
         {%- for scope in consent_scopes %}
         coalesce(current_consents.has_consent_{{ scope }}, false) as has_consent_{{ scope }},
@@ -327,7 +373,8 @@ final as (
         ----------  ML scores (NULL until the ML jobs have run)
         cast(churn.churn_probability as decimal(9, 6)) as churn_probability,
         {{ cast_amount('clv.predicted_clv') }} as predicted_clv,
-        segment.segment_name as behaviour_segment
+        segment.segment_name as behaviour_segment,
+        cast(uplift.uplift_score as decimal(9, 6)) as uplift_score
 
     from members
     cross join as_of
@@ -349,6 +396,8 @@ final as (
         on members.member_id = nps.member_id
     left join open_complaints
         on members.member_id = open_complaints.member_id
+    left join digital_engagement
+        on members.member_id = digital_engagement.member_id
     left join current_consents
         on members.member_id = current_consents.member_id
     left join churn
@@ -357,6 +406,8 @@ final as (
         on members.member_id = clv.member_id
     left join segment
         on members.member_id = segment.member_id
+    left join uplift
+        on members.member_id = uplift.member_id
     where members.registration_date <= as_of.as_of_date
 
 )

@@ -22,6 +22,7 @@ renamed as (
         cast(escalated as {{ dbt.type_boolean() }}) as is_escalated,
         {{ cast_amount('compensation_amount') }} as compensation_amount,
         description as complaint_text,
+        cast(follow_up_satisfaction as {{ dbt.type_int() }}) as follow_up_satisfaction,
 
         ----------  timestamps: instants in raw, local wall-clock time here
         {{ to_local_timestamp('opened_at') }} as opened_at,
@@ -73,6 +74,7 @@ final as (
         first_response_at,
         resolved_at,
         follow_up_at,
+        follow_up_satisfaction,
         {{ dbt.datediff('opened_at', 'first_response_at', 'minute') }} as minutes_to_first_response,  -- noqa: LT05
         {{ dbt.datediff('opened_at', 'resolved_at', 'hour') }} as hours_to_resolution,  -- noqa: LT05
         updated_at,

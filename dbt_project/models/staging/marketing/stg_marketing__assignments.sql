@@ -48,7 +48,7 @@ final as (
         campaign_id,
         member_id,
         arm,
-        arm = 'treatment' as is_treatment,
+        arm <> 'control' as is_treatment,
         assigned_at,
         _source_file,
         _source_line,

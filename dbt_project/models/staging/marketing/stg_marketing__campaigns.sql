@@ -17,6 +17,7 @@ renamed as (
         channel as campaign_channel,
         target_segment,
         control_share,
+        cast(treatment_arms as {{ dbt.type_int() }}) as treatment_arms,
 
         ----------  amounts (CNY)
         {{ cast_amount('budget') }} as budget_amount,
@@ -62,6 +63,7 @@ final as (
         cost_amount,
         coupon_value_amount,
         min_spend_amount,
+        treatment_arms,
         start_date,
         end_date,
         {{ dbt.datediff('start_date', 'end_date', 'day') }} + 1 as campaign_days,  -- noqa: LT05

@@ -17,7 +17,10 @@ renamed as (
 
         ----------  attributes
         entry_type,
+        earn_source,
         cast(points as {{ dbt.type_int() }}) as points,
+        cast(multiplier as {{ double_type() }}) as multiplier,
+        cast(bonus_points as {{ dbt.type_int() }}) as bonus_points,
         cast(expires_on as date) as expires_on,
 
         ----------  timestamps: instants in raw, local wall-clock time here
@@ -53,7 +56,10 @@ final as (
         transaction_id,
         family_group_id,
         entry_type,
+        earn_source,
         points,
+        multiplier,
+        bonus_points,
         {{ cast_amount('points / 100.0') }} as points_value_amount,
         entry_at,
         cast(entry_at as date) as business_date,

@@ -14,7 +14,7 @@ arms as (
 
     select
         campaign_arm_id,
-        arm = 'treatment' and control_member_count is not null as is_tested,
+        arm <> 'control' and control_member_count is not null as is_tested,
         cast(member_count as {{ double_type() }}) as n1,
         cast(converted_count as {{ double_type() }}) as x1,
         cast(control_member_count as {{ double_type() }}) as n2,
@@ -23,7 +23,10 @@ arms as (
         revenue_variance as var1,
         control_revenue_per_member as mean2,
         control_revenue_variance as var2,
-        planned_control_share as control_share
+        -- the pair's planned control share (pair_control_share of the Python model)
+        planned_control_share / (
+            planned_control_share + (1.0 - planned_control_share) / greatest(treatment_arm_count, 1)
+        ) as control_share
     from {{ ref('int_experience__campaign_arms') }}
 
 ),
