@@ -159,11 +159,11 @@ MODELS: tuple[ModelSpec, ...] = (
     ),
     ModelSpec(
         name=uplift.UPLIFT,
-        title="campaign uplift (T-/X-learner, chosen on a validation split, Qini on later campaigns)",
+        title="campaign uplift (T-/X-learner by forward-chaining validation, stratified Qini on later mall campaigns)",
         train=uplift.train_uplift,
         score=uplift.score_uplift,
         score_table="uplift_scores",
-        reads=(FEATURES, uplift.ASSIGNMENTS_TABLE, uplift.IDENTITY_TABLE),
+        reads=(FEATURES, uplift.ASSIGNMENTS_TABLE, uplift.IDENTITY_TABLE, uplift.TRANSACTIONS_TABLE),
         score_check_sql="select count(*), count(*) - count(distinct member_id), count(*) filter (where "
         "uplift_score is null or uplift_score not between -1 and 1 or treated_response_probability not between 0 "
         "and 1 or control_response_probability not between 0 and 1) from {t}",

@@ -4,12 +4,15 @@ Every past campaign is a randomized experiment (treatment vs control arm), so th
 members' campaign outcomes say how the response differs with and without the message.
 A T-learner (one response model per arm) and an X-learner (Künzel et al. 2019: imputed
 individual effects, one effect model per arm) estimate each member's incremental
-response from the point-in-time features (`ml_features.ml_member_features` at the latest
-cutoff before the campaign started). The base learner (logistic regression or gradient
-boosting) and the meta-learner are chosen on a validation split inside the training
-period; the test campaigns (the last third by start date) are only used to report the
-Qini figures and for the promotion gate: the model's holdout Qini coefficient must beat
-the 95th percentile of random targeting AND the churn heuristic (recency first).
+response from point-in-time features (`ml_features.ml_member_features` at the latest
+cutoff before the campaign started, recency and 30/90-day frequency recomputed as of the
+day before the start). Only the mall's own campaigns train and gate; the warehouse's
+audience exports are reported apart. The base learner (logistic regression or gradient
+boosting) and the meta-learner are chosen by forward-chaining validation inside the
+training campaigns; the test campaigns (the latest start dates holding a third of the
+assignments) only give the Qini figures and the promotion gate: the model's stratified
+holdout Qini (per campaign, summed) must beat the 95th percentile of random targeting
+within campaigns AND the churn heuristic (recency first).
 
 Pure functions first (Qini, learners, split), then warehouse in/out (train, score).
 """

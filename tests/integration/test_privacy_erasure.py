@@ -43,6 +43,7 @@ PERSON_SQL = """
         from m
         where m.name is not null and m.mobile is not null and m.email is not null and m.card_no is not null
           and length(m.name) >= 3
+          and regexp_full_match(m.mobile, '1[3-9][0-9]{9}')  -- a CN mobile: the planted variants are CN forms
         group by m.member_id
         having count(distinct m.name) = 1 and count(distinct m.mobile) = 1
     )
