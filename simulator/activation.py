@@ -137,6 +137,7 @@ class ActivationResponder:
                     coupon_value=np.array([0.0]),
                     min_spend=np.array([0.0]),
                     control_share=np.array([a.holdout_share]),
+                    treatment_arms=np.array([1]),  # an export is a two-arm test: one treatment, one holdout
                 )
                 both = np.concatenate([t, c])
                 arms = np.array(["treatment"] * len(t) + ["control"] * len(c), dtype=object)
