@@ -131,7 +131,7 @@ def test_scoring_without_a_model_names_the_next_command(warehouse_copy, tmp_path
     settings = replace(warehouse_copy, models_dir=tmp_path / "no_models")
     result = _run(settings, "ml", "score")
     assert result.exit_code == exit_codes.FAILED
-    _one_sentence(result, "no promoted version of", "run `mallcrm ml train` first")
+    _one_sentence(result, "no trained version of", "run `mallcrm ml train` first")
 
 
 def test_an_unknown_dataset_is_a_usage_error_listing_the_known_ones(warehouse_copy):
