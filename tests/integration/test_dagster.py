@@ -111,6 +111,14 @@ def test_lineage_runs_from_every_export_to_its_staging_model(defs):
             pytest.fail(f"{key.to_user_string()} is a raw source that no dlt asset produces")
 
 
+def _refreshed(counts: dict) -> dict:
+    """Table counts without the complaint root causes: a scoring step (Dagster's ml_score job,
+    which the session's small mall runs after its build), not part of the refresh job."""
+    kept = {schema: dict(tables) for schema, tables in counts.items() if schema != "ml_scores"}
+    kept.get("marts", {}).pop("mart_complaint_root_causes_monthly", None)
+    return kept
+
+
 def test_refresh_job_materializes_the_same_warehouse_as_the_cli(tmp_path, small_mall_exports, built_mall):
     cli_settings, _, cli_ok = built_mall
     assert cli_ok
@@ -123,7 +131,7 @@ def test_refresh_job_materializes_the_same_warehouse_as_the_cli(tmp_path, small_
         )
         assert result.success
         via_dagster = table_counts(settings)
-    assert via_dagster == table_counts(cli_settings)
+    assert _refreshed(via_dagster) == _refreshed(table_counts(cli_settings))
     # dbt wrote to the one folder the next run partial-parses from (dagster_target_path)
     artifacts = DBT_PROJECT_DIR / "target" / "dagster"
     assert (artifacts / "run_results.json").stat().st_mtime >= started
