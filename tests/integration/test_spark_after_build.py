@@ -20,6 +20,7 @@ import pytest
 
 from cli.summary import table_counts
 from mallcrm.core.warehouse import connect
+from ml.models import MODEL_NAMES
 from ml.registry import Registry
 from pipeline import steps
 from privacy.bi_copy import bi_copy_path
@@ -114,7 +115,7 @@ def test_the_spark_build_is_readable_from_the_duckdb_warehouse(spark_mall, built
 
 def test_ml_trains_and_scores_on_spark_and_member_360_shows_the_scores(spark_mall):
     settings, _, trained, scored, refresh = spark_mall
-    assert {r.model for r in trained} == {"churn", "clv", "segmentation", "basket_rules", "recommendations"}
+    assert {r.model for r in trained} == set(MODEL_NAMES)
     rows = {r.table: r.rows for r in scored}
     assert rows["ml_scores.churn_scores"] > 20 and rows["ml_scores.clv_scores"] > 20
     assert refresh.success, f"dbt build --select mart_member_360+ failed on Spark: {refresh.failed}"
