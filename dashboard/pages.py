@@ -1647,18 +1647,18 @@ PAGES: tuple[Page, ...] = (
     Page("/kpis", "Retail KPIs", "经营指标", ("mall_kpis", "store_kpis"), kpis),
     Page("/campaigns", "Campaign ROI", "营销ROI", ("campaign_roi", "uplift_qini"), campaigns),
     Page(
-        "/experiments",
-        "Experiments",
-        "实验分析",
-        ("experiment_arms", "experiment_cuped", "experiment_segments"),
-        experiments,
-    ),
-    Page(
         "/audiences",
         "Audiences",
         "营销人群",
         ("audience_runs", "audience_overlaps", "channel_consent_coverage"),
         audiences,
+    ),
+    Page(
+        "/experiments",
+        "Experiments",
+        "实验分析",
+        ("experiment_arms", "experiment_cuped", "experiment_segments"),
+        experiments,
     ),
     Page("/rfm", "RFM segments", "RFM客群", ("rfm_segments", "rfm_migration", "behaviour_segments"), rfm),
     Page(

@@ -183,6 +183,9 @@ CORRECTABLE = {
     ("reference", "stores"): ("store_name", "stg_reference__stores", "store_name"),
     ("reference", "products"): ("brand", "stg_reference__products", "brand"),
     ("reference", "zones"): ("zone_name", "stg_reference__zones", "zone_name"),
+    ("digital", "wechat_identities"): ("unionid", "stg_digital__wechat_identities", "unionid"),
+    ("digital", "app_events"): ("page", "stg_digital__app_events", "page_name"),
+    ("digital", "activity_signups"): ("zone_id", "stg_digital__activity_signups", "zone_id"),
 }
 INTEGER_COLUMNS = {"count_in", "dwell_minutes"}
 
@@ -212,11 +215,15 @@ def _pick(inbox: Path, system: str, entity: str) -> tuple[Path, int]:
         paths = paths[-1:]  # only the latest snapshot is current in staging
     candidates = [(p, i, row) for p in paths for i, row in enumerate(_read_rows(p, export.format))]
     assert candidates, f"no {entity} rows in the small mall"
-    if entity == "complaints":  # the latest version of a complaint is the one staging shows
-        latest = {}
+    keys = [c for c in export.primary_key if c != "updated_at"]
+    if entity != "members" and len(keys) < len(export.primary_key):
+        # a record exported again when it changes (complaints, sign-ups, WeChat bindings):
+        # staging shows its latest version only
+        latest: dict[tuple, str] = {}
         for _, _, row in candidates:
-            latest[row["complaint_id"]] = max(latest.get(row["complaint_id"], ""), row["updated_at"])
-        candidates = [c for c in candidates if c[2]["updated_at"] == latest[c[2]["complaint_id"]]]
+            key = tuple(row[c] for c in keys)
+            latest[key] = max(latest.get(key, ""), row["updated_at"])
+        candidates = [c for c in candidates if c[2]["updated_at"] == latest[tuple(c[2][k] for k in keys)]]
     path, index, _ = candidates[0]
     return path, index
 
